@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""Limbag's command line. `python build.py` with no arguments builds this repository's sample book."""
+
+from pathlib import Path
+
+from limbag.cli import main
+
+if __name__ == "__main__":
+    main(obj={"default_book": Path(__file__).resolve().parent})

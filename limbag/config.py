@@ -1,0 +1,468 @@
+"""book.yaml → a frozen, typed BookConfig; every problem is collected, then raised once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import ConfigError, Location, Problem
+from .language import data_code_for
+
+OUTPUT_FORMATS = ("pdf", "booklet", "press", "epub")
+DEFAULT_OUTPUTS = ("pdf", "booklet", "epub")
+
+# Trimmed page and sheet sizes in millimetres (width, height), portrait.
+PAPER_SIZES_MM: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {
+        "a3": (297.0, 420.0),
+        "a4": (210.0, 297.0),
+        "a5": (148.0, 210.0),
+        "a6": (105.0, 148.0),
+        "b5": (176.0, 250.0),
+        "letter": (215.9, 279.4),
+        "legal": (215.9, 355.6),
+        "halfletter": (139.7, 215.9),
+        "tabloid": (279.4, 431.8),
+    }
+)
+PAGE_SIZES = ("a4", "a5", "a6", "b5", "letter", "halfletter")
+MARKS = ("crop", "cross")
+MM_PER_UNIT = MappingProxyType({"mm": 1.0, "cm": 10.0, "in": 25.4, "pt": 25.4 / 72, "pc": 25.4 / 6})
+
+TOP_LEVEL_KEYS = (
+    "title", "subtitle", "authors", "author", "language", "date", "publisher", "rights",
+    "description", "isbn", "identifier", "slug", "chapters", "page", "outputs", "booklet",
+    "index", "chronology",
+)
+PAGE_KEYS = ("size", "margins", "bleed", "marks")
+BOOKLET_KEYS = ("sheet", "creep")
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+LENGTH = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(mm|cm|in|pt|pc)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class PageSettings:
+    """The trimmed page of the printed book."""
+
+    width_mm: float
+    height_mm: float
+    margins: str | None = None
+    """A CSS margin shorthand such as `20mm 18mm 22mm`; the layout's default when unset."""
+    bleed_mm: float = 0.0
+    marks: tuple[str, ...] = ()
+
+    @property
+    def css_size(self) -> str:
+        return f"{_mm(self.width_mm)} {_mm(self.height_mm)}"
+
+
+@dataclass(frozen=True, slots=True)
+class BookletSettings:
+    """The sheet a saddle-stitched booklet is printed on (landscape, two pages a side)."""
+
+    sheet_width_mm: float = 210.0
+    sheet_height_mm: float = 297.0
+    creep_mm: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BookConfig:
+    """The validated contents of `manuscript/book.yaml`."""
+
+    book_dir: Path
+    source: Path
+    title: str
+    language: str
+    subtitle: str | None = None
+    authors: tuple[str, ...] = ()
+    date: dt.date | None = None
+    publisher: str | None = None
+    rights: str | None = None
+    description: str | None = None
+    isbn: str | None = None
+    identifier: str = ""
+    """The ISBN as `urn:isbn:…`, the given identifier, or a stable UUID made from the title."""
+    slug: str = "book"
+    chapters: tuple[Path, ...] = ()
+    """Chapter files in reading order, absolute."""
+    page: PageSettings = field(default_factory=lambda: PageSettings(148.0, 210.0))
+    outputs: tuple[str, ...] = DEFAULT_OUTPUTS
+    booklet: BookletSettings = field(default_factory=BookletSettings)
+    index: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    chronology: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    key_lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """Line of every key path (`page.size`, `chapters[1]`) in book.yaml, for later messages."""
+
+    @property
+    def manuscript_dir(self) -> Path:
+        return self.book_dir / "manuscript"
+
+    def location(self, key_path: str) -> Location:
+        """Where a key stands in book.yaml (its parent's line if it is absent)."""
+        path = key_path
+        while path and path not in self.key_lines:
+            path = path.rpartition(".")[0]
+        return Location(self.source, self.key_lines.get(path))
+
+
+def _mm(value: float) -> str:
+    return f"{value:g}mm"
+
+
+def parse_length_mm(text: str) -> float | None:
+    """'3mm' → 3.0, '0.125in' → 3.175; None when it is not a length."""
+    match = LENGTH.match(text)
+    if not match:
+        return None
+    return float(match.group(1)) * MM_PER_UNIT[match.group(2)]
+
+
+def slugify(text: str) -> str:
+    """An ASCII file-name stem: 'Ang Kahilingan ng USSR' → 'ang-kahilingan-ng-ussr'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "book"
+
+
+def isbn13_is_valid(digits: str) -> bool:
+    if not re.fullmatch(r"97[89]\d{10}", digits):
+        return False
+    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(digits))
+    return total % 10 == 0
+
+
+def _key_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
+    """Record the 1-based line of every key path below a composed YAML node."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = f"{path}.{key}" if path else key
+            _key_lines(value_node, child, lines)
+            lines[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for number, item in enumerate(node.value):
+            _key_lines(item, f"{path}[{number}]", lines)
+
+
+def read_yaml(source: Path) -> tuple[Any, dict[str, int]]:
+    """Safe-load a YAML file and the line of each key path; syntax errors name line and column."""
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(Location(source), "file not found",
+                                   "every book needs manuscript/book.yaml with at least `title` and `language`")]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError([Problem(Location(source), f"not UTF-8 text (byte {error.start})",
+                                   "save the file as UTF-8")]) from None
+    except OSError as error:
+        raise ConfigError([Problem(Location(source), f"cannot be read: {error.strerror}",
+                                   "check the file's permissions")]) from None
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        location = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
+        raise ConfigError([Problem(location, f"YAML syntax error: {error.problem or error.context}",
+                                   "check the indentation and quoting on this line or the one before")]) from None
+    except yaml.YAMLError as error:
+        raise ConfigError([Problem(Location(source), f"YAML error: {error}", "fix the YAML")]) from None
+    lines: dict[str, int] = {}
+    if node is not None:
+        _key_lines(node, "", lines)
+    return data, lines
+
+
+class _Checker:
+    """Collects problems against book.yaml key paths while the values are converted."""
+
+    def __init__(self, source: Path, data: Mapping[str, Any], lines: Mapping[str, int]) -> None:
+        self.source = source
+        self.data = data
+        self.lines = lines
+        self.errors: list[Problem] = []
+        self.warnings: list[Problem] = []
+
+    def where(self, key_path: str) -> Location:
+        path = key_path
+        while path and path not in self.lines:
+            path = path.rpartition(".")[0]
+        return Location(self.source, self.lines.get(path, 1))
+
+    def error(self, key_path: str, message: str, hint: str) -> None:
+        self.errors.append(Problem(self.where(key_path), f"{key_path}: {message}", hint))
+
+    def warn(self, key_path: str, message: str, hint: str) -> None:
+        self.warnings.append(Problem(self.where(key_path), f"{key_path}: {message}", hint))
+
+    def text(self, mapping: Mapping[str, Any], key: str, prefix: str = "", required: bool = False) -> str | None:
+        path = f"{prefix}{key}"
+        value = mapping.get(key)
+        if value is None:
+            if required:
+                self.errors.append(Problem(Location(self.source, 1), f"{path}: missing", f"add `{key}:` to book.yaml"))
+            return None
+        if isinstance(value, (dt.date, int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            self.error(path, f"expected text, got {_describe(value)}", "write it as a quoted string")
+            return None
+        return value.strip()
+
+    def unknown_keys(self, mapping: Mapping[str, Any], known: tuple[str, ...], prefix: str = "") -> None:
+        for key in mapping:
+            if str(key) not in known:
+                close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+                hint = f"did you mean `{close[0]}`?" if close else f"known keys: {', '.join(known)}"
+                self.warn(f"{prefix}{key}", "unknown key, ignored", hint)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _size_mm(checker: _Checker, key_path: str, value: Any, allowed: tuple[str, ...]) -> tuple[float, float] | None:
+    if not isinstance(value, str):
+        checker.error(key_path, f"expected a size name or two lengths, got {_describe(value)}",
+                      f"use one of {', '.join(allowed)} or two lengths such as `5.5in 8.5in`")
+        return None
+    name = value.strip().lower().replace("-", "").replace(" ", "") if " " not in value.strip() else ""
+    if name in allowed:
+        return PAPER_SIZES_MM[name]
+    parts = value.split()
+    if len(parts) == 2:
+        width, height = (parse_length_mm(part) for part in parts)
+        if width and height and width > 0 and height > 0:
+            return (width, height)
+    checker.error(key_path, f"unknown size {value!r}",
+                  f"use one of {', '.join(allowed)} or two lengths such as `5.5in 8.5in`")
+    return None
+
+
+def _page(checker: _Checker, raw: Any) -> PageSettings:
+    if raw is None:
+        return PageSettings(*PAPER_SIZES_MM["a5"])
+    if not isinstance(raw, Mapping):
+        checker.error("page", f"expected a mapping, got {_describe(raw)}", "write `page:` with `size:` below it")
+        return PageSettings(*PAPER_SIZES_MM["a5"])
+    checker.unknown_keys(raw, PAGE_KEYS, "page.")
+    width, height = _size_mm(checker, "page.size", raw.get("size", "A5"), PAGE_SIZES) or PAPER_SIZES_MM["a5"]
+    margins = checker.text(raw, "margins", "page.")
+    if margins is not None and not all(parse_length_mm(part) is not None for part in margins.split()):
+        checker.error("page.margins", f"not a list of lengths: {margins!r}", "write one to four lengths, e.g. `20mm 18mm`")
+        margins = None
+    bleed = 0.0
+    if raw.get("bleed") is not None:
+        parsed = parse_length_mm(str(raw["bleed"]))
+        if parsed is None or parsed < 0:
+            checker.error("page.bleed", f"not a length: {raw['bleed']!r}", "write a length such as `3mm` or `0.125in`")
+        else:
+            bleed = parsed
+    marks_raw = raw.get("marks") or []
+    marks_list = [marks_raw] if isinstance(marks_raw, str) else marks_raw
+    marks: list[str] = []
+    if not isinstance(marks_list, list):
+        checker.error("page.marks", f"expected a list, got {_describe(marks_raw)}", f"use any of {', '.join(MARKS)}")
+    else:
+        for number, mark in enumerate(marks_list):
+            if mark not in MARKS:
+                checker.error(f"page.marks[{number}]", f"unknown mark {mark!r}", f"use any of {', '.join(MARKS)}")
+            else:
+                marks.append(mark)
+    return PageSettings(width, height, margins, bleed, tuple(marks))
+
+
+def _booklet(checker: _Checker, raw: Any) -> BookletSettings:
+    if raw is None:
+        return BookletSettings()
+    if not isinstance(raw, Mapping):
+        checker.error("booklet", f"expected a mapping, got {_describe(raw)}", "write `booklet:` with `sheet:` below it")
+        return BookletSettings()
+    checker.unknown_keys(raw, BOOKLET_KEYS, "booklet.")
+    sizes = tuple(PAPER_SIZES_MM)
+    width, height = _size_mm(checker, "booklet.sheet", raw.get("sheet", "A4"), sizes) or PAPER_SIZES_MM["a4"]
+    creep = 0.0
+    if raw.get("creep") is not None:
+        parsed = parse_length_mm(str(raw["creep"]))
+        if parsed is None or parsed < 0:
+            checker.error("booklet.creep", f"not a length: {raw['creep']!r}", "write a length such as `0.2mm`")
+        else:
+            creep = parsed
+    return BookletSettings(width, height, creep)
+
+
+def _authors(checker: _Checker, data: Mapping[str, Any]) -> tuple[str, ...]:
+    if "authors" in data and "author" in data:
+        checker.warn("author", "both `author` and `authors` are given; `author` is ignored", "keep only `authors`")
+    if "authors" in data:
+        raw = data["authors"]
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not all(isinstance(a, str) and a.strip() for a in raw):
+            checker.error("authors", f"expected a list of names, got {_describe(raw)}", "write one `- Name` a line")
+            return ()
+        return tuple(a.strip() for a in raw)
+    author = checker.text(data, "author")
+    return (author,) if author else ()
+
+
+def _date(checker: _Checker, data: Mapping[str, Any]) -> dt.date | None:
+    raw = data.get("date")
+    if raw is None:
+        return None
+    if isinstance(raw, dt.datetime):
+        return raw.date()
+    if isinstance(raw, dt.date):
+        return raw
+    try:
+        return dt.date.fromisoformat(str(raw).strip())
+    except ValueError:
+        checker.error("date", f"not a date: {raw!r}", "write it as YYYY-MM-DD, e.g. 2026-11-24")
+        return None
+
+
+def _identifiers(checker: _Checker, data: Mapping[str, Any], title: str, authors: tuple[str, ...]) -> tuple[str | None, str]:
+    isbn = checker.text(data, "isbn")
+    identifier = checker.text(data, "identifier")
+    if isbn is not None:
+        digits = re.sub(r"[\s-]", "", isbn)
+        if not isbn13_is_valid(digits):
+            checker.error("isbn", f"not a valid ISBN-13: {isbn!r}",
+                          "check the digits (13 digits starting 978 or 979; the last is a check digit)")
+            isbn = None
+        elif identifier is None:
+            identifier = f"urn:isbn:{digits}"
+    if identifier is None:
+        # Stable across builds so that e-book readers keep their place and notes.
+        identifier = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'limbag:' + title + '|' + '|'.join(authors))}"
+    return isbn, identifier
+
+
+def _chapters(checker: _Checker, data: Mapping[str, Any], manuscript: Path) -> tuple[Path, ...]:
+    raw = data.get("chapters")
+    if raw is None:
+        found = tuple(sorted(p for p in manuscript.glob("*.md") if p.is_file()))
+        if not found:
+            checker.errors.append(Problem(Location(checker.source, 1), "chapters: no chapter files",
+                                          "add Markdown files (*.md) to manuscript/ or list them under `chapters:`"))
+        return found
+    if not isinstance(raw, list) or not raw:
+        checker.error("chapters", f"expected a list of file names, got {_describe(raw)}",
+                      "write one `- 01-chapter.md` a line, or remove `chapters:` to take every *.md in name order")
+        return ()
+    chapters: list[Path] = []
+    root = manuscript.resolve()
+    for number, name in enumerate(raw):
+        path_key = f"chapters[{number}]"
+        if not isinstance(name, str) or not name.strip():
+            checker.error(path_key, f"expected a file name, got {_describe(name)}", "write the chapter's file name")
+            continue
+        candidate = (manuscript / name.strip())
+        if not candidate.resolve().is_relative_to(root):
+            checker.error(path_key, f"{name!r} is outside manuscript/", "chapters must be files inside manuscript/")
+        elif not candidate.is_file():
+            checker.error(path_key, f"chapter file {name!r} not found in {manuscript}",
+                          "check the file name, or remove it from `chapters:`")
+        elif candidate in chapters:
+            checker.error(path_key, f"chapter {name!r} is listed twice", "list each chapter once")
+        else:
+            chapters.append(candidate)
+    return tuple(chapters)
+
+
+def _outputs(checker: _Checker, data: Mapping[str, Any]) -> tuple[str, ...]:
+    raw = data.get("outputs")
+    if raw is None:
+        return DEFAULT_OUTPUTS
+    raw_list = [raw] if isinstance(raw, str) else raw
+    if not isinstance(raw_list, list):
+        checker.error("outputs", f"expected a list, got {_describe(raw)}", f"use any of {', '.join(OUTPUT_FORMATS)}")
+        return DEFAULT_OUTPUTS
+    outputs: list[str] = []
+    for number, name in enumerate(raw_list):
+        if name not in OUTPUT_FORMATS:
+            close = difflib.get_close_matches(str(name), OUTPUT_FORMATS, n=1)
+            hint = f"did you mean `{close[0]}`? " if close else ""
+            checker.error(f"outputs[{number}]", f"unknown output {name!r}", f"{hint}allowed: {', '.join(OUTPUT_FORMATS)}")
+        elif name not in outputs:
+            outputs.append(name)
+    return tuple(outputs)
+
+
+def _section(checker: _Checker, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    raw = data.get(key)
+    if raw is None:
+        return MappingProxyType({})
+    if not isinstance(raw, Mapping):
+        checker.error(key, f"expected a mapping, got {_describe(raw)}", f"write `{key}:` with its settings indented below")
+        return MappingProxyType({})
+    return MappingProxyType(dict(raw))
+
+
+def load_config(book_dir: Path) -> tuple[BookConfig, list[Problem]]:
+    """Read and validate `book_dir/manuscript/book.yaml`; raise ConfigError listing every error."""
+    source = book_dir / "manuscript" / "book.yaml"
+    if not (book_dir / "manuscript").is_dir():
+        raise ConfigError([Problem(Location(book_dir), "no manuscript/ folder here",
+                                   "a book folder holds manuscript/book.yaml and the chapters (*.md)")])
+    data, lines = read_yaml(source)
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError([Problem(Location(source, 1), f"expected a mapping of settings, got {_describe(data)}",
+                                   "write `key: value` lines, starting with `title:` and `language:`")])
+    checker = _Checker(source, data, lines)
+    checker.unknown_keys(data, TOP_LEVEL_KEYS)
+
+    title = checker.text(data, "title", required=True) or ""
+    language = checker.text(data, "language", required=True) or "en"
+    if "language" in data and not LANGUAGE_TAG.match(language):
+        checker.error("language", f"not a BCP 47 language tag: {language!r}", "write e.g. `tl`, `fil` or `en`")
+    elif data_code_for(language) is None:
+        checker.warn("language", f"no language data for {language!r}; UI words fall back to English",
+                     "add limbag/languages/<code>.yaml (copy en.yaml) to translate them")
+    authors = _authors(checker, data)
+    isbn, identifier = _identifiers(checker, data, title, authors)
+    slug = checker.text(data, "slug") or slugify(title)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", slug):
+        checker.error("slug", f"not usable as a file name: {slug!r}", "use letters, digits, '-', '_' and '.' only")
+        slug = slugify(slug)
+
+    config = BookConfig(
+        book_dir=book_dir,
+        source=source,
+        title=title,
+        language=language,
+        subtitle=checker.text(data, "subtitle"),
+        authors=authors,
+        date=_date(checker, data),
+        publisher=checker.text(data, "publisher"),
+        rights=checker.text(data, "rights"),
+        description=checker.text(data, "description"),
+        isbn=isbn,
+        identifier=identifier,
+        slug=slug,
+        chapters=_chapters(checker, data, book_dir / "manuscript"),
+        page=_page(checker, data.get("page")),
+        outputs=_outputs(checker, data),
+        booklet=_booklet(checker, data.get("booklet")),
+        index=_section(checker, data, "index"),
+        chronology=_section(checker, data, "chronology"),
+        key_lines=MappingProxyType(dict(lines)),
+    )
+    if checker.errors:
+        raise ConfigError(checker.errors)
+    return config, checker.warnings

@@ -1,0 +1,29 @@
+"""The only way the layout engine reads files: inside the book, its layouts and fonts; no network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+
+class BookFetcher(URLFetcher):
+    """Serves file: URLs below the allowed folders and data: URLs; refuses and records the rest."""
+
+    def __init__(self, allowed: tuple[Path, ...]) -> None:
+        super().__init__(allowed_protocols=("file", "data"), allow_redirects=False)
+        self.allowed = tuple(folder.resolve() for folder in allowed)
+        self.refused: list[str] = []
+
+    def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
+        parts = urlsplit(url)
+        if parts.scheme == "data":
+            return super().fetch(url, headers)
+        if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+            # resolve() follows symlinks, so a link pointing out of the book is refused too.
+            path = Path(unquote(parts.path)).resolve()
+            if any(path.is_relative_to(folder) for folder in self.allowed) and path.is_file():
+                return URLFetcherResponse(url, body=path.read_bytes())
+        self.refused.append(url)
+        raise ValueError(f"refused to load {url}: only files inside the book folder are read")

@@ -1,0 +1,153 @@
+"""Model → HTML fragments, well-formed as XHTML so that the print and e-book writers share them.
+
+Print and e-book differ only in footnotes: print puts the note's text where it is called (CSS
+`float: footnote` moves it to the foot of the page); the e-book links to a note aside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+from .language import Language
+from .model import (
+    Block, BlockQuote, Code, CodeBlock, Emphasis, Figure, Footnote, Heading, Inline, LineBreak, Link,
+    ListBlock, NoteRef, Paragraph, Span, Strong, Table, TableCell, Text, ThematicBreak, plain_text,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MarkupOptions:
+    language: Language
+    notes: Mapping[str, Footnote]
+    """Every footnote of the chapter being written, by id."""
+    image_url: Callable[[Path], str]
+    """Where the writer's output finds a figure's file."""
+    notes_inline: bool
+    """True for print: the note's text stands at its call."""
+
+
+def attr(value: str) -> str:
+    return escape(value, quote=True)
+
+
+def inlines_html(nodes: Iterable[Inline], options: MarkupOptions) -> str:
+    return "".join(inline_html(node, options) for node in nodes)
+
+
+def inline_html(node: Inline, options: MarkupOptions) -> str:
+    if isinstance(node, Text):
+        return escape(node.text, quote=False)
+    if isinstance(node, Emphasis):
+        return f"<em>{inlines_html(node.children, options)}</em>"
+    if isinstance(node, Strong):
+        return f"<strong>{inlines_html(node.children, options)}</strong>"
+    if isinstance(node, Code):
+        return f"<code>{escape(node.text, quote=False)}</code>"
+    if isinstance(node, LineBreak):
+        return "<br/>"
+    if isinstance(node, Link):
+        title = f' title="{attr(node.title)}"' if node.title else ""
+        return f'<a href="{attr(node.url)}"{title}>{inlines_html(node.children, options)}</a>'
+    if isinstance(node, Span):
+        id_attr = f' id="{attr(node.id)}"' if node.id else ""
+        class_attr = f' class="{attr(" ".join(node.classes))}"' if node.classes else ""
+        inner = inlines_html(node.children, options)
+        return f"<span{id_attr}{class_attr}>{inner}</span>" if id_attr or class_attr else inner
+    if isinstance(node, NoteRef):
+        return note_ref_html(node, options)
+    raise TypeError(f"unknown inline {node!r}")
+
+
+def note_ref_html(ref: NoteRef, options: MarkupOptions) -> str:
+    number = str(ref.number)
+    if options.notes_inline and ref.first:
+        note = options.notes[ref.footnote_id]
+        paragraphs = "".join(
+            f'<span class="footnote-p">{_note_block_inline(block, options)}</span>' for block in note.children
+        )
+        # The empty anchor stays at the call, so the page map knows where the note was called.
+        return (f'<span class="note-call" id="{attr(ref.id)}"></span>'
+                f'<span class="footnote" id="{attr(note.id)}" data-n="{number}">{paragraphs}</span>')
+    if options.notes_inline:
+        return f'<a class="note-again" id="{attr(ref.id)}" href="#{attr(ref.footnote_id)}">{number}</a>'
+    return (f'<a class="noteref" epub:type="noteref" role="doc-noteref" id="{attr(ref.id)}" '
+            f'href="#{attr(ref.footnote_id)}">{number}</a>')
+
+
+def _note_block_inline(block: Block, options: MarkupOptions) -> str:
+    """A note's block as inline markup: in print, a note lives inside its call's paragraph."""
+    if isinstance(block, Paragraph):
+        return inlines_html(block.children, options)
+    return escape(block_text(block), quote=False)
+
+
+def block_text(block: Block) -> str:
+    if isinstance(block, (Paragraph, Heading)):
+        return plain_text(block.children)
+    if isinstance(block, BlockQuote):
+        return " ".join(block_text(child) for child in block.children)
+    if isinstance(block, ListBlock):
+        return " ".join(block_text(child) for item in block.items for child in item)
+    if isinstance(block, CodeBlock):
+        return block.text
+    if isinstance(block, Table):
+        return " ".join(plain_text(cell.children) for row in (*block.head, *block.body) for cell in row)
+    if isinstance(block, Figure):
+        return plain_text(block.caption)
+    return ""
+
+
+def blocks_html(blocks: Iterable[Block], options: MarkupOptions) -> str:
+    return "\n".join(block_html(block, options) for block in blocks)
+
+
+def block_html(block: Block, options: MarkupOptions) -> str:
+    if isinstance(block, Paragraph):
+        return f'<p id="{attr(block.id)}">{inlines_html(block.children, options)}</p>'
+    if isinstance(block, Heading):
+        classes = f' class="{attr(" ".join(block.classes))}"' if block.classes else ""
+        return f'<h{block.level} id="{attr(block.id)}"{classes}>{inlines_html(block.children, options)}</h{block.level}>'
+    if isinstance(block, BlockQuote):
+        return f'<blockquote id="{attr(block.id)}">\n{blocks_html(block.children, options)}\n</blockquote>'
+    if isinstance(block, ListBlock):
+        tag = "ol" if block.ordered else "ul"
+        start = f' start="{block.start}"' if block.ordered and block.start != 1 else ""
+        items = "".join(f"<li>{_list_item_html(item, options)}</li>" for item in block.items)
+        return f'<{tag} id="{attr(block.id)}"{start}>{items}</{tag}>'
+    if isinstance(block, CodeBlock):
+        language = f' class="language-{attr(block.language)}"' if block.language else ""
+        return f'<pre id="{attr(block.id)}"><code{language}>{escape(block.text, quote=False)}</code></pre>'
+    if isinstance(block, Table):
+        return _table_html(block, options)
+    if isinstance(block, Figure):
+        label = f'{escape(options.language.word("figure"))} {block.number}'
+        caption = inlines_html(block.caption, options)
+        separator = ". " if caption else ""
+        return (f'<figure id="{attr(block.id)}"><img src="{attr(options.image_url(block.image))}" '
+                f'alt="{attr(block.alt)}"/><figcaption><span class="figure-label">{label}</span>'
+                f'{separator}{caption}</figcaption></figure>')
+    if isinstance(block, ThematicBreak):
+        return f'<hr id="{attr(block.id)}"/>'
+    raise TypeError(f"unknown block {block!r}")
+
+
+def _list_item_html(item: tuple[Block, ...], options: MarkupOptions) -> str:
+    # A tight list item is one paragraph: write its words without <p> so lists stay compact.
+    if len(item) == 1 and isinstance(item[0], Paragraph):
+        return inlines_html(item[0].children, options)
+    return blocks_html(item, options)
+
+
+def _cell_html(tag: str, cell: TableCell, options: MarkupOptions) -> str:
+    align = f' class="align-{cell.align}"' if cell.align else ""
+    return f"<{tag}{align}>{inlines_html(cell.children, options)}</{tag}>"
+
+
+def _table_html(table: Table, options: MarkupOptions) -> str:
+    head = "".join("<tr>" + "".join(_cell_html("th", c, options) for c in row) + "</tr>" for row in table.head)
+    body = "".join("<tr>" + "".join(_cell_html("td", c, options) for c in row) + "</tr>" for row in table.body)
+    thead = f"<thead>{head}</thead>" if head else ""
+    return f'<table id="{attr(table.id)}">{thead}<tbody>{body}</tbody></table>'

@@ -1,0 +1,217 @@
+"""The neutral document model: frozen dataclasses that every writer (PDF, EPUB) reads.
+
+Nothing here knows about Markdown tokens, HTML or pages. Ids are assigned once, by the reader,
+so that the PDF page map and the EPUB point at the same places.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+from .config import BookConfig
+from .errors import Location
+
+
+# Inlines --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Emphasis:
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Strong:
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineBreak:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    url: str
+    children: tuple[Inline, ...]
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A bracketed span `[text]{.class key="value"}`; shows as its text."""
+
+    children: tuple[Inline, ...]
+    id: str | None = None
+    classes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRef:
+    """Where a footnote is called; `first` is False for a second call of the same note."""
+
+    footnote_id: str
+    number: int
+    id: str
+    first: bool = True
+
+
+Inline = Union[Text, Emphasis, Strong, Code, LineBreak, Link, Span, NoteRef]
+
+
+# Blocks ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    id: str
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    id: str
+    level: int
+    """2 for `##`, 3 for `###` …; the chapter title (level 1) is Chapter.title."""
+    children: tuple[Inline, ...]
+    classes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BlockQuote:
+    id: str
+    children: tuple[Block, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ListBlock:
+    id: str
+    ordered: bool
+    items: tuple[tuple[Block, ...], ...]
+    start: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CodeBlock:
+    id: str
+    text: str
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TableCell:
+    children: tuple[Inline, ...]
+    align: str | None = None
+    """left, right or center."""
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    id: str
+    head: tuple[tuple[TableCell, ...], ...]
+    body: tuple[tuple[TableCell, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    id: str
+    number: int
+    image: Path
+    """Absolute path, checked to lie inside manuscript/."""
+    alt: str
+    caption: tuple[Inline, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ThematicBreak:
+    id: str
+
+
+Block = Union[Paragraph, Heading, BlockQuote, ListBlock, CodeBlock, Table, Figure, ThematicBreak]
+
+
+# Notes and marks ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Footnote:
+    id: str
+    number: int
+    """Numbered in order of first call, restarting in each chapter."""
+    children: tuple[Block, ...]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class IndexMark:
+    """`[text]{idx="Term!Sub-term"}`: an index entry pointing at this spot."""
+
+    anchor_id: str
+    terms: tuple[str, ...]
+    """The entry and its sub-entries, outermost first."""
+    text: str
+    """The visible words ('' for an invisible mark)."""
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class DateMark:
+    """`[Marso 31, 1954]{date="1954-03-31" event="…"}`: a dated event told at this spot."""
+
+    anchor_id: str
+    date: str
+    """As written in the mark: YYYY, YYYY-MM, YYYY-MM-DD or a range A/B."""
+    event: str | None
+    text: str
+    location: Location
+
+
+# The book -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Chapter:
+    id: str
+    number: int
+    title: tuple[Inline, ...]
+    title_text: str
+    source: Path
+    blocks: tuple[Block, ...]
+    footnotes: tuple[Footnote, ...] = ()
+    index_marks: tuple[IndexMark, ...] = ()
+    date_marks: tuple[DateMark, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    config: BookConfig
+    chapters: tuple[Chapter, ...] = field(default=())
+
+    @property
+    def index_marks(self) -> tuple[IndexMark, ...]:
+        return tuple(mark for chapter in self.chapters for mark in chapter.index_marks)
+
+    @property
+    def date_marks(self) -> tuple[DateMark, ...]:
+        return tuple(mark for chapter in self.chapters for mark in chapter.date_marks)
+
+
+def plain_text(inlines: tuple[Inline, ...]) -> str:
+    """The words of some inlines, without notes or markup."""
+    parts: list[str] = []
+    for node in inlines:
+        if isinstance(node, (Text, Code)):
+            parts.append(node.text)
+        elif isinstance(node, LineBreak):
+            parts.append(" ")
+        elif isinstance(node, (Emphasis, Strong, Link, Span)):
+            parts.append(plain_text(node.children))
+    return "".join(parts)

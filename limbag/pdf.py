@@ -1,0 +1,230 @@
+"""Model → print HTML → WeasyPrint → PDF bytes, plus the page map the later stages need."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Iterator, Mapping
+
+from markupsafe import Markup
+from pypdf import PdfWriter
+from pypdf.constants import PageLabelStyle
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
+
+from .config import BookConfig, PageSettings, parse_length_mm
+from .errors import Location, Problem, RenderError
+from .fetch import BookFetcher
+from .fonts import FontFace, families, find_fonts, font_folders
+from .language import Language, load_language
+from .layouts import Layouts
+from .markup import MarkupOptions, blocks_html, inlines_html
+from .model import Book, Chapter, Heading
+
+FRONT_MATTER_IDS = ("title-page", "imprint", "contents")
+
+
+@dataclass(frozen=True, slots=True)
+class PageMap:
+    """Where the print layout put things: what the index, chronology and EPUB cite."""
+
+    labels: tuple[str, ...]
+    """The printed label of each page, by page index: 'i', 'ii', … then '1', '2', …"""
+    anchor_pages: Mapping[str, int]
+    """Page index on which each element id begins."""
+    first_on_page: tuple[str | None, ...]
+    """The first element id that begins on each page (None on a page where nothing begins)."""
+
+    def label_of(self, anchor_id: str) -> str:
+        return self.labels[self.anchor_pages[anchor_id]]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPdf:
+    pdf: bytes
+    page_map: PageMap
+    html: str
+    """The print HTML that was laid out, for snapshots and debugging."""
+    fonts: tuple[tuple[str, str], ...]
+    """(family, licence) of the fonts the layout uses."""
+    problems: tuple[Problem, ...]
+
+
+def page_css(page: PageSettings) -> str:
+    """Page geometry from book.yaml; margins are top, outer, bottom, inner (mirrored on left pages)."""
+    scale = min(max(page.width_mm / 148.0, 0.8), 1.5)
+    if page.margins:
+        top, outer, bottom, inner = _expand_margins([f"{parse_length_mm(v):.2f}mm" for v in page.margins.split()])
+    else:
+        top, outer, bottom, inner = (f"{value * scale:.2f}mm" for value in (17, 15, 20, 19))
+    font_size = 10.5 if page.width_mm < 180 else 11.5
+    # Full-page front matter (title, imprint) places text at the foot of the page area.
+    area_height = page.height_mm - float(top[:-2]) - float(bottom[:-2]) - 1
+    return (f"@page {{ size: {page.css_size}; margin: {top} {outer} {bottom} {inner}; }}\n"
+            f"@page :left {{ margin-left: {outer}; margin-right: {inner}; }}\n"
+            f"html {{ font-size: {font_size}pt; }}\n"
+            f".full-page {{ height: {area_height:.2f}mm; }}\n")
+
+
+def _expand_margins(values: list[str]) -> tuple[str, str, str, str]:
+    """CSS shorthand order: one to four values → top, outer, bottom, inner."""
+    if len(values) == 1:
+        return values[0], values[0], values[0], values[0]
+    if len(values) == 2:
+        return values[0], values[1], values[0], values[1]
+    if len(values) == 3:
+        return values[0], values[1], values[2], values[1]
+    return values[0], values[1], values[2], values[3]
+
+
+def _chapter_view(chapter: Chapter, options: MarkupOptions) -> dict[str, object]:
+    sections = [
+        {"id": block.id, "title": Markup(inlines_html(block.children, options))}
+        for block in chapter.blocks if isinstance(block, Heading) and block.level == 2
+    ]
+    return {
+        "id": chapter.id,
+        "number": chapter.number,
+        "title": Markup(inlines_html(chapter.title, options)),
+        "sections": sections,
+        "body": Markup(blocks_html(chapter.blocks, options)),
+    }
+
+
+def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]]) -> str:
+    """The whole printed book as one HTML document, from the `print/book.html.j2` layout."""
+    manuscript = book.config.manuscript_dir.resolve()
+    chapters = []
+    for chapter in book.chapters:
+        options = MarkupOptions(
+            language=language,
+            notes={note.id: note for note in chapter.footnotes},
+            image_url=lambda path: path.relative_to(manuscript).as_posix(),
+            notes_inline=True,
+        )
+        chapters.append(_chapter_view(chapter, options))
+    config = book.config
+    return layouts.render(
+        "print/book.html.j2",
+        book=config,
+        ui=language.ui,
+        date_text=language.format_date(config.date) if config.date else None,
+        created=config.date.isoformat() if config.date else None,
+        fonts=fonts,
+        chapters=chapters,
+    )
+
+
+@contextmanager
+def _collect_engine_warnings() -> Iterator[list[logging.LogRecord]]:
+    """WeasyPrint's warnings (bad CSS in a layout, unloadable resources) become our problems."""
+    records: list[logging.LogRecord] = []
+
+    class Collector(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("weasyprint")
+    handler = Collector(level=logging.WARNING)
+    previous_propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = previous_propagate
+
+
+def build_page_map(pages: list, front_matter_end: int) -> PageMap:
+    """Labels and anchors from the laid-out pages; body pages are numbered from 1."""
+    anchor_pages: dict[str, int] = {}
+    first_on_page: list[str | None] = []
+    for index, page in enumerate(pages):
+        first: str | None = None
+        for anchor in page.anchors:
+            if anchor not in anchor_pages:
+                anchor_pages[anchor] = index
+                first = first or anchor
+        first_on_page.append(first)
+    labels = tuple(
+        to_roman(index + 1) if index < front_matter_end else str(index - front_matter_end + 1)
+        for index in range(len(pages))
+    )
+    return PageMap(labels, MappingProxyType(anchor_pages), tuple(first_on_page))
+
+
+def to_roman(number: int) -> str:
+    numerals = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
+                (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"))
+    text = ""
+    for value, numeral in numerals:
+        while number >= value:
+            text += numeral
+            number -= value
+    return text
+
+
+def _with_page_labels(pdf: bytes, front_matter_end: int, page_count: int) -> bytes:
+    """PDF page labels to match the printed folios: i, ii, … then 1, 2, …"""
+    writer = PdfWriter(clone_from=io.BytesIO(pdf))
+    if front_matter_end:
+        writer.set_page_label(0, front_matter_end - 1, PageLabelStyle.LOWERCASE_ROMAN)
+    if front_matter_end < page_count:
+        writer.set_page_label(front_matter_end, page_count - 1, PageLabelStyle.DECIMAL, start=1)
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+def render_pdf(book: Book, layouts: Layouts) -> RenderedPdf:
+    """Lay the book out once; return the PDF and where every element landed."""
+    config = book.config
+    language = load_language(config.language)
+    faces, problems = find_fonts(config.book_dir)
+    stylesheet_path = layouts.find("print/book.css")
+    stylesheet_text = stylesheet_path.read_text(encoding="utf-8")
+    used_fonts = families(faces, stylesheet_text)
+    html = print_html(book, language, layouts, used_fonts)
+
+    allowed = (config.book_dir, *layouts.folders, *font_folders(config.book_dir))
+    fetcher = BookFetcher(allowed)
+    font_config = FontConfiguration()
+    font_css = "\n".join(face.css() for face in faces)
+    with _collect_engine_warnings() as records:
+        stylesheets = [
+            CSS(string=font_css, font_config=font_config, url_fetcher=fetcher),
+            CSS(string=stylesheet_text, base_url=stylesheet_path.as_uri(), font_config=font_config, url_fetcher=fetcher),
+            CSS(string=page_css(config.page), font_config=font_config, url_fetcher=fetcher),
+        ]
+        document = HTML(string=html, base_url=config.manuscript_dir.resolve().as_uri() + "/",
+                        url_fetcher=fetcher).render(stylesheets=stylesheets, font_config=font_config)
+        front_matter_end = _first_chapter_page(document.pages, book)
+        page_map = build_page_map(document.pages, front_matter_end)
+        identifier = hashlib.sha256(config.identifier.encode()).hexdigest()[:32].encode()
+        pdf = document.write_pdf(pdf_identifier=identifier)
+    for record in records:
+        problems.append(Problem(Location(stylesheet_path), f"layout engine: {record.getMessage()}",
+                                "check the layout's CSS and the files it refers to"))
+    for url in fetcher.refused:
+        problems.append(Problem(Location(stylesheet_path), f"refused to load {url}",
+                                "only files inside the book folder, its layouts and fonts are read"))
+    if pdf is None:
+        raise RenderError("the layout engine produced no PDF", Location(config.source), "check the layouts")
+    pdf = _with_page_labels(pdf, front_matter_end, len(document.pages))
+    return RenderedPdf(pdf, page_map, html, tuple(used_fonts), tuple(problems))
+
+
+def _first_chapter_page(pages: list, book: Book) -> int:
+    if not book.chapters:
+        return len(pages)
+    first_id = book.chapters[0].id
+    for index, page in enumerate(pages):
+        if first_id in page.anchors:
+            return index
+    return len(pages)

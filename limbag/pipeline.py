@@ -1,0 +1,72 @@
+"""build(book_dir, …) → BuildResult: the stages in order, and nothing else (no Click here)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import OUTPUT_FORMATS, load_config
+from .errors import Problem, StrictModeError
+from .layouts import book_layouts
+from .model import Book
+from .pdf import PageMap, render_pdf
+from .reader import read_book
+
+BUILT_FORMATS = ("pdf",)
+"""Output formats this version writes; the others are skipped with a notice."""
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    book: Book
+    written: tuple[Path, ...]
+    skipped: tuple[str, ...]
+    warnings: tuple[Problem, ...]
+    page_map: PageMap | None
+    page_count: int
+
+
+def output_name(slug: str, output_format: str) -> str:
+    return {"pdf": f"{slug}.pdf", "booklet": f"{slug}-booklet.pdf",
+            "press": f"{slug}-press.pdf", "epub": f"{slug}.epub"}[output_format]
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write beside the target and rename when whole: a failed build never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] = (),
+          strict: bool = False) -> BuildResult:
+    """Read, lay out and write the requested outputs (default: book.yaml's `outputs`)."""
+    config, warnings = load_config(book_dir)
+    requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
+    book, reader_warnings = read_book(config)
+    warnings = [*warnings, *reader_warnings]
+
+    rendered = render_pdf(book, book_layouts(book_dir))
+    warnings.extend(rendered.problems)
+    if strict and warnings:
+        raise StrictModeError(warnings)
+
+    target = out_dir if out_dir is not None else book_dir / "build"
+    written: list[Path] = []
+    if "pdf" in requested:
+        path = target / output_name(config.slug, "pdf")
+        write_atomically(path, rendered.pdf)
+        written.append(path)
+    skipped = tuple(f for f in requested if f not in BUILT_FORMATS)
+    return BuildResult(book, tuple(written), skipped, tuple(warnings), rendered.page_map,
+                       len(rendered.page_map.labels))

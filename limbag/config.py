@@ -153,6 +153,16 @@ def _key_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
             _key_lines(item, f"{path}[{number}]", lines)
 
 
+class _BookLoader(yaml.SafeLoader):
+    """The safe loader, but dates stay text: `2026-13-01` becomes our located error, not a crash."""
+
+
+_BookLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def read_yaml(source: Path) -> tuple[Any, dict[str, int]]:
     """Safe-load a YAML file and the line of each key path; syntax errors name line and column."""
     try:
@@ -167,8 +177,8 @@ def read_yaml(source: Path) -> tuple[Any, dict[str, int]]:
         raise ConfigError([Problem(Location(source), f"cannot be read: {error.strerror}",
                                    "check the file's permissions")]) from None
     try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=_BookLoader)  # noqa: S506 - a SafeLoader subclass
+        node = yaml.compose(text, Loader=_BookLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         location = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)

@@ -91,6 +91,7 @@ def _chapter_view(chapter: Chapter, options: MarkupOptions) -> dict[str, object]
         "id": chapter.id,
         "number": chapter.number,
         "title": Markup(inlines_html(chapter.title, options)),
+        "title_text": chapter.title_text,
         "sections": sections,
         "body": Markup(blocks_html(chapter.blocks, options)),
     }

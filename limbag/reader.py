@@ -106,9 +106,10 @@ class _ChapterReader:
         if kind == "blockquote":
             return BlockQuote(self.new_id("q"), self.blocks(node.children, line))
         if kind in ("bullet_list", "ordered_list"):
+            list_id = self.new_id("l")
             start = int(str(node.attrs.get("start", 1))) if kind == "ordered_list" else 1
             items = tuple(self.blocks(item.children, _line(item, line)) for item in node.children)
-            return ListBlock(self.new_id("l"), kind == "ordered_list", items, start)
+            return ListBlock(list_id, kind == "ordered_list", items, start)
         if kind in ("fence", "code_block"):
             language = node.info.split()[0] if node.info.strip() else None
             return CodeBlock(self.new_id("code"), node.content, language)
@@ -305,7 +306,7 @@ def _unused_definitions(text: str, env: dict, source: Path) -> list[Problem]:
     for key, note_id in refs.items():
         if note_id == -1:
             label = key[1:]
-            match = re.search(rf"^\s*\[\^{re.escape(label)}\]:", text, re.MULTILINE)
+            match = re.search(rf"^[ \t]*\[\^{re.escape(label)}\]:", text, re.MULTILINE)
             line = text[: match.start()].count("\n") + 1 if match else None
             problems.append(Problem(Location(source, line), f"footnote [^{label}] is defined but never called",
                                     f"call it with [^{label}] in the text, or delete the definition"))

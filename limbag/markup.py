@@ -6,15 +6,34 @@ Print and e-book differ only in footnotes: print puts the note's text where it i
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 from .language import Language
 from .model import (
-    Block, BlockQuote, Code, CodeBlock, Emphasis, Figure, Footnote, Heading, Inline, LineBreak, Link,
-    ListBlock, NoteRef, Paragraph, Span, Strong, Table, TableCell, Text, ThematicBreak, plain_text,
+    Block,
+    BlockQuote,
+    Code,
+    CodeBlock,
+    Emphasis,
+    Figure,
+    Footnote,
+    Heading,
+    Inline,
+    LineBreak,
+    Link,
+    ListBlock,
+    NoteRef,
+    Paragraph,
+    Span,
+    Strong,
+    Table,
+    TableCell,
+    Text,
+    ThematicBreak,
+    plain_text,
 )
 
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
 
 from .config import BookConfig
 from .errors import Location
-
 
 # Inlines --------------------------------------------------------------------------------------
 
@@ -67,7 +65,7 @@ class NoteRef:
     first: bool = True
 
 
-Inline = Union[Text, Emphasis, Strong, Code, LineBreak, Link, Span, NoteRef]
+Inline = Text | Emphasis | Strong | Code | LineBreak | Link | Span | NoteRef
 
 
 # Blocks ---------------------------------------------------------------------------------------
@@ -137,7 +135,7 @@ class ThematicBreak:
     id: str
 
 
-Block = Union[Paragraph, Heading, BlockQuote, ListBlock, CodeBlock, Table, Figure, ThematicBreak]
+Block = Paragraph | Heading | BlockQuote | ListBlock | CodeBlock | Table | Figure | ThematicBreak
 
 
 # Notes and marks ------------------------------------------------------------------------------

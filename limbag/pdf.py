@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
-from typing import Iterator, Mapping
 
 from markupsafe import Markup
 from pypdf import PdfWriter
@@ -17,10 +16,10 @@ from pypdf.constants import PageLabelStyle
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
-from .config import BookConfig, PageSettings, parse_length_mm
+from .config import PageSettings, parse_length_mm
 from .errors import Location, Problem, RenderError
 from .fetch import BookFetcher
-from .fonts import FontFace, families, find_fonts, font_folders
+from .fonts import families, find_fonts, font_folders
 from .language import Language, load_language
 from .layouts import Layouts
 from .markup import MarkupOptions, blocks_html, inlines_html

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -18,9 +18,31 @@ from .dates import DateError, parse_date_value
 from .errors import Location, ManuscriptError, Problem
 from .images import check_image
 from .model import (
-    Block, BlockQuote, Book, Chapter, Code, CodeBlock, DateMark, Emphasis, Figure, Footnote, Heading,
-    IndexMark, Inline, LineBreak, Link, ListBlock, NoteRef, Paragraph, Span, Strong, Table, TableCell,
-    Text, ThematicBreak, plain_text,
+    Block,
+    BlockQuote,
+    Book,
+    Chapter,
+    Code,
+    CodeBlock,
+    DateMark,
+    Emphasis,
+    Figure,
+    Footnote,
+    Heading,
+    IndexMark,
+    Inline,
+    LineBreak,
+    Link,
+    ListBlock,
+    NoteRef,
+    Paragraph,
+    Span,
+    Strong,
+    Table,
+    TableCell,
+    Text,
+    ThematicBreak,
+    plain_text,
 )
 
 HEADING_ATTRIBUTES = re.compile(r"\s*\{([^{}]*)\}\s*$")
@@ -221,10 +243,9 @@ class _ChapterReader:
         text = plain_text(children).strip()
         span_id = self.claim_id(attrs["id"], line, True) if "id" in attrs else None
         location = Location(self.source, line)
-        if "idx" in attrs or "date" in attrs:
-            if span_id is None:
-                self.mark_count += 1
-                span_id = self.claim_id(f"m-{self.chapter_number}-{self.mark_count}", line, False)
+        if ("idx" in attrs or "date" in attrs) and span_id is None:
+            self.mark_count += 1
+            span_id = self.claim_id(f"m-{self.chapter_number}-{self.mark_count}", line, False)
         if "idx" in attrs:
             terms = tuple(term.strip() for term in attrs["idx"].split("!"))
             if not all(terms):
@@ -270,7 +291,7 @@ def _line(node: SyntaxTreeNode, fallback: int) -> int:
 
 def _take_heading_attributes(tokens: list[Token]) -> None:
     """Pandoc's `# Title {#id .class}`: move trailing braces from the heading text to its attrs."""
-    for opening, inline in zip(tokens, tokens[1:]):
+    for opening, inline in zip(tokens, tokens[1:], strict=False):
         if opening.type != "heading_open" or not inline.children or inline.children[-1].type != "text":
             continue
         last = inline.children[-1]
@@ -343,11 +364,11 @@ def read_chapter(source: Path, number: int, manuscript_dir: Path, used_ids: set[
                         "start a new chapter in a new file, or use `## ` for a section")
     blocks = reader.blocks(body[1:], title_line)
 
-    call_lines = {}
-    for node in tokens:
-        for child in node.children or []:
-            if child.type == "footnote_ref" and node.map:
-                call_lines.setdefault(int(child.meta["id"]), node.map[0] + 1)
+    call_lines: dict[int, int] = {}
+    for token in tokens:
+        for child in token.children or []:
+            if child.type == "footnote_ref" and token.map:
+                call_lines.setdefault(int(child.meta["id"]), token.map[0] + 1)
     footnotes = reader.footnotes(notes_block, call_lines)
     reader.problems.extend(_unused_definitions(text, env, source))
     chapter = Chapter(

@@ -52,10 +52,13 @@ ID = re.compile(r"^[A-Za-z][A-Za-z0-9_:.-]*$")
 
 
 def markdown_parser() -> MarkdownIt:
-    """CommonMark + GFM tables + footnotes + Pandoc-style attributes and bracketed spans."""
+    """CommonMark + GFM tables + footnotes + Pandoc-style attributes and bracketed spans.
+
+    Like Pandoc's `smart` extension, straight quotes become curly, `--` and `---` dashes, `...` an ellipsis.
+    """
     return (
-        MarkdownIt("commonmark", {"typographer": False})
-        .enable(["table", "strikethrough"])
+        MarkdownIt("commonmark", {"typographer": True, "quotes": "“”‘’"})
+        .enable(["table", "strikethrough", "replacements", "smartquotes"])
         .use(footnote_plugin)
         .use(attrs_plugin, spans=True)
     )

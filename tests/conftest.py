@@ -41,7 +41,8 @@ def words(text: str) -> list[str]:
     """Words for comparing source and PDF: joins line-end hyphenation, drops punctuation and case."""
     text = unicodedata.normalize("NFC", text)
     text = re.sub(r"[-‐­]\s*\n\s*", "", text)  # a word broken at a line end
-    return [w.lower() for w in re.findall(r"[\w’']+", text) if not w.isdigit() or len(w) > 1]
+    # Letters and digits apart: a footnote call's number is printed right after its word ("Ukraine2").
+    return [w.lower() for w in re.findall(r"[^\W\d_]+(?:[’'][^\W\d_]+)*|\d+", text)]
 
 
 def png_image(width: int = 300, height: int = 150) -> bytes:
@@ -57,3 +58,36 @@ def png_image(width: int = 300, height: int = 150) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def manuscript_words(source: str) -> list[str]:
+    """The words a reader sees, from a chapter's Markdown: attributes, note labels and syntax removed."""
+    source = re.sub(r"\{[^}]*\}|\[\^\w+\]:?|\^\[|\]\([^)]*\)|[*#>|]", " ", source)
+    return words(source)
+
+
+def assert_every_word_printed(result, pdf: Path) -> None:
+    text = "\n".join(pdf_pages_text(pdf))
+    printed = set(words(text))
+    printed_text = " ".join(words(text))
+    for chapter in result.book.chapters:
+        source_words = manuscript_words(chapter.source.read_text(encoding="utf-8"))
+        missing = [w for w in source_words if w not in printed and not (w.isdigit() and w in printed_text)]
+        assert missing == [], (chapter.source.name, missing)
+    for leak in ("{idx", "{date", "[^", "](", "**", "{#", "<span", "&lt;"):
+        assert leak not in text, leak
+
+
+def assert_footnotes_on_their_call_pages(result, pdf: Path) -> int:
+    """Each note's first words stand on the page where it is called; returns how many were checked."""
+    from limbag.markup import block_text
+
+    texts = [" ".join(words(text)) for text in pdf_pages_text(pdf)]
+    checked = 0
+    for chapter in result.book.chapters:
+        for note in chapter.footnotes:
+            call_page = result.page_map.anchor_pages[f"fnref-{chapter.number}-{note.number}"]
+            first_words = " ".join(words(block_text(note.children[0]))[:6])
+            assert first_words in texts[call_page], (note.id, call_page)
+            checked += 1
+    return checked

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from limbag.pipeline import build
 
-from .conftest import REPO, pdf_pages_text, png_image, words
+from .conftest import REPO, assert_every_word_printed, assert_footnotes_on_their_call_pages, pdf_pages_text, png_image
 
 pytestmark = pytest.mark.build
 
@@ -132,15 +132,7 @@ def test_running_heads_book_title_left_chapter_title_right(english_pdf):
 
 def test_each_footnote_stands_on_the_page_of_its_call(english_pdf):
     path, result = english_pdf
-    texts = pdf_pages_text(path)
-    checked = 0
-    for chapter in result.book.chapters:
-        for note in chapter.footnotes:
-            call_page = result.page_map.anchor_pages[f"fnref-{chapter.number}-{note.number}"]
-            first_words = " ".join(words(note.children[0].children[0].text)[:5])  # type: ignore[union-attr]
-            assert first_words in " ".join(words(texts[call_page])), (note.id, call_page)
-            checked += 1
-    assert checked == 41
+    assert assert_footnotes_on_their_call_pages(result, path) == 41
 
 
 def test_figures_tables_and_quotes_are_printed(english_pdf):
@@ -176,15 +168,7 @@ def test_all_fonts_are_embedded_and_bundled(english_pdf):
 
 def test_every_word_of_the_manuscript_is_printed_and_no_markup_leaks(english_pdf):
     path, result = english_pdf
-    text = "\n".join(pdf_pages_text(path))
-    printed = set(words(text))
-    for chapter in result.book.chapters:
-        source = chapter.source.read_text(encoding="utf-8")
-        source = re.sub(r"\{[^}]*\}|\[\^\w+\]:?|\^\[|\]\(|images/chart\.png|[*#>|]", " ", source)
-        missing = [w for w in words(source) if w not in printed]
-        assert missing == []
-    for leak in ("{idx", "{date", "[^", "](", "**", "{#"):
-        assert leak not in text
+    assert_every_word_printed(result, path)
 
 
 def test_a_filipino_book_uses_filipino_words(make_book, tmp_path):

@@ -1,0 +1,52 @@
+"""The sample book in manuscript/ builds into an A5 Filipino book that a publisher would print."""
+
+from __future__ import annotations
+
+import pytest
+from pypdf import PdfReader
+
+from limbag.pipeline import build
+
+from .conftest import REPO, assert_every_word_printed, assert_footnotes_on_their_call_pages, pdf_pages_text
+
+pytestmark = pytest.mark.build
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    result = build(REPO, tmp_path_factory.mktemp("sample"), formats=("pdf",))
+    return result.written[0], result
+
+
+def test_the_sample_builds_without_warnings(sample):
+    path, result = sample
+    assert result.warnings == ()
+    assert path.name == "kahilingan-ng-ussr.pdf"
+    box = PdfReader(path).pages[0].mediabox
+    assert (round(float(box.width) * 25.4 / 72), round(float(box.height) * 25.4 / 72)) == (148, 210)
+
+
+def test_every_word_of_the_sample_is_printed(sample):
+    assert_every_word_printed(sample[1], sample[0])
+
+
+def test_the_sample_footnotes_stand_at_the_foot_of_their_pages(sample):
+    assert assert_footnotes_on_their_call_pages(sample[1], sample[0]) == 13
+
+
+def test_the_sample_speaks_filipino(sample):
+    path, result = sample
+    texts = pdf_pages_text(path)
+    assert "Nilalaman" in texts[result.page_map.anchor_pages["contents"]]
+    assert "Nobyembre 24, 2026" in texts[1]
+    assert "Kabanata 1" in texts[result.page_map.anchor_pages["panimula"]]
+    labels = PdfReader(path).page_labels
+    assert labels[result.page_map.anchor_pages["panimula"]] == "1"
+
+
+def test_the_sample_carries_index_and_date_marks(sample):
+    _, result = sample
+    terms = {mark.terms[0] for mark in result.book.index_marks}
+    assert {"Unyong Sobyet", "NATO", "Eisenhower, Dwight D.", "Warsaw Pact"} <= terms
+    dates = [mark.date for mark in result.book.date_marks]
+    assert {"1942", "1953-04-16", "1954-03-31", "1954-05-07", "1955-05-14"} <= set(dates)

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Prints how long a Limbag PDF build takes next to plain WeasyPrint laying out the same HTML.
+
+Usage: python benchmarks/bench_build.py [BOOK_DIR] [--runs N]
+Both sides run in this process, one after the other, several times; medians are compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
+
+from limbag.config import load_config
+from limbag.fonts import find_fonts
+from limbag.layouts import book_layouts
+from limbag.pdf import page_css, render_pdf
+from limbag.pipeline import build
+from limbag.reader import read_book
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def median_seconds(action, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("book_dir", nargs="?", type=Path, default=REPO)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    config, _ = load_config(args.book_dir)
+    book, _ = read_book(config)
+    layouts = book_layouts(args.book_dir)
+    rendered = render_pdf(book, layouts)
+    faces, _ = find_fonts(args.book_dir)
+    stylesheet = layouts.find("print/book.css")
+    css_text = "\n".join(face.css() for face in faces) + stylesheet.read_text() + page_css(config.page)
+    base_url = config.manuscript_dir.resolve().as_uri() + "/"
+
+    def plain_weasyprint() -> None:
+        fonts = FontConfiguration()
+        HTML(string=rendered.html, base_url=base_url).write_pdf(
+            stylesheets=[CSS(string=css_text, font_config=fonts)], font_config=fonts)
+
+    with tempfile.TemporaryDirectory() as out:
+        limbag = median_seconds(lambda: build(args.book_dir, Path(out), formats=("pdf",)), args.runs)
+    weasy = median_seconds(plain_weasyprint, args.runs)
+    pages = len(rendered.page_map.labels)
+    print(f"book: {config.title} ({pages} pages), {args.runs} runs each, medians")
+    print(f"{'plain WeasyPrint, same HTML and CSS':40} {weasy:7.3f} s   1.00x")
+    print(f"{'limbag build --format pdf':40} {limbag:7.3f} s   {limbag / weasy:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

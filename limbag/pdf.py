@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import MappingProxyType
 
 from markupsafe import Markup
 from pypdf import PdfWriter
@@ -20,27 +19,21 @@ from .config import PageSettings, parse_length_mm
 from .errors import Location, Problem, RenderError
 from .fetch import BookFetcher
 from .fonts import families, find_fonts, font_folders
+from .index import Index
 from .language import Language, load_language
 from .layouts import Layouts
 from .markup import MarkupOptions, blocks_html, inlines_html
 from .model import Book, Chapter, Heading
+from .pagemap import PageMap, build_page_map
 
 FRONT_MATTER_IDS = ("title-page", "imprint", "contents")
 
 
 @dataclass(frozen=True, slots=True)
-class PageMap:
-    """Where the print layout put things: what the index, chronology and EPUB cite."""
+class BackMatter:
+    """What follows the chapters; None means the book has no such part."""
 
-    labels: tuple[str, ...]
-    """The printed label of each page, by page index: 'i', 'ii', … then '1', '2', …"""
-    anchor_pages: Mapping[str, int]
-    """Page index on which each element id begins."""
-    first_on_page: tuple[str | None, ...]
-    """The first element id that begins on each page (None on a page where nothing begins)."""
-
-    def label_of(self, anchor_id: str) -> str:
-        return self.labels[self.anchor_pages[anchor_id]]
+    index: Index | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +89,8 @@ def _chapter_view(chapter: Chapter, options: MarkupOptions) -> dict[str, object]
     }
 
 
-def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]]) -> str:
+def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]],
+               back_matter: BackMatter) -> str:
     """The whole printed book as one HTML document, from the `print/book.html.j2` layout."""
     manuscript = book.config.manuscript_dir.resolve()
     chapters = []
@@ -117,6 +111,7 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
         created=config.date.isoformat() if config.date else None,
         fonts=fonts,
         chapters=chapters,
+        index=back_matter.index,
     )
 
 
@@ -141,35 +136,6 @@ def _collect_engine_warnings() -> Iterator[list[logging.LogRecord]]:
         logger.propagate = previous_propagate
 
 
-def build_page_map(pages: list, front_matter_end: int) -> PageMap:
-    """Labels and anchors from the laid-out pages; body pages are numbered from 1."""
-    anchor_pages: dict[str, int] = {}
-    first_on_page: list[str | None] = []
-    for index, page in enumerate(pages):
-        first: str | None = None
-        for anchor in page.anchors:
-            if anchor not in anchor_pages:
-                anchor_pages[anchor] = index
-                first = first or anchor
-        first_on_page.append(first)
-    labels = tuple(
-        to_roman(index + 1) if index < front_matter_end else str(index - front_matter_end + 1)
-        for index in range(len(pages))
-    )
-    return PageMap(labels, MappingProxyType(anchor_pages), tuple(first_on_page))
-
-
-def to_roman(number: int) -> str:
-    numerals = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
-                (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"))
-    text = ""
-    for value, numeral in numerals:
-        while number >= value:
-            text += numeral
-            number -= value
-    return text
-
-
 def _with_page_labels(pdf: bytes, front_matter_end: int, page_count: int) -> bytes:
     """PDF page labels to match the printed folios: i, ii, … then 1, 2, …"""
     writer = PdfWriter(clone_from=io.BytesIO(pdf))
@@ -182,7 +148,7 @@ def _with_page_labels(pdf: bytes, front_matter_end: int, page_count: int) -> byt
     return output.getvalue()
 
 
-def render_pdf(book: Book, layouts: Layouts) -> RenderedPdf:
+def render_pdf(book: Book, layouts: Layouts, back_matter: BackMatter) -> RenderedPdf:
     """Lay the book out once; return the PDF and where every element landed."""
     config = book.config
     language = load_language(config.language)
@@ -190,7 +156,7 @@ def render_pdf(book: Book, layouts: Layouts) -> RenderedPdf:
     stylesheet_path = layouts.find("print/book.css")
     stylesheet_text = stylesheet_path.read_text(encoding="utf-8")
     used_fonts = families(faces, stylesheet_text)
-    html = print_html(book, language, layouts, used_fonts)
+    html = print_html(book, language, layouts, used_fonts, back_matter)
 
     allowed = (config.book_dir, *layouts.folders, *font_folders(config.book_dir))
     fetcher = BookFetcher(allowed)

@@ -9,9 +9,12 @@ from pathlib import Path
 
 from .config import OUTPUT_FORMATS, load_config
 from .errors import Problem, StrictModeError
-from .layouts import book_layouts
+from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
+from .language import Language, load_language
+from .layouts import Layouts, book_layouts
 from .model import Book
-from .pdf import PageMap, render_pdf
+from .pagemap import PageMap
+from .pdf import BackMatter, RenderedPdf, render_pdf
 from .reader import read_book
 
 BUILT_FORMATS = ("pdf",)
@@ -24,7 +27,8 @@ class BuildResult:
     written: tuple[Path, ...]
     skipped: tuple[str, ...]
     warnings: tuple[Problem, ...]
-    page_map: PageMap | None
+    page_map: PageMap
+    index: Index | None
     page_count: int
 
 
@@ -48,15 +52,37 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+def lay_out(book: Book, layouts: Layouts, settings: IndexSettings,
+            language: Language) -> tuple[RenderedPdf, Index | None]:
+    """Lay out until the back matter's page numbers are those of the pages it is printed with.
+
+    The first pass has an empty index (its heading and contents line included), so that the
+    chapters land where they will stay; the second prints the index with those pages. A third
+    pass is made only if the filled index moved anything it cites.
+    """
+    index = Index() if index_terms(book, settings) else None
+    for _ in range(3):
+        rendered = render_pdf(book, layouts, BackMatter(index=index))
+        if index is None:
+            return rendered, None
+        settled = build_index(book, settings, rendered.page_map, language)
+        if settled == index:
+            return rendered, index
+        index = settled
+    return rendered, index
+
+
 def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] = (),
           strict: bool = False) -> BuildResult:
     """Read, lay out and write the requested outputs (default: book.yaml's `outputs`)."""
     config, warnings = load_config(book_dir)
     requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
     book, reader_warnings = read_book(config)
-    warnings = [*warnings, *reader_warnings]
+    settings, index_warnings = index_settings(config)
+    book, alias_warnings = mark_aliases(book, settings)
+    warnings = [*warnings, *reader_warnings, *index_warnings, *alias_warnings, *check_references(book, settings)]
 
-    rendered = render_pdf(book, book_layouts(book_dir))
+    rendered, index = lay_out(book, book_layouts(book_dir), settings, load_language(config.language))
     warnings.extend(rendered.problems)
     if strict and warnings:
         raise StrictModeError(warnings)
@@ -68,5 +94,5 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         write_atomically(path, rendered.pdf)
         written.append(path)
     skipped = tuple(f for f in requested if f not in BUILT_FORMATS)
-    return BuildResult(book, tuple(written), skipped, tuple(warnings), rendered.page_map,
+    return BuildResult(book, tuple(written), skipped, tuple(warnings), rendered.page_map, index,
                        len(rendered.page_map.labels))

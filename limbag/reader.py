@@ -228,7 +228,7 @@ class _ChapterReader:
                 continue
             else:
                 self.warn(line, f"unsupported inline {kind!r} dropped", "write it as plain Markdown")
-        return tuple(result)
+        return _merge_text(result)
 
     def link(self, node: SyntaxTreeNode, line: int) -> Inline:
         url = str(node.attrs.get("href", ""))
@@ -282,6 +282,17 @@ class _ChapterReader:
             children = self.blocks(node.children, line)
             notes.append(Footnote(f"fn-{self.chapter_number}-{note + 1}", note + 1, children, self.at(line)))
         return tuple(notes)
+
+
+def _merge_text(nodes: list[Inline]) -> tuple[Inline, ...]:
+    """One Text for a run of text and line breaks, so that a phrase is found even across lines."""
+    merged: list[Inline] = []
+    for node in nodes:
+        if isinstance(node, Text) and merged and isinstance(merged[-1], Text):
+            merged[-1] = Text(merged[-1].text + node.text)
+        else:
+            merged.append(node)
+    return tuple(merged)
 
 
 def _line(node: SyntaxTreeNode, fallback: int) -> int:

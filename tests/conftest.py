@@ -91,3 +91,35 @@ def assert_footnotes_on_their_call_pages(result, pdf: Path) -> int:
             assert first_words in texts[call_page], (note.id, call_page)
             checked += 1
     return checked
+
+
+def assert_index_is_true(result, pdf: Path) -> int:
+    """Every printed page number of every entry is a page where the entry's words stand; returns the count."""
+    texts = [" ".join(words(text)) for text in pdf_pages_text(pdf)]
+    page_map = result.page_map
+    index_text = " ".join("\n".join(pdf_pages_text(pdf)[page_map.anchor_pages["index"]:]).split())
+    marks = {mark.anchor_id: mark for mark in result.book.index_marks}
+    checked = 0
+
+    def check(entry) -> None:
+        nonlocal checked
+        pages_of_entry = {page_map.anchor_pages[a] for a in entry.anchors}
+        printed = []
+        for page_range in entry.pages:
+            start = page_map.anchor_pages[page_range.start_anchor]
+            end = page_map.anchor_pages[page_range.end_anchor or page_range.start_anchor]
+            for page in range(start, end + 1):
+                assert page in pages_of_entry, (entry.term, page)
+                spots = [marks[a] for a in entry.anchors if page_map.anchor_pages[a] == page]
+                assert any(" ".join(words(m.text)) in texts[page] for m in spots if m.text), (entry.term, page)
+                checked += 1
+            printed.append(page_range.start_label + (f"–{page_range.end_label}" if page_range.end_label else ""))
+        if printed:
+            assert f"{entry.term}, {', '.join(printed)}" in index_text, entry.term
+        for child in entry.children:
+            check(child)
+
+    for group in result.index.groups:
+        for entry in group.entries:
+            check(entry)
+    return checked

@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 from pypdf import PdfReader
 
+from limbag.language import load_language
 from limbag.pipeline import build
 
-from .conftest import REPO, assert_every_word_printed, assert_footnotes_on_their_call_pages, pdf_pages_text
+from .conftest import (
+    REPO,
+    assert_every_word_printed,
+    assert_footnotes_on_their_call_pages,
+    assert_index_is_true,
+    pdf_pages_text,
+)
 
 pytestmark = pytest.mark.build
 
@@ -50,3 +57,11 @@ def test_the_sample_carries_index_and_date_marks(sample):
     assert {"Unyong Sobyet", "NATO", "Eisenhower, Dwight D.", "Warsaw Pact"} <= terms
     dates = [mark.date for mark in result.book.date_marks]
     assert {"1942", "1953-04-16", "1954-03-31", "1954-05-07", "1955-05-14"} <= set(dates)
+
+
+def test_every_number_in_the_sample_index_is_true(sample):
+    path, result = sample
+    assert assert_index_is_true(result, path) >= 40
+    alphabet = load_language("tl").alphabet
+    letters = [group.letter for group in result.index.groups]
+    assert letters == sorted(letters, key=lambda letter: alphabet.index(letter.lower()))

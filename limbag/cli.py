@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .config import OUTPUT_FORMATS
-from .pipeline import build
+from .pipeline import build, find_events
 
 
 def _shown(path: Path) -> str:
@@ -50,3 +50,13 @@ def main(ctx: click.Context) -> None:
 def build_command(book_dir: Path, out_dir: Path | None, formats: tuple[str, ...], strict: bool) -> None:
     """Build BOOK_DIR (default: the current folder)."""
     run_build(book_dir, out_dir, formats, strict)
+
+
+@main.command("chronology")
+@click.argument("book_dir", type=click.Path(file_okay=False, path_type=Path), default=".")
+def chronology_command(book_dir: Path) -> None:
+    """Print the dated events found in BOOK_DIR's text as YAML to paste into book.yaml and curate."""
+    text, warnings = find_events(book_dir)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(text, nl=False)

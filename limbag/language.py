@@ -29,6 +29,9 @@ class Language:
     alphabet: tuple[str, ...]
     """Letters in alphabetical order, lower case; a letter may be two characters (Filipino `ng`)."""
     symbols_heading: str
+    date_patterns: tuple[str, ...]
+    """How dates are written in running text, most specific first: '{month} {day}, {year}' …"""
+    month_format: str
 
     def word(self, key: str) -> str:
         """A UI word such as `contents`; a missing key is a bug in the data file."""
@@ -47,6 +50,14 @@ class Language:
     def format_date(self, date: dt.date) -> str:
         """'Marso 31, 1954' for Filipino, 'March 31, 1954' for English."""
         return self.date_format.format(day=date.day, month=self.months[date.month - 1], year=date.year)
+
+    def format_partial(self, year: int, month: int | None = None, day: int | None = None) -> str:
+        """A year, a month ('Marso 1954') or a day ('Marso 31, 1954')."""
+        if month is None:
+            return str(year)
+        if day is None:
+            return self.month_format.format(month=self.months[month - 1], year=year)
+        return self.format_date(dt.date(year, month, day))
 
 
 CollationKey = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
@@ -138,4 +149,6 @@ def load_language(tag: str) -> Language:
         date_format=data["date_format"],
         alphabet=tuple(str(letter) for letter in data["alphabet"]),
         symbols_heading=data["symbols_heading"],
+        date_patterns=tuple(data["date_patterns"]),
+        month_format=data["month_format"],
     )

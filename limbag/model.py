@@ -167,10 +167,13 @@ class DateMark:
 
     anchor_id: str
     date: str
-    """As written in the mark: YYYY, YYYY-MM, YYYY-MM-DD or a range A/B."""
+    """As written in the mark: YYYY, YYYY-MM, YYYY-MM-DD or a range A/B; '' to read the visible text."""
     event: str | None
+    """The event's words; None until the chronology stage fills in the sentence that holds the mark."""
     text: str
     location: Location
+    detected: bool = False
+    """True when found by date detection rather than marked by the editor."""
 
 
 # The book -------------------------------------------------------------------------------------
@@ -200,6 +203,37 @@ class Book:
     @property
     def date_marks(self) -> tuple[DateMark, ...]:
         return tuple(mark for chapter in self.chapters for mark in chapter.date_marks)
+
+
+def anchor_ids(book: Book) -> set[str]:
+    """Every id a reference may point at: chapters, blocks and spans."""
+    ids: set[str] = set()
+
+    def inlines(nodes: tuple[Inline, ...]) -> None:
+        for node in nodes:
+            if isinstance(node, Span) and node.id:
+                ids.add(node.id)
+            if isinstance(node, (Emphasis, Strong, Link, Span)):
+                inlines(node.children)
+
+    def blocks(nodes: tuple[Block, ...]) -> None:
+        for block in nodes:
+            ids.add(block.id)
+            if isinstance(block, (Paragraph, Heading)):
+                inlines(block.children)
+            elif isinstance(block, BlockQuote):
+                blocks(block.children)
+            elif isinstance(block, ListBlock):
+                for item in block.items:
+                    blocks(item)
+
+    for chapter in book.chapters:
+        ids.add(chapter.id)
+        blocks(chapter.blocks)
+        for note in chapter.footnotes:
+            ids.add(note.id)
+            blocks(note.children)
+    return ids
 
 
 def plain_text(inlines: tuple[Inline, ...]) -> str:

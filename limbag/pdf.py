@@ -15,6 +15,7 @@ from pypdf.constants import PageLabelStyle
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
+from .chronology import Chronology
 from .config import PageSettings, parse_length_mm
 from .errors import Location, Problem, RenderError
 from .fetch import BookFetcher
@@ -33,6 +34,7 @@ FRONT_MATTER_IDS = ("title-page", "imprint", "contents")
 class BackMatter:
     """What follows the chapters; None means the book has no such part."""
 
+    chronology: Chronology | None = None
     index: Index | None = None
 
 
@@ -111,6 +113,7 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
         created=config.date.isoformat() if config.date else None,
         fonts=fonts,
         chapters=chapters,
+        chronology=back_matter.chronology,
         index=back_matter.index,
     )
 

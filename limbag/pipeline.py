@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .chronology import (
+    Chronology,
+    Event,
+    build_chronology,
+    chronology_settings,
+    collect_events,
+    events_yaml,
+    mark_dates,
+)
 from .config import OUTPUT_FORMATS, load_config
 from .errors import Problem, StrictModeError
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
@@ -29,6 +39,7 @@ class BuildResult:
     warnings: tuple[Problem, ...]
     page_map: PageMap
     index: Index | None
+    chronology: Chronology | None
     page_count: int
 
 
@@ -52,24 +63,37 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def lay_out(book: Book, layouts: Layouts, settings: IndexSettings,
-            language: Language) -> tuple[RenderedPdf, Index | None]:
+def lay_out(book: Book, layouts: Layouts, settings: IndexSettings, events: tuple[Event, ...],
+            language: Language) -> tuple[RenderedPdf, BackMatter]:
     """Lay out until the back matter's page numbers are those of the pages it is printed with.
 
-    The first pass has an empty index (its heading and contents line included), so that the
-    chapters land where they will stay; the second prints the index with those pages. A third
-    pass is made only if the filled index moved anything it cites.
+    The first pass has an empty chronology and index (their headings and contents lines in
+    place), so that the chapters land where they will stay; the second prints them with those
+    pages. A third pass is made only if the filled back matter moved anything it cites.
     """
-    index = Index() if index_terms(book, settings) else None
+    back = BackMatter(chronology=Chronology() if events else None,
+                      index=Index() if index_terms(book, settings) else None)
     for _ in range(3):
-        rendered = render_pdf(book, layouts, BackMatter(index=index))
-        if index is None:
-            return rendered, None
-        settled = build_index(book, settings, rendered.page_map, language)
-        if settled == index:
-            return rendered, index
-        index = settled
-    return rendered, index
+        rendered = render_pdf(book, layouts, back)
+        settled = BackMatter(
+            chronology=build_chronology(events, rendered.page_map, language) if back.chronology is not None else None,
+            index=build_index(book, settings, rendered.page_map, language) if back.index is not None else None,
+        )
+        if settled == back:
+            break
+        back = settled
+    return rendered, back
+
+
+def find_events(book_dir: Path) -> tuple[str, list[Problem]]:
+    """The events the text tells (marked and detected), as YAML for book.yaml; no layout."""
+    config, warnings = load_config(book_dir)
+    book, reader_warnings = read_book(config)
+    timeline, timeline_warnings = chronology_settings(config)
+    detecting = dataclasses.replace(timeline, detect=True, events=())
+    book, date_warnings = mark_dates(book, detecting, load_language(config.language))
+    events, _ = collect_events(book, detecting)
+    return events_yaml(events, book), [*warnings, *reader_warnings, *timeline_warnings, *date_warnings]
 
 
 def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] = (),
@@ -78,11 +102,16 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     config, warnings = load_config(book_dir)
     requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
     book, reader_warnings = read_book(config)
+    language = load_language(config.language)
     settings, index_warnings = index_settings(config)
     book, alias_warnings = mark_aliases(book, settings)
-    warnings = [*warnings, *reader_warnings, *index_warnings, *alias_warnings, *check_references(book, settings)]
+    timeline, timeline_warnings = chronology_settings(config)
+    book, date_warnings = mark_dates(book, timeline, language)
+    events, event_warnings = collect_events(book, timeline)
+    warnings = [*warnings, *reader_warnings, *index_warnings, *alias_warnings, *check_references(book, settings),
+                *timeline_warnings, *date_warnings, *event_warnings]
 
-    rendered, index = lay_out(book, book_layouts(book_dir), settings, load_language(config.language))
+    rendered, back = lay_out(book, book_layouts(book_dir), settings, events, language)
     warnings.extend(rendered.problems)
     if strict and warnings:
         raise StrictModeError(warnings)
@@ -94,5 +123,5 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         write_atomically(path, rendered.pdf)
         written.append(path)
     skipped = tuple(f for f in requested if f not in BUILT_FORMATS)
-    return BuildResult(book, tuple(written), skipped, tuple(warnings), rendered.page_map, index,
-                       len(rendered.page_map.labels))
+    return BuildResult(book, tuple(written), skipped, tuple(warnings), rendered.page_map, back.index,
+                       back.chronology, len(rendered.page_map.labels))

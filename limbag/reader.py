@@ -257,12 +257,13 @@ class _ChapterReader:
                 self.index_marks.append(IndexMark(span_id or "", terms, text, location))
         if "date" in attrs:
             try:
-                parse_date_value(attrs["date"])
+                if attrs["date"].strip():  # empty: the chronology reads the date from the visible text
+                    parse_date_value(attrs["date"])
             except DateError as error:
                 raise ManuscriptError(f"bad date {attrs['date']!r} in a date mark: {error}", location,
                                       "write YYYY, YYYY-MM, YYYY-MM-DD or a range such as 1954-01/1954-02") from None
             event = attrs.get("event", "").strip() or None
-            self.date_marks.append(DateMark(span_id or "", attrs["date"], event, text, location))
+            self.date_marks.append(DateMark(span_id or "", attrs["date"].strip(), event, text, location))
         return Span(children, span_id, tuple(attrs.get("class", "").split()))
 
     def note_ref(self, node: SyntaxTreeNode) -> NoteRef:

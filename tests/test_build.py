@@ -149,7 +149,7 @@ def test_outline_lists_chapters_and_sections(english_pdf):
     path, _ = english_pdf
     outline = PdfReader(path).outline
     titles = [item["/Title"] for item in outline if isinstance(item, dict)]
-    assert titles == ["Contents", "The First Chapter", "Second Chapter", "Index"]
+    assert titles == ["Contents", "The First Chapter", "Second Chapter", "Chronology", "Index"]
     assert outline[2][0]["/Title"] == "A Section"
 
 

@@ -14,6 +14,7 @@ from .conftest import (
     assert_footnotes_on_their_call_pages,
     assert_index_is_true,
     pdf_pages_text,
+    words,
 )
 
 pytestmark = pytest.mark.build
@@ -55,8 +56,24 @@ def test_the_sample_carries_index_and_date_marks(sample):
     _, result = sample
     terms = {mark.terms[0] for mark in result.book.index_marks}
     assert {"Unyong Sobyet", "NATO", "Eisenhower, Dwight D.", "Warsaw Pact"} <= terms
-    dates = [mark.date for mark in result.book.date_marks]
-    assert {"1942", "1953-04-16", "1954-03-31", "1954-05-07", "1955-05-14"} <= set(dates)
+    dates = [mark.date for mark in result.book.date_marks if not mark.detected]
+    assert {"1942-05-26", "1953-04-16", "1954-03-31", "1954-05-07", "1955-05-14"} <= set(dates)
+
+
+def test_the_sample_chronology_tells_the_articles_events_in_order_with_true_pages(sample):
+    path, result = sample
+    texts = [" ".join(words(text)) for text in pdf_pages_text(path)]
+    rows = result.chronology.rows
+    dates = [row.date_text for row in rows]
+    article = ["Mayo 26, 1942", "Abril 16, 1953", "Enero 25, 1954 – Pebrero 18, 1954", "Marso 31, 1954",
+               "Mayo 7, 1954", "Mayo 14, 1955"]
+    assert [d for d in dates if d in article] == article  # all there, in this order
+    marks = {mark.anchor_id: mark for mark in result.book.date_marks}
+    for row in rows:
+        page = result.page_map.anchor_pages[row.anchor]
+        assert row.page_label == result.page_map.labels[page]
+        assert " ".join(words(marks[row.anchor].text)) in texts[page]
+    assert result.chronology.figure.startswith("<svg")
 
 
 def test_every_number_in_the_sample_index_is_true(sample):

@@ -1,0 +1,199 @@
+"""A student reads the chronology: every event in order, dated in the book's language, with its page."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+from pypdf import PdfReader
+
+from limbag.chronology import find_dates, format_when, sentence_at, sort_key
+from limbag.config import load_config
+from limbag.dates import parse_date_value
+from limbag.errors import ConfigError, ManuscriptError
+from limbag.language import load_language
+from limbag.pipeline import build
+
+from .conftest import REPO, pdf_pages_text, words
+
+FILIPINO = load_language("tl")
+ENGLISH = load_language("en")
+
+
+def dates_in(text: str, language) -> list[str]:
+    return [f"{f.when.start}" + (f"/{f.when.end}" if f.when.end else "") for f in find_dates(text, language) if f.when]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Noong Marso 31, 1954, nagsumite ang USSR.", ["1954-03-31"]),
+    ("Ito ay noong Mayo 7, 1954.", ["1954-05-07"]),
+    ("Ipinanganak siya noong 31 Marso 1954 sa Maynila.", ["1954-03-31"]),
+    ("Nagsimula ang himagsikan noong Agosto 1896.", ["1896-08"]),
+    ("Ginanap mula Enero 25 hanggang Pebrero 18, 1954 ang pulong.", ["1954-01-25/1954-02-18"]),
+    ("Mula Hulyo 1–3, 1991 ang huling pulong.", ["1991-07-01/1991-07-03"]),
+])
+def test_filipino_dates_are_found(text, expected):
+    assert dates_in(text, FILIPINO) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("On March 31, 1954, the USSR asked to join.", ["1954-03-31"]),
+    ("It was signed on 14 May 1955 in Warsaw.", ["1955-05-14"]),
+    ("By March 1954 the note was ready.", ["1954-03"]),
+    ("The conference ran January 25 – February 18, 1954.", ["1954-01-25/1954-02-18"]),
+])
+def test_english_dates_are_found(text, expected):
+    assert dates_in(text, ENGLISH) == expected
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("Ang aklat ay may 1954 na pahina.", FILIPINO),
+    ("Ang kasunduan noong 1942 ay mahalaga.", FILIPINO),  # a year alone is not detected; mark it
+    ("Siya ang ika-31 na kasapi, at 1954 ang bilang ng kopya.", FILIPINO),
+    ("Pahina 31, 1954 na kopya.", FILIPINO),
+    ("The book runs to 1954 pages.", ENGLISH),
+    ("He was the 31st member; 1942 alone saw 12 meetings.", ENGLISH),
+    ("See page 31, 1954 edition.", ENGLISH),
+    ("Room March-31, 1954X", ENGLISH),
+])
+def test_numbers_that_are_not_dates_are_left_alone(text, language):
+    assert dates_in(text, language) == []
+
+
+def test_an_impossible_date_in_the_text_is_not_an_event():
+    (found,) = find_dates("Noong Marso 32, 1954 daw.", FILIPINO)
+    assert found.when is None and "day 32" in found.problem
+
+
+def test_partial_dates_and_ranges_sort_sensibly():
+    written = ["1954-03-31", "1954", "1954-03", "1953-12-31", "1954-01/1954-02", "1954-01-25/1954-02-18", "1955"]
+    ordered = sorted(written, key=lambda text: sort_key(parse_date_value(text)))
+    assert ordered == ["1953-12-31", "1954", "1954-01/1954-02", "1954-01-25/1954-02-18", "1954-03", "1954-03-31", "1955"]
+
+
+@pytest.mark.parametrize(("value", "filipino", "english"), [
+    ("1954-03-31", "Marso 31, 1954", "March 31, 1954"),
+    ("1954-03", "Marso 1954", "March 1954"),
+    ("1954", "1954", "1954"),
+    ("1954-01/1954-02", "Enero–Pebrero 1954", "January–February 1954"),
+    ("1954-01-25/1954-02-18", "Enero 25, 1954 – Pebrero 18, 1954", "January 25, 1954 – February 18, 1954"),
+    ("1949/1955", "1949–1955", "1949–1955"),
+])
+def test_dates_are_written_in_the_books_language(value, filipino, english):
+    assert format_when(parse_date_value(value), FILIPINO) == filipino
+    assert format_when(parse_date_value(value), ENGLISH) == english
+
+
+def test_the_event_is_the_sentence_that_holds_the_date():
+    text = ("Umupo siya. Naging Pangulo si Dwight D. Eisenhower noong Enero 20, 1953. Pagkatapos nito, "
+            "nagtalumpati siya.")
+    start = text.index("Enero")
+    assert sentence_at(text, start) == "Naging Pangulo si Dwight D. Eisenhower noong Enero 20, 1953."
+
+
+BOOK = {
+    "book.yaml": """\
+title: Mga Petsa
+language: tl
+outputs: [pdf]
+chronology:
+  detect: true
+  events:
+    - date: 1949-04-04
+      text: Itinatag ang NATO.
+    - date: 1991
+      text: Nagwakas ang Unyong Sobyet.
+""",
+    "01.md": """\
+# Una
+
+Itinatag ang alyansa noong Abril 4, 1949 sa Washington. Noong [Marso 31, 1954]{date="" event="Humiling ang USSR."}
+ay may nangyari. Muling binanggit ang Marso 31, 1954 dito.
+
+Ang aklat ay may 1954 na pahina.
+""",
+    "02.md": "# Ikalawa\n\n" + "Mahabang talata. " * 300 + "\n\nNoong Mayo 14, 1955, nilagdaan ang Warsaw Pact.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def dated_book(tmp_path_factory):
+    book = tmp_path_factory.mktemp("chronology") / "book"
+    (book / "manuscript").mkdir(parents=True)
+    for name, content in BOOK.items():
+        (book / "manuscript" / name).write_text(content, encoding="utf-8")
+    result = build(book)
+    return result, pdf_pages_text(result.written[0])
+
+
+def test_the_chronology_lists_events_in_order_with_true_pages(dated_book):
+    result, texts = dated_book
+    rows = result.chronology.rows
+    assert [row.date_text for row in rows] == ["Abril 4, 1949", "Marso 31, 1954", "Mayo 14, 1955", "1991"]
+    assert rows[0].text == "Itinatag ang NATO."  # curated replaces the detected event of that date
+    assert rows[1].text == "Humiling ang USSR."  # a mark replaces a detected one
+    assert rows[3].page_label is None  # curated and never told in the text
+    marks = {mark.anchor_id: mark for mark in result.book.date_marks}
+    for row in rows[:3]:
+        page = result.page_map.anchor_pages[row.anchor]
+        assert row.page_label == result.page_map.labels[page]
+        assert " ".join(words(marks[row.anchor].text)) in " ".join(words(texts[page]))
+    assert result.page_map.label_of(rows[2].anchor) != "1"  # told in the long second chapter
+
+
+def test_the_appendix_is_printed_before_the_index_with_a_vector_timeline(dated_book):
+    result, texts = dated_book
+    page = result.page_map.anchor_pages["chronology"]
+    assert "Kronolohiya" in texts[page]
+    assert "Abril 4, 1949 Itinatag ang NATO." in " ".join(texts[page].split())
+    reader = PdfReader(result.written[0])
+    resources = reader.pages[page]["/Resources"]
+    images = [x for x in (resources.get("/XObject") or {}).values() if x.get_object().get("/Subtype") == "/Image"]
+    assert images == []  # the timeline is drawn, not pasted in as a picture
+    assert "1991" in texts[page] and "1955" in texts[page]  # the timeline's year labels are text
+
+
+def test_an_english_book_has_a_chronology_too(make_book):
+    book = make_book({
+        "book.yaml": "title: T\nlanguage: en\noutputs: [pdf]\nchronology: {detect: true}\n",
+        "01.md": "# One\n\nThe note came on March 31, 1954. It was refused on 7 May 1954.\n",
+    })
+    result = build(book)
+    assert [(r.date_text, r.text) for r in result.chronology.rows] == [
+        ("March 31, 1954", "The note came on March 31, 1954."), ("May 7, 1954", "It was refused on 7 May 1954.")]
+    assert "Chronology" in pdf_pages_text(result.written[0])[result.page_map.anchor_pages["chronology"]]
+
+
+def test_a_bad_date_in_book_yaml_is_an_error_naming_its_line(make_book):
+    book = make_book({"book.yaml": "title: T\nlanguage: tl\nchronology:\n  events:\n    - date: 1954-13-01\n"
+                                   "      text: Wala.\n", "01.md": "# Una\n\nTeksto.\n"})
+    with pytest.raises(ConfigError) as raised:
+        build(book)
+    assert "book.yaml:5: chronology.events[0].date: bad date: month 13 does not exist" in raised.value.format_message()
+
+
+def test_a_bad_date_in_a_mark_is_an_error_naming_its_line(make_book):
+    book = make_book({"book.yaml": "title: T\nlanguage: tl\n", "01.md": '# Una\n\nNoong [Marso 32, 1954]{date=""}.\n'})
+    with pytest.raises(ManuscriptError) as raised:
+        build(book)
+    assert "01.md:3: bad date 'Marso 32, 1954': day 32 does not exist" in raised.value.format_message()
+
+
+def test_the_chronology_command_prints_yaml_an_editor_can_paste(make_book, tmp_path):
+    book = make_book({"book.yaml": "title: T\nlanguage: tl\n", "01.md": "# Una\n\n## Bahagi {#bahagi}\n\n"
+                                   "Noong Marso 31, 1954 ay humiling sila. Noong Mayo 7, 1954 ay tumanggi sila.\n"})
+    done = subprocess.run([sys.executable, str(REPO / "build.py"), "chronology", str(book)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    pasted = yaml.safe_load(done.stdout)
+    assert [{**event, "date": str(event["date"])} for event in pasted["chronology"]["events"]] == [
+        {"date": "1954-03-31", "text": "Noong Marso 31, 1954 ay humiling sila.", "ref": "bahagi"},
+        {"date": "1954-05-07", "text": "Noong Mayo 7, 1954 ay tumanggi sila.", "ref": "bahagi"},
+    ]
+    yaml_text = (book / "manuscript" / "book.yaml").read_text() + done.stdout
+    (book / "manuscript" / "book.yaml").write_text(yaml_text)
+    config, warnings = load_config(book)
+    assert warnings == [] and len(config.chronology["events"]) == 2
+    assert build(book).warnings == ()

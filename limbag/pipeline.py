@@ -17,7 +17,7 @@ from .chronology import (
     events_yaml,
     mark_dates,
 )
-from .config import OUTPUT_FORMATS, load_config
+from .config import OUTPUT_FORMATS, BookConfig, load_config
 from .errors import Problem, StrictModeError
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
@@ -37,10 +37,24 @@ class BuildResult:
     written: tuple[Path, ...]
     skipped: tuple[str, ...]
     warnings: tuple[Problem, ...]
-    page_map: PageMap
-    index: Index | None
-    chronology: Chronology | None
-    page_count: int
+    rendered: RenderedPdf
+    back_matter: BackMatter
+
+    @property
+    def page_map(self) -> PageMap:
+        return self.rendered.page_map
+
+    @property
+    def index(self) -> Index | None:
+        return self.back_matter.index
+
+    @property
+    def chronology(self) -> Chronology | None:
+        return self.back_matter.chronology
+
+    @property
+    def page_count(self) -> int:
+        return len(self.page_map.labels)
 
 
 def output_name(slug: str, output_format: str) -> str:
@@ -85,36 +99,52 @@ def lay_out(book: Book, layouts: Layouts, settings: IndexSettings, events: tuple
     return rendered, back
 
 
-def find_events(book_dir: Path) -> tuple[str, list[Problem]]:
-    """The events the text tells (marked and detected), as YAML for book.yaml; no layout."""
-    config, warnings = load_config(book_dir)
-    book, reader_warnings = read_book(config)
-    timeline, timeline_warnings = chronology_settings(config)
-    detecting = dataclasses.replace(timeline, detect=True, events=())
-    book, date_warnings = mark_dates(book, detecting, load_language(config.language))
-    events, _ = collect_events(book, detecting)
-    return events_yaml(events, book), [*warnings, *reader_warnings, *timeline_warnings, *date_warnings]
+@dataclass(frozen=True, slots=True)
+class PreparedBook:
+    """Everything known before layout: the book with its index and date marks, and the warnings so far."""
+
+    config: BookConfig
+    book: Book
+    language: Language
+    index_settings: IndexSettings
+    events: tuple[Event, ...]
+    warnings: tuple[Problem, ...]
 
 
-def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] = (),
-          strict: bool = False) -> BuildResult:
-    """Read, lay out and write the requested outputs (default: book.yaml's `outputs`)."""
-    config, warnings = load_config(book_dir)
-    requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
+def prepare(book_dir: Path, detect_all: bool = False) -> PreparedBook:
+    """Read the book and mark what the index and chronology need (detect_all: find every date, curate none)."""
+    config, config_warnings = load_config(book_dir)
     book, reader_warnings = read_book(config)
     language = load_language(config.language)
     settings, index_warnings = index_settings(config)
     book, alias_warnings = mark_aliases(book, settings)
     timeline, timeline_warnings = chronology_settings(config)
+    if detect_all:
+        timeline = dataclasses.replace(timeline, detect=True, events=())
     book, date_warnings = mark_dates(book, timeline, language)
     events, event_warnings = collect_events(book, timeline)
-    warnings = [*warnings, *reader_warnings, *index_warnings, *alias_warnings, *check_references(book, settings),
-                *timeline_warnings, *date_warnings, *event_warnings]
+    warnings = (*config_warnings, *reader_warnings, *index_warnings, *alias_warnings,
+                *check_references(book, settings), *timeline_warnings, *date_warnings, *event_warnings)
+    return PreparedBook(config, book, language, settings, events, warnings)
 
-    rendered, back = lay_out(book, book_layouts(book_dir), settings, events, language)
-    warnings.extend(rendered.problems)
+
+def find_events(book_dir: Path) -> tuple[str, tuple[Problem, ...]]:
+    """The events the text tells (marked and detected), as YAML for book.yaml; no layout."""
+    prepared = prepare(book_dir, detect_all=True)
+    return events_yaml(prepared.events, prepared.book), prepared.warnings
+
+
+def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] = (),
+          strict: bool = False) -> BuildResult:
+    """Read, lay out and write the requested outputs (default: book.yaml's `outputs`)."""
+    prepared = prepare(book_dir)
+    config = prepared.config
+    requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
+    rendered, back = lay_out(prepared.book, book_layouts(book_dir), prepared.index_settings, prepared.events,
+                             prepared.language)
+    warnings = (*prepared.warnings, *rendered.problems)
     if strict and warnings:
-        raise StrictModeError(warnings)
+        raise StrictModeError(list(warnings))
 
     target = out_dir if out_dir is not None else book_dir / "build"
     written: list[Path] = []
@@ -123,5 +153,4 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         write_atomically(path, rendered.pdf)
         written.append(path)
     skipped = tuple(f for f in requested if f not in BUILT_FORMATS)
-    return BuildResult(book, tuple(written), skipped, tuple(warnings), rendered.page_map, back.index,
-                       back.chronology, len(rendered.page_map.labels))
+    return BuildResult(prepared.book, tuple(written), skipped, warnings, rendered, back)

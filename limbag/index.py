@@ -10,6 +10,7 @@ Two pure steps around the layout:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -245,6 +246,8 @@ class PageRange:
 
 @dataclass(frozen=True, slots=True)
 class IndexEntry:
+    id: str
+    """'ie-N' in print order, so both writers (and see-references) can point at it."""
     term: str
     pages: tuple[PageRange, ...] = ()
     anchors: tuple[str, ...] = ()
@@ -256,6 +259,7 @@ class IndexEntry:
 
 @dataclass(frozen=True, slots=True)
 class LetterGroup:
+    id: str
     letter: str
     entries: tuple[IndexEntry, ...]
 
@@ -308,7 +312,7 @@ def _entries(nodes: Mapping[str, _Node], page_map: PageMap, language: Language) 
         return tuple(sorted(anchors, key=lambda anchor: page_map.anchor_pages.get(anchor, -1)))
 
     return tuple(
-        IndexEntry(term, page_ranges(node.anchors, page_map), in_page_order(node.anchors),
+        IndexEntry("", term, page_ranges(node.anchors, page_map), in_page_order(node.anchors),
                    tuple(sorted(set(node.see), key=language.sort_key)),
                    tuple(sorted(set(node.see_also), key=language.sort_key)),
                    _entries(node.children, page_map, language))
@@ -358,4 +362,11 @@ def build_index(book: Book, settings: IndexSettings, page_map: PageMap, language
             continue  # a configured term that never occurs has nothing to show
         letter = language.initial(entry.term) or language.symbols_heading
         groups.setdefault(letter, []).append(entry)
-    return Index(tuple(LetterGroup(letter, tuple(entries)) for letter, entries in groups.items()))
+    numbers = itertools.count(1)
+
+    def numbered(entry: IndexEntry) -> IndexEntry:
+        return dataclasses.replace(entry, id=f"ie-{next(numbers)}",
+                                   children=tuple(numbered(child) for child in entry.children))
+
+    return Index(tuple(LetterGroup(f"ig-{number}", letter, tuple(numbered(entry) for entry in entries))
+                       for number, (letter, entries) in enumerate(groups.items(), start=1)))

@@ -53,4 +53,5 @@ class Layouts:
 
 
 def book_layouts(book_dir: Path) -> Layouts:
-    return Layouts(tuple(folder for folder in (book_dir / "layouts", builtin_folder("layouts")) if folder.is_dir()))
+    folders = (book_dir / "layouts", builtin_folder("layouts"))
+    return Layouts(tuple(folder.resolve() for folder in folders if folder.is_dir()))

@@ -6,6 +6,7 @@ Print and e-book differ only in footnotes: print puts the note's text where it i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from html import escape
@@ -46,41 +47,75 @@ class MarkupOptions:
     """Where the writer's output finds a figure's file."""
     notes_inline: bool
     """True for print: the note's text stands at its call."""
+    before_id: Callable[[str], str] = lambda element_id: ""
+    """Markup to put just before the element with this id (the e-book's page-break markers)."""
+    word_anchor: Callable[[str], str] = lambda anchor_id: f'<span id="{anchor_id}"></span>'
+    """Markup for a position every WORDS_PER_ANCHOR words in a paragraph, so pages can begin mid-paragraph."""
+
+
+WORDS_PER_ANCHOR = 10
+WORD = re.compile(r"\S+")
+
+
+class _WordCounter:
+    """Numbers the words of one paragraph so print and e-book place the same anchors."""
+
+    def __init__(self, paragraph_id: str) -> None:
+        self.paragraph_id = paragraph_id
+        self.words = 0
+
+    def anchors_in(self, text: str, options: MarkupOptions) -> str:
+        pieces: list[str] = []
+        position = 0
+        for match in WORD.finditer(text):
+            if self.words and self.words % WORDS_PER_ANCHOR == 0:
+                pieces.append(escape(text[position:match.start()], quote=False))
+                anchor = f"w-{self.paragraph_id}-{self.words // WORDS_PER_ANCHOR}"
+                pieces.append(options.before_id(anchor) + options.word_anchor(anchor))
+                position = match.start()
+            self.words += 1
+        pieces.append(escape(text[position:], quote=False))
+        return "".join(pieces)
 
 
 def attr(value: str) -> str:
     return escape(value, quote=True)
 
 
-def inlines_html(nodes: Iterable[Inline], options: MarkupOptions) -> str:
-    return "".join(inline_html(node, options) for node in nodes)
+def inlines_html(nodes: Iterable[Inline], options: MarkupOptions, words: _WordCounter | None = None) -> str:
+    return "".join(inline_html(node, options, words) for node in nodes)
 
 
-def inline_html(node: Inline, options: MarkupOptions) -> str:
+def inline_html(node: Inline, options: MarkupOptions, words: _WordCounter | None = None) -> str:
     if isinstance(node, Text):
-        return escape(node.text, quote=False)
+        return words.anchors_in(node.text, options) if words else escape(node.text, quote=False)
     if isinstance(node, Emphasis):
-        return f"<em>{inlines_html(node.children, options)}</em>"
+        return f"<em>{inlines_html(node.children, options, words)}</em>"
     if isinstance(node, Strong):
-        return f"<strong>{inlines_html(node.children, options)}</strong>"
+        return f"<strong>{inlines_html(node.children, options, words)}</strong>"
     if isinstance(node, Code):
         return f"<code>{escape(node.text, quote=False)}</code>"
     if isinstance(node, LineBreak):
         return "<br/>"
     if isinstance(node, Link):
         title = f' title="{attr(node.title)}"' if node.title else ""
-        return f'<a href="{attr(node.url)}"{title}>{inlines_html(node.children, options)}</a>'
+        return f'<a href="{attr(node.url)}"{title}>{inlines_html(node.children, options, words)}</a>'
     if isinstance(node, Span):
         id_attr = f' id="{attr(node.id)}"' if node.id else ""
         class_attr = f' class="{attr(" ".join(node.classes))}"' if node.classes else ""
-        inner = inlines_html(node.children, options)
-        return f"<span{id_attr}{class_attr}>{inner}</span>" if id_attr or class_attr else inner
+        inner = inlines_html(node.children, options, words)
+        before = options.before_id(node.id) if node.id else ""
+        return f"{before}<span{id_attr}{class_attr}>{inner}</span>" if id_attr or class_attr else inner
     if isinstance(node, NoteRef):
         return note_ref_html(node, options)
     raise TypeError(f"unknown inline {node!r}")
 
 
 def note_ref_html(ref: NoteRef, options: MarkupOptions) -> str:
+    return options.before_id(ref.id) + _note_ref(ref, options)
+
+
+def _note_ref(ref: NoteRef, options: MarkupOptions) -> str:
     number = str(ref.number)
     if options.notes_inline and ref.first:
         note = options.notes[ref.footnote_id]
@@ -92,8 +127,8 @@ def note_ref_html(ref: NoteRef, options: MarkupOptions) -> str:
                 f'<span class="footnote" id="{attr(note.id)}" data-n="{number}">{paragraphs}</span>')
     if options.notes_inline:
         return f'<a class="note-again" id="{attr(ref.id)}" href="#{attr(ref.footnote_id)}">{number}</a>'
-    return (f'<a class="noteref" epub:type="noteref" role="doc-noteref" id="{attr(ref.id)}" '
-            f'href="#{attr(ref.footnote_id)}">{number}</a>')
+    return (f'<sup><a class="noteref" epub:type="noteref" role="doc-noteref" id="{attr(ref.id)}" '
+            f'href="#{attr(ref.footnote_id)}">{number}</a></sup>')
 
 
 def _note_block_inline(block: Block, options: MarkupOptions) -> str:
@@ -120,12 +155,12 @@ def block_text(block: Block) -> str:
 
 
 def blocks_html(blocks: Iterable[Block], options: MarkupOptions) -> str:
-    return "\n".join(block_html(block, options) for block in blocks)
+    return "\n".join(options.before_id(block.id) + block_html(block, options) for block in blocks)
 
 
 def block_html(block: Block, options: MarkupOptions) -> str:
     if isinstance(block, Paragraph):
-        return f'<p id="{attr(block.id)}">{inlines_html(block.children, options)}</p>'
+        return f'<p id="{attr(block.id)}">{inlines_html(block.children, options, _WordCounter(block.id))}</p>'
     if isinstance(block, Heading):
         classes = f' class="{attr(" ".join(block.classes))}"' if block.classes else ""
         return f'<h{block.level} id="{attr(block.id)}"{classes}>{inlines_html(block.children, options)}</h{block.level}>'

@@ -208,6 +208,24 @@ class Book:
 def anchor_ids(book: Book) -> set[str]:
     """Every id a reference may point at: chapters, blocks and spans."""
     ids: set[str] = set()
+    for chapter in book.chapters:
+        ids.add(chapter.id)
+        ids.update(_block_ids(chapter.blocks))
+    return ids | note_ids(book)
+
+
+def note_ids(book: Book) -> set[str]:
+    """The footnotes' ids and every id inside them."""
+    ids: set[str] = set()
+    for chapter in book.chapters:
+        for note in chapter.footnotes:
+            ids.add(note.id)
+            ids.update(_block_ids(note.children))
+    return ids
+
+
+def _block_ids(nodes: tuple[Block, ...]) -> set[str]:
+    ids: set[str] = set()
 
     def inlines(nodes: tuple[Inline, ...]) -> None:
         for node in nodes:
@@ -227,12 +245,7 @@ def anchor_ids(book: Book) -> set[str]:
                 for item in block.items:
                     blocks(item)
 
-    for chapter in book.chapters:
-        ids.add(chapter.id)
-        blocks(chapter.blocks)
-        for note in chapter.footnotes:
-            ids.add(note.id)
-            blocks(note.children)
+    blocks(nodes)
     return ids
 
 

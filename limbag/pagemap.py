@@ -23,17 +23,21 @@ class PageMap:
         return self.labels[self.anchor_pages[anchor_id]]
 
 
-def build_page_map(pages: list[Any], front_matter_end: int) -> PageMap:
-    """Labels and anchors from the laid-out pages; body pages are numbered from 1."""
+def build_page_map(pages: list[Any], front_matter_end: int, source_order: Mapping[str, int],
+                   floating: frozenset[str] = frozenset()) -> PageMap:
+    """Labels and anchors from the laid-out pages; body pages are numbered from 1.
+
+    The first element of a page is the one earliest in the source among those beginning there;
+    `floating` ids (footnotes and what is inside them) may be moved by the layout, so never count.
+    """
     anchor_pages: dict[str, int] = {}
     first_on_page: list[str | None] = []
     for index, page in enumerate(pages):
-        first: str | None = None
-        for anchor in page.anchors:
-            if anchor not in anchor_pages:
-                anchor_pages[anchor] = index
-                first = first or anchor
-        first_on_page.append(first)
+        beginning = [anchor for anchor in page.anchors if anchor not in anchor_pages]
+        for anchor in beginning:
+            anchor_pages[anchor] = index
+        candidates = [a for a in beginning if a in source_order and a not in floating]
+        first_on_page.append(min(candidates, key=source_order.__getitem__) if candidates else None)
     labels = tuple(
         to_roman(index + 1) if index < front_matter_end else str(index - front_matter_end + 1)
         for index in range(len(pages))

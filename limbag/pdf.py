@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,10 +25,10 @@ from .index import Index
 from .language import Language, load_language
 from .layouts import Layouts
 from .markup import MarkupOptions, blocks_html, inlines_html
-from .model import Book, Chapter, Heading
+from .model import Book, Chapter, Heading, note_ids
 from .pagemap import PageMap, build_page_map
 
-FRONT_MATTER_IDS = ("title-page", "imprint", "contents")
+ELEMENT_ID = re.compile(r'\sid="([^"]+)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +175,8 @@ def render_pdf(book: Book, layouts: Layouts, back_matter: BackMatter) -> Rendere
         document = HTML(string=html, base_url=config.manuscript_dir.resolve().as_uri() + "/",
                         url_fetcher=fetcher).render(stylesheets=stylesheets, font_config=font_config)
         front_matter_end = _first_chapter_page(document.pages, book)
-        page_map = build_page_map(document.pages, front_matter_end)
+        source_order = {match.group(1): number for number, match in enumerate(ELEMENT_ID.finditer(html))}
+        page_map = build_page_map(document.pages, front_matter_end, source_order, frozenset(note_ids(book)))
         identifier = hashlib.sha256(config.identifier.encode()).hexdigest()[:32].encode()
         pdf = document.write_pdf(pdf_identifier=identifier)
     for record in records:

@@ -204,6 +204,13 @@ def test_cli_builds_another_book_from_another_directory(make_book, tmp_path):
     assert "wrote somewhere/isang-aklat.pdf" in done.stdout
 
 
+def test_cli_builds_the_book_in_the_current_directory(make_book):
+    book = make_book(FILIPINO_BOOK)
+    done = run_cli("build", cwd=book)
+    assert done.returncode == 0, done.stderr
+    assert "wrote build/isang-aklat.pdf" in done.stdout
+
+
 def test_cli_reports_bad_input_with_file_and_line_and_no_traceback(make_book, tmp_path):
     book = make_book({"book.yaml": "title: T\nlanguage: en\n", "01.md": "# K\n\n![x](images/none.png)\n"})
     done = run_cli("build", str(book), cwd=tmp_path)

@@ -496,7 +496,8 @@ def timeline_svg(events: tuple[Event, ...], language: Language, width: int = 100
     scale = (right - left) / axis.length
     for year, start in sorted(axis.starts.items()):
         for tick in (left + start * scale, left + (start + axis.widths[year]) * scale):
-            parts.append(f'<line x1="{tick:.1f}" y1="{base}" x2="{tick:.1f}" y2="{base + 10}" stroke="#222" stroke-width="1.5"/>')
+            parts.append(f'<line x1="{tick:.1f}" y1="{base}" x2="{tick:.1f}" y2="{base + 10}" stroke="currentColor" '
+                         f'stroke-width="1.5"/>')
         middle = left + (start + axis.widths[year] / 2) * scale  # the year's name in the middle of its stretch
         parts.append(f'<text x="{middle:.1f}" y="{base + 40}" text-anchor="middle" font-size="{font}">{year}</text>')
     segments = [left, *(left + b * scale for b in axis.breaks), right]
@@ -504,11 +505,11 @@ def timeline_svg(events: tuple[Event, ...], language: Language, width: int = 100
     for number, (start, end) in enumerate(zip(segments, segments[1:], strict=False)):
         x1 = start + (gap if number > 0 else 0)
         x2 = end - (gap if end != right else 0)
-        parts.append(f'<line x1="{x1:.1f}" y1="{base}" x2="{x2:.1f}" y2="{base}" stroke="#222" stroke-width="2"/>')
+        parts.append(f'<line x1="{x1:.1f}" y1="{base}" x2="{x2:.1f}" y2="{base}" stroke="currentColor" stroke-width="2"/>')
     for at in segments[1:-1]:  # the break: two slanted strokes
         for shift in (-6, 6):
             parts.append(f'<line x1="{at + shift - 5:.1f}" y1="{base + 10}" x2="{at + shift + 5:.1f}" y2="{base - 10}" '
-                         f'stroke="#222" stroke-width="2"/>')
+                         f'stroke="currentColor" stroke-width="2"/>')
     for number, ((at, lane), event) in enumerate(zip(placed, events, strict=True), start=1):
         label_y = base - 22 - lane * lane_height
         if event.when.end is not None:
@@ -521,7 +522,7 @@ def timeline_svg(events: tuple[Event, ...], language: Language, width: int = 100
                      f'font-weight="bold">{number}</text>')
     title = escape(language.word("timeline"))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="{title}" font-family="Gentium Book Plus, serif" fill="#222">'
+            f'aria-label="{title}" font-family="Gentium Book Plus, serif" fill="currentColor">'
             f"<title>{title}</title>" + "".join(parts) + "</svg>")
 
 

@@ -24,7 +24,8 @@ def run_build(book_dir: Path, out_dir: Path | None, formats: tuple[str, ...], st
     for output_format in result.skipped:
         click.echo(f"notice: the {output_format} output is not built by this version yet; skipped", err=True)
     for path in result.written:
-        click.echo(f"wrote {_shown(path)} ({result.page_count} pages)")
+        pages = f" ({result.page_count} pages)" if path.suffix == ".pdf" else ""
+        click.echo(f"wrote {_shown(path)}{pages}")
 
 
 @click.group(invoke_without_command=True)

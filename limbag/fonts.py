@@ -44,7 +44,12 @@ def read_font(path: Path) -> FontFace:
 
 
 def font_folders(book_dir: Path) -> tuple[Path, ...]:
-    return tuple(folder for folder in (builtin_folder("fonts"), book_dir / "fonts") if folder.is_dir())
+    """The built-in fonts, then the book's own (once, when the book is this repository)."""
+    folders: list[Path] = []
+    for folder in (builtin_folder("fonts"), book_dir / "fonts"):
+        if folder.is_dir() and folder.resolve() not in folders:
+            folders.append(folder.resolve())
+    return tuple(folders)
 
 
 def find_fonts(book_dir: Path) -> tuple[tuple[FontFace, ...], list[Problem]]:

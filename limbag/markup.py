@@ -58,7 +58,11 @@ WORD = re.compile(r"\S+")
 
 
 class _WordCounter:
-    """Numbers the words of one paragraph so print and e-book place the same anchors."""
+    """Numbers the words of one paragraph so print and e-book agree on positions.
+
+    Print puts an anchor `w-<paragraph>-<n>` before every tenth word; the e-book asks at every word
+    whether a printed page begins there, since the page map knows pages to the word.
+    """
 
     def __init__(self, paragraph_id: str) -> None:
         self.paragraph_id = paragraph_id
@@ -68,14 +72,33 @@ class _WordCounter:
         pieces: list[str] = []
         position = 0
         for match in WORD.finditer(text):
-            if self.words and self.words % WORDS_PER_ANCHOR == 0:
-                pieces.append(escape(text[position:match.start()], quote=False))
-                anchor = f"w-{self.paragraph_id}-{self.words // WORDS_PER_ANCHOR}"
-                pieces.append(options.before_id(anchor) + options.word_anchor(anchor))
-                position = match.start()
+            if self.words:
+                anchor = f"w-{self.paragraph_id}-{self.words}"
+                marker = options.before_id(anchor)
+                if self.words % WORDS_PER_ANCHOR == 0:
+                    marker += options.word_anchor(anchor)
+                if marker:
+                    pieces.append(escape(text[position:match.start()], quote=False))
+                    pieces.append(marker)
+                    position = match.start()
             self.words += 1
         pieces.append(escape(text[position:], quote=False))
         return "".join(pieces)
+
+
+def paragraph_words(paragraph: Paragraph) -> list[str]:
+    """The words of a paragraph as _WordCounter numbers them (notes and code are not counted)."""
+    found: list[str] = []
+
+    def walk(nodes: Iterable[Inline]) -> None:
+        for node in nodes:
+            if isinstance(node, Text):
+                found.extend(WORD.findall(node.text))
+            elif isinstance(node, (Emphasis, Strong, Link, Span)):
+                walk(node.children)
+
+    walk(paragraph.children)
+    return found
 
 
 def attr(value: str) -> str:

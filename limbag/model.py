@@ -207,11 +207,16 @@ class Book:
 
 def anchor_ids(book: Book) -> set[str]:
     """Every id a reference may point at: chapters, blocks and spans."""
-    ids: set[str] = set()
-    for chapter in book.chapters:
-        ids.add(chapter.id)
-        ids.update(_block_ids(chapter.blocks))
-    return ids | note_ids(book)
+    return {element_id for chapter in book.chapters for element_id in chapter_ids(chapter)}
+
+
+def chapter_ids(chapter: Chapter) -> set[str]:
+    """Every id inside one chapter, its notes included."""
+    ids = {chapter.id, *_block_ids(chapter.blocks)}
+    for note in chapter.footnotes:
+        ids.add(note.id)
+        ids.update(_block_ids(note.children))
+    return ids
 
 
 def note_ids(book: Book) -> set[str]:

@@ -6,7 +6,7 @@ import hashlib
 import io
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -24,8 +24,8 @@ from .fonts import families, find_fonts, font_folders
 from .index import Index
 from .language import Language, load_language
 from .layouts import Layouts
-from .markup import MarkupOptions, blocks_html, inlines_html
-from .model import Book, Chapter, Heading, note_ids
+from .markup import MarkupOptions, blocks_html, inlines_html, paragraph_words
+from .model import Block, BlockQuote, Book, Chapter, Heading, ListBlock, Paragraph, note_ids
 from .pagemap import PageMap, build_page_map
 
 ELEMENT_ID = re.compile(r'\sid="([^"]+)"')
@@ -176,7 +176,8 @@ def render_pdf(book: Book, layouts: Layouts, back_matter: BackMatter) -> Rendere
                         url_fetcher=fetcher).render(stylesheets=stylesheets, font_config=font_config)
         front_matter_end = _first_chapter_page(document.pages, book)
         source_order = {match.group(1): number for number, match in enumerate(ELEMENT_ID.finditer(html))}
-        page_map = build_page_map(document.pages, front_matter_end, source_order, frozenset(note_ids(book)))
+        words_of = {paragraph.id: paragraph_words(paragraph) for paragraph in _paragraphs(book)}
+        page_map = build_page_map(document.pages, front_matter_end, source_order, frozenset(note_ids(book)), words_of)
         identifier = hashlib.sha256(config.identifier.encode()).hexdigest()[:32].encode()
         pdf = document.write_pdf(pdf_identifier=identifier)
     for record in records:
@@ -189,6 +190,21 @@ def render_pdf(book: Book, layouts: Layouts, back_matter: BackMatter) -> Rendere
         raise RenderError("the layout engine produced no PDF", Location(config.source), "check the layouts")
     pdf = _with_page_labels(pdf, front_matter_end, len(document.pages))
     return RenderedPdf(pdf, page_map, html, tuple(used_fonts), tuple(problems))
+
+
+def _paragraphs(book: Book) -> Iterator[Paragraph]:
+    def walk(blocks: Iterable[Block]) -> Iterator[Paragraph]:
+        for block in blocks:
+            if isinstance(block, Paragraph):
+                yield block
+            elif isinstance(block, BlockQuote):
+                yield from walk(block.children)
+            elif isinstance(block, ListBlock):
+                for item in block.items:
+                    yield from walk(item)
+
+    for chapter in book.chapters:
+        yield from walk(chapter.blocks)
 
 
 def _first_chapter_page(pages: list, book: Book) -> int:

@@ -18,7 +18,9 @@ from .chronology import (
     mark_dates,
 )
 from .config import OUTPUT_FORMATS, BookConfig, load_config
+from .epub import write_epub
 from .errors import Problem, StrictModeError
+from .fonts import find_fonts
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
 from .layouts import Layouts, book_layouts
@@ -27,7 +29,7 @@ from .pagemap import PageMap
 from .pdf import BackMatter, RenderedPdf, render_pdf
 from .reader import read_book
 
-BUILT_FORMATS = ("pdf",)
+BUILT_FORMATS = ("pdf", "epub")
 """Output formats this version writes; the others are skipped with a notice."""
 
 
@@ -140,8 +142,8 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     prepared = prepare(book_dir)
     config = prepared.config
     requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
-    rendered, back = lay_out(prepared.book, book_layouts(book_dir), prepared.index_settings, prepared.events,
-                             prepared.language)
+    layouts = book_layouts(book_dir)
+    rendered, back = lay_out(prepared.book, layouts, prepared.index_settings, prepared.events, prepared.language)
     warnings = (*prepared.warnings, *rendered.problems)
     if strict and warnings:
         raise StrictModeError(list(warnings))
@@ -151,6 +153,13 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     if "pdf" in requested:
         path = target / output_name(config.slug, "pdf")
         write_atomically(path, rendered.pdf)
+        written.append(path)
+    if "epub" in requested:
+        faces, _ = find_fonts(book_dir)
+        epub = write_epub(prepared.book, back, rendered.page_map, layouts, prepared.language, faces)
+        warnings = (*warnings, *epub.problems)
+        path = target / output_name(config.slug, "epub")
+        write_atomically(path, epub.data)
         written.append(path)
     skipped = tuple(f for f in requested if f not in BUILT_FORMATS)
     return BuildResult(prepared.book, tuple(written), skipped, warnings, rendered, back)

@@ -1,0 +1,403 @@
+"""Model + page map → EPUB 3: one function per file of the package, the zip written last.
+
+The e-book is the second writer of the same Book as the PDF. It carries the print pagination:
+a page-break marker where each printed page begins (taken from the PDF stage's page map), a
+page-list, and index and chronology locators that show print page numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import mimetypes
+import os
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fontTools import subset
+from fontTools.ttLib import TTFont
+from markupsafe import Markup
+
+from .config import BookConfig
+from .errors import Location, Problem
+from .fonts import FontFace, families
+from .language import Language
+from .layouts import Layouts
+from .markup import MarkupOptions, attr, blocks_html, inlines_html
+from .model import Block, BlockQuote, Book, Chapter, Figure, Heading, ListBlock, chapter_ids
+from .pagemap import PageMap
+from .pdf import BackMatter
+
+MIMETYPE = b"application/epub+zip"
+CONTAINER = b"""<?xml version="1.0" encoding="UTF-8"?>
+<container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">
+  <rootfiles>
+    <rootfile full-path="EPUB/package.opf" media-type="application/oebps-package+xml"/>
+  </rootfiles>
+</container>
+"""
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+XHTML = "application/xhtml+xml"
+
+
+@dataclass(frozen=True, slots=True)
+class PackageFile:
+    href: str
+    """Path inside EPUB/."""
+    data: bytes
+    media_type: str
+    properties: str | None = None
+    in_spine: bool = False
+
+    @property
+    def id(self) -> str:
+        return "f-" + "".join(c if c.isalnum() else "-" for c in self.href)
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenEpub:
+    data: bytes
+    files: tuple[PackageFile, ...]
+    page_files: tuple[tuple[str, str], ...]
+    """(printed page label, file holding its marker), in page order."""
+    problems: tuple[Problem, ...]
+
+
+# Page-break markers -------------------------------------------------------------------------------
+
+def page_starts(page_map: PageMap) -> dict[str, list[str]]:
+    """Element id → labels of the pages that begin there; a page where nothing begins (a blank
+    verso) is marked with the next page that has a beginning."""
+    starts: dict[str, list[str]] = {}
+    waiting: list[str] = []
+    for label, first in zip(page_map.labels, page_map.first_on_page, strict=True):
+        waiting.append(label)
+        if first is not None:
+            starts.setdefault(first, []).extend(waiting)
+            waiting = []
+    if waiting:
+        starts.setdefault("", []).extend(waiting)  # trailing blank pages: at the very end
+    return starts
+
+
+@dataclass
+class _Markers:
+    """Hands out each page's marker once, at the element where the page begins."""
+
+    starts: dict[str, list[str]]
+    emitted: list[str] = field(default_factory=list)
+
+    def before(self, element_id: str) -> str:
+        labels = self.starts.pop(element_id, [])
+        self.emitted.extend(labels)
+        return "".join(f'<span epub:type="pagebreak" role="doc-pagebreak" id="page-{attr(label)}" '
+                       f'aria-label="{attr(label)}"></span>' for label in labels)
+
+
+# Where things are ------------------------------------------------------------------------------------
+
+def chapter_file(chapter: Chapter) -> str:
+    return f"chapter-{chapter.number:02d}.xhtml"
+
+
+def _locations(book: Book, back: BackMatter) -> dict[str, str]:
+    """Which file holds each id."""
+    where: dict[str, str] = {"title-page": "title.xhtml", "imprint": "imprint.xhtml", "contents": "nav.xhtml",
+                             "chronology": "chronology.xhtml", "index": "index.xhtml"}
+    for chapter in book.chapters:
+        for element_id in chapter_ids(chapter):
+            where[element_id] = chapter_file(chapter)
+    if back.chronology is not None:
+        for number in range(1, len(back.chronology.rows) + 1):
+            where[f"chrono-{number}"] = "chronology.xhtml"
+    if back.index is not None:
+        for group in back.index.groups:
+            where[group.id] = "index.xhtml"
+            stack = list(group.entries)
+            while stack:
+                entry = stack.pop()
+                where[entry.id] = "index.xhtml"
+                stack.extend(entry.children)
+    return where
+
+
+def _file_of(element_id: str, where: dict[str, str]) -> str | None:
+    if element_id.startswith("w-"):  # a word anchor: w-<paragraph id>-<n>
+        element_id = element_id[2:].rsplit("-", 1)[0]
+    return where.get(element_id)
+
+
+# The files ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    book: Book
+    config: BookConfig
+    language: Language
+    layouts: Layouts
+    back: BackMatter
+    page_map: PageMap
+    where: dict[str, str]
+    markers: _Markers
+    fonts: list[tuple[str, str]]
+
+    def href(self, element_id: str) -> str:
+        return f"{self.where.get(element_id, '')}#{element_id}"
+
+    def render(self, template: str, page_title: str, **values: object) -> bytes:
+        text = self.layouts.render(
+            f"epub/{template}", book=self.config, ui=self.language.ui, page_title=page_title,
+            pagebreaks=lambda element_id: Markup(self.markers.before(element_id)), **values)
+        return text.encode("utf-8")
+
+
+def _markup_options(context: _Context, chapter: Chapter) -> MarkupOptions:
+    manuscript = context.config.manuscript_dir.resolve()
+    return MarkupOptions(
+        language=context.language,
+        notes={note.id: note for note in chapter.footnotes},
+        image_url=lambda path: image_href(path, manuscript),
+        notes_inline=False,
+        before_id=context.markers.before,
+        word_anchor=lambda anchor_id: "",
+    )
+
+
+def image_href(path: Path, manuscript: Path) -> str:
+    return "media/" + path.relative_to(manuscript).as_posix()
+
+
+def build_title(context: _Context) -> PackageFile:
+    data = context.render("title.xhtml.j2", context.language.word("title_page"))
+    return PackageFile("title.xhtml", data, XHTML, in_spine=True)
+
+
+def build_imprint(context: _Context) -> PackageFile:
+    date = context.config.date
+    data = context.render("imprint.xhtml.j2", context.language.word("imprint"), fonts=context.fonts,
+                          date_text=context.language.format_date(date) if date else None)
+    return PackageFile("imprint.xhtml", data, XHTML, in_spine=True)
+
+
+def _footnotes_html(chapter: Chapter, options: MarkupOptions) -> str:
+    first_call = {}
+    for ref_note in chapter.footnotes:
+        first_call[ref_note.id] = f"fnref-{chapter.number}-{ref_note.number}"
+    return "\n".join(
+        f'<aside epub:type="footnote" role="doc-footnote" class="footnote" id="{attr(note.id)}">'
+        f'<a class="backlink" role="doc-backlink" href="#{attr(first_call[note.id])}">{note.number}.</a>'
+        f"{blocks_html(note.children, options)}</aside>"
+        for note in chapter.footnotes
+    )
+
+
+def build_chapter(context: _Context, chapter: Chapter) -> PackageFile:
+    options = _markup_options(context, chapter)
+    view = {
+        "id": chapter.id,
+        "number": chapter.number,
+        "title": Markup(inlines_html(chapter.title, options)),
+        "body": Markup(blocks_html(chapter.blocks, options)),
+        "notes": Markup(_footnotes_html(chapter, options)),
+    }
+    data = context.render("chapter.xhtml.j2", chapter.title_text, chapter=view)
+    return PackageFile(chapter_file(chapter), data, XHTML, in_spine=True)
+
+
+def build_chronology_file(context: _Context) -> PackageFile | None:
+    chronology = context.back.chronology
+    if chronology is None:
+        return None
+    rows = [{"date_text": row.date_text, "text": row.text, "page_label": row.page_label,
+             "href": context.href(row.anchor) if row.anchor and row.page_label else None}
+            for row in chronology.rows]
+    data = context.render("chronology.xhtml.j2", context.language.word("chronology"),
+                          chronology=chronology, rows=rows)
+    return PackageFile("chronology.xhtml", data, XHTML, properties="svg" if chronology.figure else None,
+                       in_spine=True)
+
+
+def build_index_file(context: _Context) -> PackageFile | None:
+    index = context.back.index
+    if index is None:
+        return None
+    entry_ids: dict[str, str] = {}
+    for group in index.groups:
+        for entry in group.entries:
+            entry_ids.setdefault(entry.term, entry.id)
+
+    def term_href(term: str) -> str:
+        return f"#{entry_ids[term]}" if term in entry_ids else ""
+
+    data = context.render("index.xhtml.j2", context.language.word("index"), index=index,
+                          href=context.href, term_href=term_href)
+    return PackageFile("index.xhtml", data, XHTML, in_spine=True)
+
+
+def build_navigation_doc(context: _Context, page_files: list[tuple[str, str]]) -> PackageFile:
+    ui = context.language.ui
+    toc = []
+    for chapter in context.book.chapters:
+        options = _markup_options(context, chapter)
+        sections = [{"href": context.href(block.id), "title": Markup(inlines_html(block.children, options))}
+                    for block in chapter.blocks if isinstance(block, Heading) and block.level == 2]
+        toc.append({"href": chapter_file(chapter), "title": chapter.title_text, "children": sections})
+    if context.back.chronology is not None:
+        toc.append({"href": "chronology.xhtml", "title": ui["chronology"], "children": []})
+    if context.back.index is not None:
+        toc.append({"href": "index.xhtml", "title": ui["index"], "children": []})
+    landmarks = [{"type": "toc", "href": "nav.xhtml#contents", "title": ui["contents"]}]
+    if context.book.chapters:
+        first = context.book.chapters[0]
+        landmarks.append({"type": "bodymatter", "href": chapter_file(first), "title": first.title_text})
+    if context.back.index is not None:
+        landmarks.append({"type": "index", "href": "index.xhtml", "title": ui["index"]})
+    pages = [{"label": label, "href": f"{file}#page-{label}"} for label, file in page_files]
+    data = context.render("nav.xhtml.j2", ui["contents"], toc=toc, landmarks=landmarks, pages=pages)
+    return PackageFile("nav.xhtml", data, XHTML, properties="nav", in_spine=True)
+
+
+def build_stylesheets(context: _Context, faces: Iterable[FontFace]) -> list[PackageFile]:
+    css = context.layouts.find("epub/book.css").read_bytes()
+    font_css = "\n".join(
+        f'@font-face {{ font-family: "{face.family}"; src: url("../fonts/{face.path.name}"); '
+        f'font-weight: {face.weight}; font-style: {"italic" if face.italic else "normal"}; }}'
+        for face in faces
+    )
+    return [PackageFile("css/book.css", css, "text/css"), PackageFile("css/fonts.css", font_css.encode(), "text/css")]
+
+
+def build_fonts(faces: Iterable[FontFace], text: str) -> list[PackageFile]:
+    """Each font cut down to the characters the book uses, with the licence beside it."""
+    files: list[PackageFile] = []
+    characters = {ord(c) for c in text} | set(range(0x20, 0x7F))
+    licences: set[Path] = set()
+    for face in faces:
+        font = TTFont(face.path, recalcTimestamp=False)
+        options = subset.Options()
+        options.layout_features = ["*"]
+        options.name_IDs = ["*"]
+        options.name_languages = ["*"]
+        options.notdef_outline = True
+        options.drop_tables += ["Silf", "Sill", "Silt", "Glat", "Gloc", "Feat"]  # Graphite: unused by e-readers
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=sorted(characters))
+        subsetter.subset(font)
+        buffer = io.BytesIO()
+        font.save(buffer)
+        media_type = "font/otf" if face.path.suffix.lower() == ".otf" else "font/ttf"
+        files.append(PackageFile(f"fonts/{face.path.name}", buffer.getvalue(), media_type))
+        licences.update(p for p in face.path.parent.glob("OFL*.txt"))
+    for licence in sorted(licences):
+        files.append(PackageFile(f"fonts/{licence.name}", licence.read_bytes(), "text/plain"))
+    return files
+
+
+def build_images(book: Book) -> list[PackageFile]:
+    manuscript = book.config.manuscript_dir.resolve()
+    files: dict[str, PackageFile] = {}
+    for figure in _figures(block for chapter in book.chapters for block in chapter.blocks):
+        href = image_href(figure.image, manuscript)
+        media_type = mimetypes.guess_type(figure.image.name)[0] or "application/octet-stream"
+        files[href] = PackageFile(href, figure.image.read_bytes(), media_type)
+    return list(files.values())
+
+
+def _figures(blocks: Iterable[Block]) -> Iterable[Figure]:
+    for block in blocks:
+        if isinstance(block, Figure):
+            yield block
+        elif isinstance(block, BlockQuote):
+            yield from _figures(block.children)
+        elif isinstance(block, ListBlock):
+            for item in block.items:
+                yield from _figures(item)
+
+
+def modified_time(config: BookConfig) -> str:
+    """dcterms:modified that does not change between builds: SOURCE_DATE_EPOCH, else the book's date."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch.isdigit():
+        moment = dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+    else:
+        date = config.date or dt.date(2000, 1, 1)
+        moment = dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_package(context: _Context, files: list[PackageFile], has_images: bool) -> PackageFile:
+    features = ["structuralNavigation", "tableOfContents", "readingOrder", "pageBreakMarkers", "pageNavigation",
+                "displayTransformability"]
+    if context.back.index is not None:
+        features.append("index")
+    if has_images:
+        features.append("alternativeText")
+    visual = has_images or bool(context.back.chronology and context.back.chronology.figure)
+    data = context.layouts.render(
+        "epub/package.opf.j2", book=context.config, ui=context.language.ui, modified=modified_time(context.config),
+        page_break_source=context.config.identifier, visual=visual, features=features,
+        manifest=files, spine=[f.id for f in files if f.in_spine],
+    ).encode("utf-8")
+    return PackageFile("package.opf", data, "application/oebps-package+xml")
+
+
+def zip_package(files: list[PackageFile]) -> bytes:
+    """mimetype first and stored; every entry with the same time and mode, in a fixed order."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        def add(name: str, data: bytes, compress: int) -> None:
+            info = zipfile.ZipInfo(name, FIXED_ZIP_TIME)
+            info.compress_type = compress
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            archive.writestr(info, data, compresslevel=9 if compress == zipfile.ZIP_DEFLATED else None)
+
+        add("mimetype", MIMETYPE, zipfile.ZIP_STORED)
+        add("META-INF/container.xml", CONTAINER, zipfile.ZIP_DEFLATED)
+        for file in sorted(files, key=lambda f: f.href):
+            add(f"EPUB/{file.href}", file.data, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def write_epub(book: Book, back: BackMatter, page_map: PageMap, layouts: Layouts, language: Language,
+               faces: tuple[FontFace, ...]) -> WrittenEpub:
+    """The whole e-book as bytes."""
+    config = book.config
+    where = _locations(book, back)
+    starts = page_starts(page_map)
+    placement: dict[str, str] = {}
+    for element_id, labels in starts.items():
+        for label in labels:
+            placement[label] = _file_of(element_id, where) or ""
+    markers = _Markers(dict(starts))
+    css_text = layouts.find("epub/book.css").read_text(encoding="utf-8")
+    used_faces = tuple(face for face in faces if any(face.family == family for family, _ in families(faces, css_text)))
+    context = _Context(book, config, language, layouts, back, page_map, where, markers, families(used_faces, css_text))
+
+    content: list[PackageFile] = [build_title(context), build_imprint(context)]
+    builders: list[Callable[[], PackageFile | None]] = [
+        *(lambda chapter=chapter: build_chapter(context, chapter) for chapter in book.chapters),
+        lambda: build_chronology_file(context),
+        lambda: build_index_file(context),
+    ]
+    later = [file for file in (build() for build in builders) if file is not None]
+    page_files = [(label, placement.get(label) or (later[-1].href if later else "nav.xhtml"))
+                  for label in page_map.labels]
+    navigation = build_navigation_doc(context, page_files)
+    trailing = markers.before("")  # blank pages at the very end of the print edition
+    if trailing and later:
+        last = later[-1]
+        later[-1] = PackageFile(last.href, last.data.replace(b"</body>", trailing.encode() + b"\n</body>"),
+                                last.media_type, last.properties, last.in_spine)
+    spine_files = [*content, navigation, *later]
+    problems = [Problem(Location(config.source), f"printed page {label} has no place in the e-book",
+                        "report this: a page-break marker is missing") for labels in markers.starts.values()
+                for label in labels]
+    images = build_images(book)
+    text = b"".join(file.data for file in spine_files).decode("utf-8")
+    support = [*build_stylesheets(context, used_faces), *build_fonts(used_faces, text), *images]
+    files = [*spine_files, *support]
+    files.append(build_package(context, files, bool(images)))
+    return WrittenEpub(zip_package(files), tuple(files), tuple(page_files), tuple(problems))

@@ -49,8 +49,8 @@ class MarkupOptions:
     """True for print: the note's text stands at its call."""
     before_id: Callable[[str], str] = lambda element_id: ""
     """Markup to put just before the element with this id (the e-book's page-break markers)."""
-    word_anchor: Callable[[str], str] = lambda anchor_id: f'<span id="{anchor_id}"></span>'
-    """Markup for a position every WORDS_PER_ANCHOR words in a paragraph, so pages can begin mid-paragraph."""
+    word_anchor: bool = True
+    """Anchor every WORDS_PER_ANCHOR-th word of a paragraph (print), so pages can begin mid-paragraph."""
 
 
 WORDS_PER_ANCHOR = 10
@@ -75,12 +75,13 @@ class _WordCounter:
             if self.words:
                 anchor = f"w-{self.paragraph_id}-{self.words}"
                 marker = options.before_id(anchor)
-                if self.words % WORDS_PER_ANCHOR == 0:
-                    marker += options.word_anchor(anchor)
-                if marker:
+                anchored = self.words % WORDS_PER_ANCHOR == 0 and options.word_anchor
+                if marker or anchored:
                     pieces.append(escape(text[position:match.start()], quote=False))
-                    pieces.append(marker)
-                    position = match.start()
+                    word = escape(match.group(0), quote=False)
+                    # The anchor holds its word: an empty inline box upsets the layout engine's line breaking.
+                    pieces.append(marker + (f'<span id="{anchor}">{word}</span>' if anchored else word))
+                    position = match.end()
             self.words += 1
         pieces.append(escape(text[position:], quote=False))
         return "".join(pieces)

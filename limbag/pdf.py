@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import logging
+import os
 import re
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,11 +16,12 @@ from dataclasses import dataclass
 from markupsafe import Markup
 from pypdf import PdfWriter
 from pypdf.constants import PageLabelStyle
+from pypdf.generic import RectangleObject
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
 from .chronology import Chronology
-from .config import PageSettings, parse_length_mm
+from .config import BookConfig, PageSettings, parse_length_mm
 from .errors import Location, Problem, RenderError
 from .fetch import BookFetcher
 from .fonts import families, find_fonts, font_folders
@@ -92,6 +96,15 @@ def _chapter_view(chapter: Chapter, options: MarkupOptions) -> dict[str, object]
     }
 
 
+def document_date(config: BookConfig) -> dt.date:
+    """The date written into the PDF: SOURCE_DATE_EPOCH, else the book's date, else a fixed one,
+    never the clock, so that two builds are byte-identical."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), dt.UTC).date()
+    return config.date or dt.date(2000, 1, 1)
+
+
 def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]],
                back_matter: BackMatter) -> str:
     """The whole printed book as one HTML document, from the `print/book.html.j2` layout."""
@@ -111,7 +124,7 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
         book=config,
         ui=language.ui,
         date_text=language.format_date(config.date) if config.date else None,
-        created=config.date.isoformat() if config.date else None,
+        created=document_date(config).isoformat(),
         fonts=fonts,
         chapters=chapters,
         chronology=back_matter.chronology,
@@ -140,20 +153,46 @@ def _collect_engine_warnings() -> Iterator[list[logging.LogRecord]]:
         logger.propagate = previous_propagate
 
 
-def _with_page_labels(pdf: bytes, front_matter_end: int, page_count: int) -> bytes:
-    """PDF page labels to match the printed folios: i, ii, … then 1, 2, …"""
+MARKS_SLUG_MM = 9.0
+"""Room outside the bleed for crop and cross marks on the press PDF."""
+
+
+def press_css(page: PageSettings) -> str:
+    """Bleed and printer's marks: the CSS bleed reaches past the real one to leave room for marks."""
+    marks = " ".join(page.marks) or "none"
+    slug = MARKS_SLUG_MM if page.marks else 0.0
+    return f"@page {{ bleed: {page.bleed_mm + slug:.2f}mm; marks: {marks}; }}\n"
+
+
+def _finish(pdf: bytes, front_matter_end: int, page_count: int, identifier: str, bleed_mm: float | None) -> bytes:
+    """With pypdf: page labels (i, ii, … then 1, 2, …), a stable XMP document id, and, for the
+    press PDF, a BleedBox exactly `bleed` around the TrimBox."""
     writer = PdfWriter(clone_from=io.BytesIO(pdf))
     if front_matter_end:
         writer.set_page_label(0, front_matter_end - 1, PageLabelStyle.LOWERCASE_ROMAN)
     if front_matter_end < page_count:
         writer.set_page_label(front_matter_end, page_count - 1, PageLabelStyle.DECIMAL, start=1)
+    metadata = writer.root_object.get("/Metadata")
+    if metadata is not None:  # the layout engine writes a random xmp.did for PDF/X-4
+        stream = metadata.get_object()
+        stable = uuid.uuid5(uuid.NAMESPACE_URL, "limbag-pdf:" + identifier)
+        stream.set_data(re.sub(rb"xmp\.did:[0-9a-f-]{36}", f"xmp.did:{stable}".encode(), stream.get_data()))
+    if bleed_mm is not None:
+        points = bleed_mm * 72 / 25.4
+        for page in writer.pages:
+            trim = page.trimbox
+            page.bleedbox = RectangleObject([float(trim.left) - points, float(trim.bottom) - points,
+                                            float(trim.right) + points, float(trim.top) + points])
     output = io.BytesIO()
     writer.write(output)
     return output.getvalue()
 
 
-def render_pdf(book: Book, layouts: Layouts, back_matter: BackMatter) -> RenderedPdf:
-    """Lay the book out once; return the PDF and where every element landed."""
+def render_pdf(book: Book, layouts: Layouts, back_matter: BackMatter, press: bool = False) -> RenderedPdf:
+    """Lay the book out once; return the PDF and where every element landed.
+
+    The reading PDF is tagged PDF/UA-1; the press PDF (`press=True`) is PDF/X-4 with bleed and marks.
+    """
     config = book.config
     language = load_language(config.language)
     faces, problems = find_fonts(config.book_dir)
@@ -170,7 +209,8 @@ def render_pdf(book: Book, layouts: Layouts, back_matter: BackMatter) -> Rendere
         stylesheets = [
             CSS(string=font_css, font_config=font_config, url_fetcher=fetcher),
             CSS(string=stylesheet_text, base_url=stylesheet_path.as_uri(), font_config=font_config, url_fetcher=fetcher),
-            CSS(string=page_css(config.page), font_config=font_config, url_fetcher=fetcher),
+            CSS(string=page_css(config.page) + (press_css(config.page) if press else ""),
+                font_config=font_config, url_fetcher=fetcher),
         ]
         document = HTML(string=html, base_url=config.manuscript_dir.resolve().as_uri() + "/",
                         url_fetcher=fetcher).render(stylesheets=stylesheets, font_config=font_config)
@@ -179,7 +219,8 @@ def render_pdf(book: Book, layouts: Layouts, back_matter: BackMatter) -> Rendere
         words_of = {paragraph.id: paragraph_words(paragraph) for paragraph in _paragraphs(book)}
         page_map = build_page_map(document.pages, front_matter_end, source_order, frozenset(note_ids(book)), words_of)
         identifier = hashlib.sha256(config.identifier.encode()).hexdigest()[:32].encode()
-        pdf = document.write_pdf(pdf_identifier=identifier)
+        variant = {"pdf_variant": "pdf/x-4", "output_intent": "srgb"} if press else {"pdf_variant": "pdf/ua-1"}
+        pdf = document.write_pdf(pdf_identifier=identifier, **variant)
     for record in records:
         problems.append(Problem(Location(stylesheet_path), f"layout engine: {record.getMessage()}",
                                 "check the layout's CSS and the files it refers to"))
@@ -188,7 +229,8 @@ def render_pdf(book: Book, layouts: Layouts, back_matter: BackMatter) -> Rendere
                                 "only files inside the book folder, its layouts and fonts are read"))
     if pdf is None:
         raise RenderError("the layout engine produced no PDF", Location(config.source), "check the layouts")
-    pdf = _with_page_labels(pdf, front_matter_end, len(document.pages))
+    pdf = _finish(pdf, front_matter_end, len(document.pages), config.identifier,
+                  config.page.bleed_mm if press else None)
     return RenderedPdf(pdf, page_map, html, tuple(used_fonts), tuple(problems))
 
 

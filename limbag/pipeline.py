@@ -29,7 +29,7 @@ from .pagemap import PageMap
 from .pdf import BackMatter, RenderedPdf, render_pdf
 from .reader import read_book
 
-BUILT_FORMATS = ("pdf", "epub")
+BUILT_FORMATS = ("pdf", "press", "epub")
 """Output formats this version writes; the others are skipped with a notice."""
 
 
@@ -153,6 +153,11 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     if "pdf" in requested:
         path = target / output_name(config.slug, "pdf")
         write_atomically(path, rendered.pdf)
+        written.append(path)
+    if "press" in requested:
+        press = render_pdf(prepared.book, layouts, back, press=True)
+        path = target / output_name(config.slug, "press")
+        write_atomically(path, press.pdf)
         written.append(path)
     if "epub" in requested:
         faces, _ = find_fonts(book_dir)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pypdf import PdfReader
 
@@ -82,3 +84,11 @@ def test_every_number_in_the_sample_index_is_true(sample):
     alphabet = load_language("tl").alphabet
     letters = [group.letter for group in result.index.groups]
     assert letters == sorted(letters, key=lambda letter: alphabet.index(letter.lower()))
+
+
+def test_word_anchors_do_not_disturb_line_breaking(sample):
+    path, result = sample
+    page = pdf_pages_text(path)[result.page_map.anchor_pages["panimula"]]
+    assert "Ang pangmatagalang tunggalian sa pagitan" in " ".join(page.split("\n")[2:4])
+    empty = set(re.findall(r"<span[^>]*></span>", result.rendered.html.split('<main class="body-matter">')[1]))
+    assert all('class="note-call"' in span for span in empty)  # no empty word anchors

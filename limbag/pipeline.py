@@ -8,6 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .booklet import impose
 from .chronology import (
     Chronology,
     Event,
@@ -29,7 +30,7 @@ from .pagemap import PageMap
 from .pdf import BackMatter, RenderedPdf, render_pdf
 from .reader import read_book
 
-BUILT_FORMATS = ("pdf", "press", "epub")
+BUILT_FORMATS = OUTPUT_FORMATS
 """Output formats this version writes; the others are skipped with a notice."""
 
 
@@ -153,6 +154,10 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     if "pdf" in requested:
         path = target / output_name(config.slug, "pdf")
         write_atomically(path, rendered.pdf)
+        written.append(path)
+    if "booklet" in requested:
+        path = target / output_name(config.slug, "booklet")
+        write_atomically(path, impose(rendered.pdf, config.booklet, config.title))
         written.append(path)
     if "press" in requested:
         press = render_pdf(prepared.book, layouts, back, press=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 from pypdf import PdfWriter
 from pypdf.constants import PageLabelStyle
-from pypdf.generic import RectangleObject
+from pypdf.generic import ArrayObject, ByteStringObject, RectangleObject
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
@@ -168,6 +168,9 @@ def _finish(pdf: bytes, front_matter_end: int, page_count: int, identifier: str,
     """With pypdf: page labels (i, ii, … then 1, 2, …), a stable XMP document id, and, for the
     press PDF, a BleedBox exactly `bleed` around the TrimBox."""
     writer = PdfWriter(clone_from=io.BytesIO(pdf))
+    writer.pdf_header = pdf[: pdf.index(b"\n")]  # keep %PDF-1.7 (PDF/UA) or 1.6 (PDF/X-4)
+    file_id = ByteStringObject(hashlib.sha256(identifier.encode()).digest()[:16])
+    writer._ID = ArrayObject([file_id, file_id])  # both halves stable: the same book, the same file
     if front_matter_end:
         writer.set_page_label(0, front_matter_end - 1, PageLabelStyle.LOWERCASE_ROMAN)
     if front_matter_end < page_count:

@@ -25,6 +25,7 @@ from .config import BookConfig, PageSettings, parse_length_mm
 from .errors import Location, Problem, RenderError
 from .fetch import BookFetcher
 from .fonts import families, find_fonts, font_folders
+from .hyphenation import register as register_hyphenation
 from .index import Index
 from .language import Language, load_language
 from .layouts import Layouts
@@ -198,6 +199,7 @@ def render_pdf(book: Book, layouts: Layouts, back_matter: BackMatter, press: boo
     """
     config = book.config
     language = load_language(config.language)
+    register_hyphenation()
     faces, problems = find_fonts(config.book_dir)
     stylesheet_path = layouts.find("print/book.css")
     stylesheet_text = stylesheet_path.read_text(encoding="utf-8")

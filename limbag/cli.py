@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
 from .config import OUTPUT_FORMATS
-from .pipeline import build, find_events
+from .errors import LimbagError, Problem
+from .newbook import create_book
+from .pipeline import build, check, find_events
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """How much to print: --quiet shows errors only, --verbose adds a line per stage."""
+
+    verbose: bool = False
+    quiet: bool = False
+
+    def progress(self, line: str) -> None:
+        if self.verbose:
+            click.echo(f"  {line}", err=True)
+
+    def warnings(self, problems: tuple[Problem, ...] | list[Problem]) -> None:
+        if not self.quiet:
+            for problem in problems:
+                click.echo(f"warning: {problem}", err=True)
+
+    def info(self, line: str) -> None:
+        if not self.quiet:
+            click.echo(line)
 
 
 def _shown(path: Path) -> str:
@@ -17,47 +46,132 @@ def _shown(path: Path) -> str:
     return str(absolute.relative_to(here)) if absolute.is_relative_to(here) else str(absolute)
 
 
-def run_build(book_dir: Path, out_dir: Path | None, formats: tuple[str, ...], strict: bool) -> None:
-    result = build(book_dir, out_dir, formats, strict)
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    for output_format in result.skipped:
-        click.echo(f"notice: the {output_format} output is not built by this version yet; skipped", err=True)
+class _Limbag(click.Group):
+    """Bad input is a LimbagError (one located line, exit 1). Anything else is a bug: say so in one
+    line, exit 2, and show the traceback only with --verbose."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted — the last good outputs are kept", err=True)
+            sys.exit(130)
+        except Exception as error:  # noqa: BLE001 - the last line of defence
+            if "--verbose" in sys.argv or "-v" in sys.argv:
+                traceback.print_exc()
+            click.echo(f"internal error: {type(error).__name__}: {error} — this is a bug in Limbag; "
+                       "run again with --verbose and report what it prints", err=True)
+            sys.exit(2)
+
+
+def output_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--verbose and --quiet on every command (and before it: `build.py -v build`)."""
+
+    @click.option("--verbose", "-v", is_flag=True, help="Print a line per stage with its time.")
+    @click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
+    @click.pass_context
+    @functools.wraps(command)
+    def wrapper(ctx: click.Context, verbose: bool, quiet: bool, **kwargs: Any) -> Any:
+        parent = ctx.find_object(Output) or Output()
+        output = Output(verbose or parent.verbose, (quiet or parent.quiet) and not (verbose or parent.verbose))
+        return ctx.invoke(command, output, **kwargs)
+
+    return wrapper
+
+
+def run_build(output: Output, book_dir: Path, out_dir: Path | None, formats: tuple[str, ...], strict: bool) -> None:
+    result = build(book_dir, out_dir, formats, strict, progress=output.progress)
+    output.warnings(result.warnings)
     for path in result.written:
-        pages = f" ({result.page_count} pages)" if path.suffix == ".pdf" else ""
-        click.echo(f"wrote {_shown(path)}{pages}")
+        pages = f" ({result.page_count} pages)" if path.name == f"{result.book.config.slug}.pdf" else ""
+        output.info(f"wrote {_shown(path)}{pages}")
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=_Limbag, invoke_without_command=True)
 @click.version_option(package_name="limbag")
+@click.option("--verbose", "-v", is_flag=True, help="Print a line per stage with its time.")
+@click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     """Limbag: turn a book folder (manuscript/book.yaml + Markdown chapters) into print-ready files.
 
     With no command, builds the book in the current folder.
     """
+    default_book = ctx.obj.get("default_book") if isinstance(ctx.obj, dict) else None
+    output = Output(verbose, quiet and not verbose)
+    ctx.obj = output
     if ctx.invoked_subcommand is None:
-        book_dir = Path(ctx.obj.get("default_book", ".")) if isinstance(ctx.obj, dict) else Path(".")
-        run_build(book_dir, None, (), False)
+        run_build(output, Path(default_book or "."), None, (), False)
+
+
+BOOK_DIR = click.argument("book_dir", type=click.Path(file_okay=False, path_type=Path), default=".")
+OUT_DIR = click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+                       help="Output folder (default: BOOK_DIR/build).")
+FORMATS = click.option("--format", "formats", type=click.Choice(OUTPUT_FORMATS), multiple=True,
+                       help="Build only this output; repeat for several (default: book.yaml's outputs).")
+STRICT = click.option("--strict", is_flag=True, help="Fail on any warning.")
 
 
 @main.command("build")
-@click.argument("book_dir", type=click.Path(file_okay=False, path_type=Path), default=".")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (default: BOOK_DIR/build).")
-@click.option("--format", "formats", type=click.Choice(OUTPUT_FORMATS), multiple=True,
-              help="Build only this output; repeat for several (default: book.yaml's outputs).")
-@click.option("--strict", is_flag=True, help="Fail the build on any warning.")
-def build_command(book_dir: Path, out_dir: Path | None, formats: tuple[str, ...], strict: bool) -> None:
+@BOOK_DIR
+@OUT_DIR
+@FORMATS
+@STRICT
+@output_options
+def build_command(output: Output, book_dir: Path, out_dir: Path | None, formats: tuple[str, ...], strict: bool) -> None:
     """Build BOOK_DIR (default: the current folder)."""
-    run_build(book_dir, out_dir, formats, strict)
+    run_build(output, book_dir, out_dir, formats, strict)
+
+
+@main.command("check")
+@BOOK_DIR
+@STRICT
+@output_options
+def check_command(output: Output, book_dir: Path, strict: bool) -> None:
+    """Validate BOOK_DIR without laying it out: settings, chapters, notes, marks, dates, images, fonts, layouts."""
+    summary = check(book_dir, strict)
+    output.warnings(summary.warnings)
+    output.info(f"ok: {summary.describe()}")
+
+
+@main.command("new")
+@click.argument("book_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--language", default="tl", show_default=True, help="The book's language: tl, fil, en …")
+@click.option("--title", default=None, help="The book's title.")
+@output_options
+def new_command(output: Output, book_dir: Path, language: str, title: str | None) -> None:
+    """Start a new book folder with a commented book.yaml and a first chapter."""
+    created = create_book(book_dir, language, title)
+    for path in created:
+        output.info(f"created {_shown(path)}")
+    output.info(f"next: edit {_shown(created[0])}, then run: python build.py build {_shown(book_dir)}")
+
+
+@main.command("watch")
+@BOOK_DIR
+@OUT_DIR
+@FORMATS
+@output_options
+def watch_command(output: Output, book_dir: Path, out_dir: Path | None, formats: tuple[str, ...]) -> None:
+    """Build BOOK_DIR, then build again whenever a file of the book is saved (Ctrl-C stops)."""
+    from .watch import watch
+
+    def rebuild() -> None:
+        try:
+            run_build(output, book_dir, out_dir, formats, False)
+        except LimbagError as error:  # keep watching: the editor fixes the file and saves again
+            click.echo(error.format_message(), err=True)
+
+    watch(book_dir, rebuild, lambda changed: output.info(f"changed: {', '.join(_shown(p) for p in changed)}"))
 
 
 @main.command("chronology")
-@click.argument("book_dir", type=click.Path(file_okay=False, path_type=Path), default=".")
-def chronology_command(book_dir: Path) -> None:
+@BOOK_DIR
+@output_options
+def chronology_command(output: Output, book_dir: Path) -> None:
     """Print the dated events found in BOOK_DIR's text as YAML to paste into book.yaml and curate."""
     text, warnings = find_events(book_dir)
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+    output.warnings(warnings)
     click.echo(text, nl=False)

@@ -366,6 +366,10 @@ def _chapters(checker: _Checker, data: Mapping[str, Any], manuscript: Path) -> t
     raw = data.get("chapters")
     if raw is None:
         found = tuple(sorted(p for p in manuscript.glob("*.md") if p.is_file()))
+        for path in found:
+            if not path.resolve().is_relative_to(manuscript.resolve()):
+                checker.errors.append(Problem(Location(path), "this chapter is a link to a file outside manuscript/",
+                                              "copy the file into manuscript/ instead of linking to it"))
         if not found:
             checker.errors.append(Problem(Location(checker.source, 1), "chapters: no chapter files",
                                           "add Markdown files (*.md) to manuscript/ or list them under `chapters:`"))

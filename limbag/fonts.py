@@ -60,6 +60,10 @@ def find_fonts(book_dir: Path) -> tuple[tuple[FontFace, ...], list[Problem]]:
         for path in sorted(folder.iterdir()):
             if path.suffix.lower() not in FONT_SUFFIXES:
                 continue
+            if not path.resolve().is_relative_to(folder):
+                problems.append(Problem(Location(path), "font file links outside the fonts folder; not used",
+                                        "copy the font into the book's fonts/ folder"))
+                continue
             try:
                 faces.append(read_font(path))
             except (TTLibError, KeyError, OSError, AssertionError) as error:

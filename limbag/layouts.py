@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,18 @@ def builtin_folder(name: str) -> Path:
     return installed if installed.is_dir() else PACKAGE_DIR.parent / name
 
 
+class _ContainedLoader(jinja2.FileSystemLoader):
+    """Like FileSystemLoader, but a template that is a link to a file outside its folder is not read."""
+
+    def get_source(self, environment: jinja2.Environment,
+                   template: str) -> tuple[str, str, Callable[[], bool]]:
+        for folder in self.searchpath:
+            candidate = Path(folder) / template
+            if candidate.is_file() and not candidate.resolve().is_relative_to(Path(folder).resolve()):
+                raise jinja2.TemplateNotFound(template)
+        return super().get_source(environment, template)
+
+
 @dataclass(frozen=True, slots=True)
 class Layouts:
     """The folders searched for a layout file, most specific first."""
@@ -28,6 +41,9 @@ class Layouts:
         for folder in self.folders:
             candidate = folder / name
             if candidate.is_file():
+                if not candidate.resolve().is_relative_to(folder):
+                    raise RenderError("layout file links outside its layouts folder", Location(candidate),
+                                      "copy the file into the book's layouts/ folder instead of linking to it")
                 return candidate
         raise RenderError(f"layout file {name!r} not found", Location(self.folders[0]),
                           "restore the built-in layouts or add the file to the book's layouts/ folder")
@@ -35,21 +51,34 @@ class Layouts:
     def environment(self) -> jinja2.Environment:
         # StrictUndefined: a misspelt variable in a book's own template is an error, not blank text.
         return jinja2.Environment(
-            loader=jinja2.FileSystemLoader([str(folder) for folder in self.folders]),
+            loader=_ContainedLoader([str(folder) for folder in self.folders]),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
         )
 
+    def template(self, name: str) -> jinja2.Template:
+        try:
+            return self.environment().get_template(name)
+        except jinja2.TemplateSyntaxError as error:
+            raise RenderError(f"template error: {error.message}", Location(Path(error.filename or name), error.lineno),
+                              "fix the template syntax") from None
+        except jinja2.TemplateNotFound as error:
+            raise RenderError(f"layout template {error.name!r} not found", Location(self.folders[0]),
+                              "a layout may include only templates inside the book's layouts/ or the built-in ones") from None
+
     def render(self, template: str, **context: object) -> str:
         try:
-            return self.environment().get_template(template).render(**context)
+            return self.template(template).render(**context)
         except jinja2.TemplateSyntaxError as error:
             raise RenderError(f"template error: {error.message}", Location(Path(error.filename or template), error.lineno),
                               "fix the template syntax") from None
-        except jinja2.TemplateError as error:
-            raise RenderError(f"template {template!r} failed: {error}", Location(self.find(template)),
-                              "check the variables the template uses") from None
+        except jinja2.TemplateNotFound as error:
+            raise RenderError(f"layout template {error.name!r} not found", Location(self.find(template)),
+                              "a layout may include only templates inside the book's layouts/ or the built-in ones") from None
+        except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, AttributeError) as error:
+            raise RenderError(f"template {template!r} failed: {type(error).__name__}: {error}",
+                              Location(self.find(template)), "check the variables and expressions the template uses") from None
 
 
 def book_layouts(book_dir: Path) -> Layouts:

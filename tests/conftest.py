@@ -19,7 +19,7 @@ MakeBook = Callable[..., Path]
 def make_book(tmp_path: Path) -> MakeBook:
     """make_book({"book.yaml": "...", "01.md": "..."}) → a book folder; bytes values are written raw."""
 
-    def make(files: dict[str, str | bytes], name: str = "book") -> Path:
+    def make(files: dict[str, str | bytes], name: str = "book") -> Path:  # noqa: C901
         book = tmp_path / name
         for relative, content in files.items():
             path = book / "manuscript" / relative if not relative.startswith(("layouts/", "fonts/")) else book / relative

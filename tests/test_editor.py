@@ -1,0 +1,112 @@
+"""An editor's day: start a book, check it, build it, and let it rebuild on every save."""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from limbag import cli
+
+from .conftest import REPO
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(REPO / "build.py"), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.build
+@pytest.mark.parametrize(("language", "chapter"), [("tl", "01-unang-kabanata.md"), ("en", "01-first-chapter.md")])
+def test_a_new_book_checks_and_builds(tmp_path, language, chapter):
+    done = run("new", "aklat", "--language", language, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "aklat" / "manuscript" / "book.yaml").read_text().startswith("# The book's settings")
+    assert (tmp_path / "aklat" / "manuscript" / chapter).is_file()
+    checked = run("check", "aklat", "--strict", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith("ok: 1 chapter, 1 footnote, 1 index mark, 1 dated event, 0 warnings")
+    built = run("build", "aklat", "--strict", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert {p.suffix for p in (tmp_path / "aklat" / "build").iterdir()} == {".pdf", ".epub"}
+
+
+def test_new_never_overwrites(tmp_path):
+    (tmp_path / "aklat").mkdir()
+    (tmp_path / "aklat" / "notes.txt").write_text("mine")
+    done = run("new", "aklat", cwd=tmp_path)
+    assert done.returncode == 1 and "aklat: the folder is not empty" in done.stderr
+
+
+def test_check_is_fast_and_does_not_lay_out(tmp_path):
+    start = time.perf_counter()
+    done = run("check", str(REPO), cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith("ok: 3 chapters, 13 footnotes")
+    assert not (tmp_path / "build").exists()
+    assert time.perf_counter() - start < 20  # generous: a check never renders
+
+
+@pytest.mark.build
+def test_verbose_prints_a_line_per_stage_and_quiet_prints_nothing(make_book, tmp_path):
+    book = make_book({"book.yaml": "title: T\nlanguage: en\noutputs: [pdf, booklet, epub]\n", "01.md": "# One\n\nHi.\n"})
+    verbose = run("build", str(book), "--verbose", cwd=tmp_path)
+    stages = [line.strip() for line in verbose.stderr.splitlines()]
+    assert [s.split(" (")[0] for s in stages] == ["read 1 chapters", "laid out 5 pages", "imposed the booklet",
+                                                  "wrote the e-book"]
+    assert all(s.endswith(" s)") for s in stages)
+    also_verbose = run("-v", "build", str(book), cwd=tmp_path)
+    assert also_verbose.stderr.count(" s)") == 4
+    quiet = run("build", str(book), "--quiet", cwd=tmp_path)
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+
+
+@pytest.mark.build
+def test_watch_rebuilds_on_save_and_survives_mistakes(make_book, tmp_path):
+    book = make_book({"book.yaml": "title: T\nlanguage: en\noutputs: [pdf]\n", "01.md": "# One\n\nFirst.\n"})
+    process = subprocess.Popen([sys.executable, str(REPO / "build.py"), "watch", str(book)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                               env={"PYTHONUNBUFFERED": "1", **dict(__import__("os").environ)})
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    seen: list[str] = []
+
+    def wait_for(text: str, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            seen.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"no {text!r} in {seen}")
+
+    try:
+        wait_for("wrote")
+        chapter = book / "manuscript" / "01.md"
+        chapter.write_text("# One\n\n![Missing](images/none.png)\n")
+        wait_for("01.md:3: image 'images/none.png' not found")
+        chapter.write_text("# One\n\nFixed.\n")
+        wait_for("wrote")
+        assert process.poll() is None  # still watching
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_an_unexpected_failure_is_one_line_without_a_traceback(monkeypatch, tmp_path):
+    def broken(*args, **kwargs):
+        raise RuntimeError("something unforeseen")
+
+    monkeypatch.setattr(cli, "build", broken)
+    result = CliRunner().invoke(cli.main, ["build", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "internal error: RuntimeError: something unforeseen — this is a bug in Limbag" in result.output
+    assert "Traceback" not in result.output

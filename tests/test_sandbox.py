@@ -1,0 +1,113 @@
+"""A school builds a book from text it did not write: nothing outside the book folder is read or fetched."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import pytest
+
+from limbag.errors import LimbagError
+from limbag.pipeline import build
+
+from .conftest import pdf_pages_text, png_image
+
+pytestmark = pytest.mark.build
+
+YAML = "title: T\nlanguage: en\noutputs: [pdf, epub]\n"
+
+
+def test_raw_html_never_reaches_the_output(make_book):
+    chapter = ('# One\n\nA picture <img src="file:///etc/passwd"> and a frame <iframe src="https://example.org">'
+               "</iframe> and <script>alert(1)</script>.\n\n<script>document.write('x')</script>\n\n"
+               '<img src="../../../../etc/hosts">\n')
+    result = build(make_book({"book.yaml": YAML, "01.md": chapter}))
+    html = result.rendered.html
+    for tag in ("<img", "<iframe", "<script"):
+        assert tag not in html.split("<main", 1)[1]
+    assert "&lt;iframe" in html  # shown as text, as the editor wrote it
+    assert not any("refused" in str(w) for w in result.warnings)  # nothing was even attempted
+    epub = next(p for p in result.written if p.suffix == ".epub")
+    with zipfile.ZipFile(epub) as archive:
+        chapter_xhtml = archive.read("EPUB/chapter-01.xhtml").decode()
+    assert "<script" not in chapter_xhtml and "<iframe" not in chapter_xhtml and "<img" not in chapter_xhtml
+    assert sum("raw HTML" in str(w) for w in result.warnings) >= 4
+
+
+def test_a_layout_cannot_fetch_the_network_or_files_outside_the_book(make_book):
+    css = ('@import url("http://example.org/evil.css");\n'
+           'body { background: url("file:///etc/passwd"); }\n'
+           'h1 { background: url("../../../../../../../etc/hosts"); }\n'
+           'p { background: url("https://example.org/x.png"); }\n')
+    book = make_book({"book.yaml": YAML, "01.md": "# One\n\nText.\n", "layouts/print/extra.css": css,
+                      "layouts/print/book.css": '@import url("extra.css");\n' + css})
+    result = build(book)
+    refused = " ".join(str(w) for w in result.warnings if "refused to load" in str(w))
+    for url in ("http://example.org/evil.css", "file:///etc/passwd", "/etc/hosts", "https://example.org/x.png"):
+        assert url in refused
+    assert "localhost" not in " ".join(pdf_pages_text(result.written[0]))
+
+
+def test_links_to_local_files_are_shown_as_text(make_book):
+    result = build(make_book({"book.yaml": YAML, "01.md": "# One\n\nSee [the file](file:///etc/passwd).\n"}))
+    assert 'href="file:' not in result.rendered.html
+    assert "[the file](file:///etc/passwd)" in result.rendered.html  # left as the editor wrote it
+
+
+@pytest.mark.parametrize("target", ["../../../etc/hosts", "/etc/hosts", "images/../../../../etc/hosts"])
+def test_images_outside_the_manuscript_are_refused(make_book, target):
+    with pytest.raises(LimbagError, match="outside manuscript/|not found"):
+        build(make_book({"book.yaml": YAML, "01.md": f"# One\n\n![x]({target})\n"}))
+
+
+def test_links_out_of_the_book_are_not_followed(make_book, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.png").write_bytes(png_image())
+    (outside / "secret.md").write_text("# Secret\n\nDo not print.\n")
+    (outside / "secret.css").write_text("body { color: red }")
+    (outside / "Secret.ttf").write_bytes(b"\0" * 100)
+    book = make_book({"book.yaml": YAML, "01.md": "# One\n\n![Picture](images/link.png)\n"})
+    (book / "manuscript" / "images").mkdir()
+    os.symlink(outside / "secret.png", book / "manuscript" / "images" / "link.png")
+    with pytest.raises(LimbagError, match="outside manuscript/"):
+        build(book)
+
+    (book / "manuscript" / "01.md").write_text("# One\n\nText.\n")
+    os.symlink(outside / "secret.md", book / "manuscript" / "02.md")
+    with pytest.raises(LimbagError, match="link to a file outside manuscript/"):
+        build(book)
+
+    (book / "manuscript" / "02.md").unlink()
+    (book / "fonts").mkdir()
+    os.symlink(outside / "Secret.ttf", book / "fonts" / "Secret.ttf")
+    result = build(book)
+    assert any("font file links outside the fonts folder" in str(w) for w in result.warnings)
+    with zipfile.ZipFile(next(p for p in result.written if p.suffix == ".epub")) as archive:
+        assert not any("Secret" in name for name in archive.namelist())
+
+    (book / "layouts" / "print").mkdir(parents=True)
+    os.symlink(outside / "secret.css", book / "layouts" / "print" / "book.css")
+    with pytest.raises(LimbagError, match="links outside its layouts folder"):
+        build(book)
+
+
+def test_a_template_cannot_include_files_outside_the_layouts(make_book):
+    book = make_book({"book.yaml": YAML, "01.md": "# One\n\nText.\n",
+                      "layouts/print/book.html.j2": '{% include "../../../../../../etc/passwd" %}'})
+    with pytest.raises(LimbagError, match="not found"):
+        build(book)
+
+
+def test_book_yaml_cannot_construct_python_objects(make_book):
+    with pytest.raises(LimbagError, match="YAML"):
+        build(make_book({"book.yaml": "title: !!python/object/apply:os.system ['echo hacked']\nlanguage: en\n",
+                         "01.md": "# One\n"}))
+
+
+def test_markup_in_metadata_is_escaped(make_book):
+    yaml_text = 'title: "<script>alert(1)</script>"\nlanguage: en\noutputs: [pdf, epub]\nauthors: ["<b>Bold</b>"]\n'
+    result = build(make_book({"book.yaml": yaml_text, "01.md": "# One\n\nText.\n"}))
+    assert "<script>" not in result.rendered.html and "&lt;script&gt;" in result.rendered.html
+    with zipfile.ZipFile(next(p for p in result.written if p.suffix == ".epub")) as archive:
+        assert b"<script>" not in archive.read("EPUB/package.opf")

@@ -9,9 +9,11 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 from markupsafe import Markup
 from pypdf import PdfWriter
@@ -107,8 +109,9 @@ def document_date(config: BookConfig) -> dt.date:
 
 
 def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]],
-               back_matter: BackMatter) -> str:
-    """The whole printed book as one HTML document, from the `print/book.html.j2` layout."""
+               back_matter: BackMatter, part: str, pages: Mapping[str, str] = MappingProxyType({})) -> str:
+    """One part of the printed book ('front', 'body' or 'back') as HTML, from the `print/book.html.j2`
+    layout; `pages` gives the contents its page labels."""
     manuscript = book.config.manuscript_dir.resolve()
     chapters = []
     for chapter in book.chapters:
@@ -130,6 +133,8 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
         chapters=chapters,
         chronology=back_matter.chronology,
         index=back_matter.index,
+        part=part,
+        pages=pages,
     )
 
 
@@ -192,10 +197,48 @@ def _finish(pdf: bytes, front_matter_end: int, page_count: int, identifier: str,
     return output.getvalue()
 
 
-def render_pdf(book: Book, layouts: Layouts, back_matter: BackMatter, press: bool = False) -> RenderedPdf:
-    """Lay the book out once; return the PDF and where every element landed.
+@dataclass
+class _Engine:
+    """One layout engine set-up shared by the parts of a book: stylesheets, fonts and the fetcher."""
 
-    The reading PDF is tagged PDF/UA-1; the press PDF (`press=True`) is PDF/X-4 with bleed and marks.
+    book: Book
+    layouts: Layouts
+    language: Language
+    stylesheets: list[CSS]
+    font_config: FontConfiguration
+    fetcher: BookFetcher
+    fonts: list[tuple[str, str]]
+
+    def render(self, html: str, extra_css: str = "") -> Any:
+        stylesheets = self.stylesheets + ([CSS(string=extra_css, font_config=self.font_config)] if extra_css else [])
+        return HTML(string=html, base_url=self.book.config.manuscript_dir.resolve().as_uri() + "/",
+                    url_fetcher=self.fetcher).render(stylesheets=stylesheets, font_config=self.font_config)
+
+    def part(self, part: str, back: BackMatter, pages: Mapping[str, str] = MappingProxyType({}),
+             extra_css: str = "") -> tuple[str, Any]:
+        html = print_html(self.book, self.language, self.layouts, self.fonts, back, part, pages)
+        return html, self.render(html, extra_css)
+
+    def blank_page(self) -> Any:
+        """A page with nothing on it, to keep chapters and appendices on right-hand pages."""
+        return self.render(f'<html lang="{self.book.config.language}"><body></body></html>').pages[0]
+
+
+def _title_string_css(title: str) -> str:
+    # Each part is its own document, so the running head's book title is set on every part's root.
+    escaped = title.replace("\\", "\\\\").replace('"', '\\"')
+    return f'html {{ string-set: book-title "{escaped}"; }}\n'
+
+
+def render_book(book: Book, layouts: Layouts, make_back: Callable[[PageMap], BackMatter],
+                press: bool = False) -> tuple[RenderedPdf, BackMatter]:
+    """Lay the book out once, part by part, and return the PDF with where every element landed.
+
+    The chapters are laid out first: body pages are numbered from 1 whatever the front matter
+    holds, so their page map is final and the back matter (index, chronology) is made from it,
+    then laid out with its numbers following on. The front matter comes last, its contents
+    printing every page number as text. Blank pages keep each part on a right-hand page. The
+    reading PDF is tagged PDF/UA-1; the press PDF (`press=True`) is PDF/X-4 with bleed and marks.
     """
     config = book.config
     language = load_language(config.language)
@@ -203,40 +246,61 @@ def render_pdf(book: Book, layouts: Layouts, back_matter: BackMatter, press: boo
     faces, problems = find_fonts(config.book_dir)
     stylesheet_path = layouts.find("print/book.css")
     stylesheet_text = stylesheet_path.read_text(encoding="utf-8")
-    used_fonts = families(faces, stylesheet_text)
-    html = print_html(book, language, layouts, used_fonts, back_matter)
-
-    allowed = (config.book_dir, *layouts.folders, *font_folders(config.book_dir))
-    fetcher = BookFetcher(allowed)
+    fetcher = BookFetcher((config.book_dir, *layouts.folders, *font_folders(config.book_dir)))
     font_config = FontConfiguration()
-    font_css = "\n".join(face.css() for face in faces)
     with _collect_engine_warnings() as records:
+        css = page_css(config.page) + _title_string_css(config.title) + (press_css(config.page) if press else "")
         stylesheets = [
-            CSS(string=font_css, font_config=font_config, url_fetcher=fetcher),
-            CSS(string=stylesheet_text, base_url=stylesheet_path.as_uri(), font_config=font_config, url_fetcher=fetcher),
-            CSS(string=page_css(config.page) + (press_css(config.page) if press else ""),
-                font_config=font_config, url_fetcher=fetcher),
+            CSS(string="\n".join(face.css() for face in faces), font_config=font_config, url_fetcher=fetcher),
+            CSS(string=stylesheet_text, base_url=stylesheet_path.resolve().as_uri(), font_config=font_config,
+                url_fetcher=fetcher),
+            CSS(string=css, font_config=font_config, url_fetcher=fetcher),
         ]
-        document = HTML(string=html, base_url=config.manuscript_dir.resolve().as_uri() + "/",
-                        url_fetcher=fetcher).render(stylesheets=stylesheets, font_config=font_config)
-        front_matter_end = _first_chapter_page(document.pages, book)
-        source_order = {match.group(1): number for number, match in enumerate(ELEMENT_ID.finditer(html))}
+        engine = _Engine(book, layouts, language, stylesheets, font_config, fetcher, families(faces, stylesheet_text))
         words_of = {paragraph.id: paragraph_words(paragraph) for paragraph in _paragraphs(book)}
-        page_map = build_page_map(document.pages, front_matter_end, source_order, frozenset(note_ids(book)), words_of)
+        floating = frozenset(note_ids(book))
+
+        body_html, body = engine.part("body", BackMatter())
+        body_map = build_page_map(body.pages, 0, _source_order(body_html), floating, words_of)
+        back = make_back(body_map)
+        pages = list(body.pages)
+        html_parts = [body_html]
+        if back.chronology is not None or back.index is not None:
+            if len(pages) % 2:
+                pages.append(engine.blank_page())
+            first_number = len(pages) + 1
+            back_html, back_document = engine.part(
+                "back", back, extra_css=f"@page :nth(1 of body) {{ counter-reset: page {first_number}; }}\n")
+            pages += back_document.pages
+            html_parts.append(back_html)
+        labels = build_page_map(pages, 0, _source_order("".join(html_parts)), floating, words_of)
+        contents_pages = {anchor: labels.labels[index] for anchor, index in labels.anchor_pages.items()}
+        front_html, front = engine.part("front", back, contents_pages)
+        front_pages = list(front.pages)
+        if len(front_pages) % 2:
+            front_pages.append(engine.blank_page())
+        all_pages = front_pages + pages
+        source_order = _source_order(front_html + "".join(html_parts))
+        page_map = build_page_map(all_pages, len(front_pages), source_order, floating, words_of)
+        document = body.copy(all_pages)
         identifier = hashlib.sha256(config.identifier.encode()).hexdigest()[:32].encode()
         variant = {"pdf_variant": "pdf/x-4", "output_intent": "srgb"} if press else {"pdf_variant": "pdf/ua-1"}
         pdf = document.write_pdf(pdf_identifier=identifier, **variant)
     for record in records:
         problems.append(Problem(Location(stylesheet_path), f"layout engine: {record.getMessage()}",
                                 "check the layout's CSS and the files it refers to"))
-    for url in fetcher.refused:
+    for url in dict.fromkeys(fetcher.refused):
         problems.append(Problem(Location(stylesheet_path), f"refused to load {url}",
                                 "only files inside the book folder, its layouts and fonts are read"))
     if pdf is None:
         raise RenderError("the layout engine produced no PDF", Location(config.source), "check the layouts")
-    pdf = _finish(pdf, front_matter_end, len(document.pages), config.identifier,
-                  config.page.bleed_mm if press else None)
-    return RenderedPdf(pdf, page_map, html, tuple(used_fonts), tuple(problems))
+    pdf = _finish(pdf, len(front_pages), len(all_pages), config.identifier, config.page.bleed_mm if press else None)
+    html = front_html + "".join(html_parts)
+    return RenderedPdf(pdf, page_map, html, tuple(engine.fonts), tuple(problems)), back
+
+
+def _source_order(html: str) -> dict[str, int]:
+    return {match.group(1): number for number, match in enumerate(ELEMENT_ID.finditer(html))}
 
 
 def _paragraphs(book: Book) -> Iterator[Paragraph]:
@@ -252,13 +316,3 @@ def _paragraphs(book: Book) -> Iterator[Paragraph]:
 
     for chapter in book.chapters:
         yield from walk(chapter.blocks)
-
-
-def _first_chapter_page(pages: list, book: Book) -> int:
-    if not book.chapters:
-        return len(pages)
-    first_id = book.chapters[0].id
-    for index, page in enumerate(pages):
-        if first_id in page.anchors:
-            return index
-    return len(pages)

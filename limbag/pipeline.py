@@ -30,7 +30,7 @@ from .language import Language, load_language
 from .layouts import Layouts, book_layouts
 from .model import Book
 from .pagemap import PageMap
-from .pdf import BackMatter, RenderedPdf, render_pdf
+from .pdf import BackMatter, RenderedPdf, render_book
 from .reader import read_book
 
 
@@ -80,25 +80,15 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def lay_out(book: Book, layouts: Layouts, settings: IndexSettings, events: tuple[Event, ...],
-            language: Language) -> tuple[RenderedPdf, BackMatter]:
-    """Lay out until the back matter's page numbers are those of the pages it is printed with.
+            language: Language, press: bool = False) -> tuple[RenderedPdf, BackMatter]:
+    """Lay the book out once; the chronology and index take their pages from the chapters' layout."""
+    has_index = bool(index_terms(book, settings))
 
-    The first pass has an empty chronology and index (their headings and contents lines in
-    place), so that the chapters land where they will stay; the second prints them with those
-    pages. A third pass is made only if the filled back matter moved anything it cites.
-    """
-    back = BackMatter(chronology=Chronology() if events else None,
-                      index=Index() if index_terms(book, settings) else None)
-    for _ in range(3):
-        rendered = render_pdf(book, layouts, back)
-        settled = BackMatter(
-            chronology=build_chronology(events, rendered.page_map, language) if back.chronology is not None else None,
-            index=build_index(book, settings, rendered.page_map, language) if back.index is not None else None,
-        )
-        if settled == back:
-            break
-        back = settled
-    return rendered, back
+    def back_matter(page_map: PageMap) -> BackMatter:
+        return BackMatter(chronology=build_chronology(events, page_map, language) if events else None,
+                          index=build_index(book, settings, page_map, language) if has_index else None)
+
+    return render_book(book, layouts, back_matter, press)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +199,8 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
             outputs["booklet"] = impose(rendered.pdf, config.booklet, config.title)
     if "press" in requested:
         with _stage(progress, lambda: "laid out the press PDF"):
-            outputs["press"] = render_pdf(prepared.book, layouts, back, press=True).pdf
+            outputs["press"] = lay_out(prepared.book, layouts, prepared.index_settings, prepared.events,
+                                       prepared.language, press=True)[0].pdf
     if "epub" in requested:
         with _stage(progress, lambda: "wrote the e-book"):
             faces, _ = find_fonts(book_dir)

@@ -85,8 +85,8 @@ def run_build(output: Output, book_dir: Path, out_dir: Path | None, formats: tup
     result = build(book_dir, out_dir, formats, strict, progress=output.progress)
     output.warnings(result.warnings)
     for path in result.written:
-        pages = f" ({result.page_count} pages)" if path.name == f"{result.book.config.slug}.pdf" else ""
-        output.info(f"wrote {_shown(path)}{pages}")
+        pages = f" ({result.page_count} pages)" if path.name == f"{result.slug}.pdf" else ""
+        output.info(f"{'unchanged' if result.cached else 'wrote'} {_shown(path)}{pages}")
 
 
 @click.group(cls=_Limbag, invoke_without_command=True)

@@ -8,6 +8,7 @@ page-list, and index and chronology locators that show print page numbers.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import mimetypes
 import os
@@ -20,6 +21,7 @@ from fontTools import subset
 from fontTools.ttLib import TTFont
 from markupsafe import Markup
 
+from .cache import cached_font
 from .config import BookConfig
 from .errors import Location, Problem
 from .fonts import FontFace, families
@@ -269,30 +271,36 @@ def build_stylesheets(context: _Context, faces: Iterable[FontFace]) -> list[Pack
     return [PackageFile("css/book.css", css, "text/css"), PackageFile("css/fonts.css", font_css.encode(), "text/css")]
 
 
-def build_fonts(faces: Iterable[FontFace], text: str) -> list[PackageFile]:
+def build_fonts(faces: Iterable[FontFace], text: str, cache_dir: Path | None = None) -> list[PackageFile]:
     """Each font cut down to the characters the book uses, with the licence beside it."""
     files: list[PackageFile] = []
-    characters = {ord(c) for c in text} | set(range(0x20, 0x7F))
+    characters = sorted({ord(c) for c in text} | set(range(0x20, 0x7F)))
     licences: set[Path] = set()
     for face in faces:
-        font = TTFont(face.path, recalcTimestamp=False)
-        options = subset.Options()
-        options.layout_features = ["*"]
-        options.name_IDs = ["*"]
-        options.name_languages = ["*"]
-        options.notdef_outline = True
-        options.drop_tables += ["Silf", "Sill", "Silt", "Glat", "Gloc", "Feat"]  # Graphite: unused by e-readers
-        subsetter = subset.Subsetter(options)
-        subsetter.populate(unicodes=sorted(characters))
-        subsetter.subset(font)
-        buffer = io.BytesIO()
-        font.save(buffer)
+        data = cached_font(cache_dir, face.path, "".join(map(chr, characters)),
+                           functools.partial(_subset, face, characters))
         media_type = "font/otf" if face.path.suffix.lower() == ".otf" else "font/ttf"
-        files.append(PackageFile(f"fonts/{face.path.name}", buffer.getvalue(), media_type))
+        files.append(PackageFile(f"fonts/{face.path.name}", data, media_type))
         licences.update(p for p in face.path.parent.glob("OFL*.txt"))
     for licence in sorted(licences):
         files.append(PackageFile(f"fonts/{licence.name}", licence.read_bytes(), "text/plain"))
     return files
+
+
+def _subset(face: FontFace, characters: list[int]) -> bytes:
+    font = TTFont(face.path, recalcTimestamp=False)
+    options = subset.Options()
+    options.layout_features = ["*"]
+    options.name_IDs = ["*"]
+    options.name_languages = ["*"]
+    options.notdef_outline = True
+    options.drop_tables += ["Silf", "Sill", "Silt", "Glat", "Gloc", "Feat"]  # Graphite: unused by e-readers
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=characters)
+    subsetter.subset(font)
+    buffer = io.BytesIO()
+    font.save(buffer)
+    return buffer.getvalue()
 
 
 def build_images(book: Book) -> list[PackageFile]:
@@ -362,7 +370,7 @@ def zip_package(files: list[PackageFile]) -> bytes:
 
 
 def write_epub(book: Book, back: BackMatter, page_map: PageMap, layouts: Layouts, language: Language,
-               faces: tuple[FontFace, ...]) -> WrittenEpub:
+               faces: tuple[FontFace, ...], cache_dir: Path | None = None) -> WrittenEpub:
     """The whole e-book as bytes."""
     config = book.config
     where = _locations(book, back)
@@ -397,7 +405,7 @@ def write_epub(book: Book, back: BackMatter, page_map: PageMap, layouts: Layouts
                 for label in labels]
     images = build_images(book)
     text = b"".join(file.data for file in spine_files).decode("utf-8")
-    support = [*build_stylesheets(context, used_faces), *build_fonts(used_faces, text), *images]
+    support = [*build_stylesheets(context, used_faces), *build_fonts(used_faces, text, cache_dir), *images]
     files = [*spine_files, *support]
     files.append(build_package(context, files, bool(images)))
     return WrittenEpub(zip_package(files), tuple(files), tuple(page_files), tuple(problems))

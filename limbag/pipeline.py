@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .booklet import impose
+from .cache import CACHE_FOLDER, fingerprint, load_build, save_build
 from .chronology import (
     Chronology,
     Event,
@@ -36,27 +37,31 @@ from .reader import read_book
 
 @dataclass(frozen=True, slots=True)
 class BuildResult:
-    book: Book
+    slug: str
     written: tuple[Path, ...]
     warnings: tuple[Problem, ...]
-    rendered: RenderedPdf
-    back_matter: BackMatter
+    page_count: int
+    book: Book | None = None
+    """None when nothing had changed and the last build's files were kept (`cached`)."""
+    rendered: RenderedPdf | None = None
+    back_matter: BackMatter | None = None
+
+    @property
+    def cached(self) -> bool:
+        return self.rendered is None
 
     @property
     def page_map(self) -> PageMap:
+        assert self.rendered is not None, "a cached build has no layout"
         return self.rendered.page_map
 
     @property
     def index(self) -> Index | None:
-        return self.back_matter.index
+        return self.back_matter.index if self.back_matter else None
 
     @property
     def chronology(self) -> Chronology | None:
-        return self.back_matter.chronology
-
-    @property
-    def page_count(self) -> int:
-        return len(self.page_map.labels)
+        return self.back_matter.chronology if self.back_matter else None
 
 
 def output_name(slug: str, output_format: str) -> str:
@@ -178,7 +183,19 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
 
     Every output is made in memory first and written only when all are whole, each through a
     temporary file renamed into place: a failed or interrupted build keeps the last good files.
+    When no input changed since the last build into the same folder, nothing is redone.
     """
+    target = out_dir if out_dir is not None else book_dir / "build"
+    key = fingerprint(book_dir, formats, strict)
+    cached = load_build(target, key)
+    if cached is not None:
+        if progress is not None:
+            progress("nothing changed since the last build: its files are kept")
+        if strict and cached.warnings:
+            raise StrictModeError(list(cached.warnings))
+        slug = next((n[:-4] for n in cached.outputs if n.endswith(".pdf") and not n.endswith(("-booklet.pdf", "-press.pdf"))), "")
+        return BuildResult(slug, tuple(target / name for name in cached.outputs), cached.warnings, cached.page_count)
+
     with _stage(progress, lambda: f"read {len(prepared.book.chapters)} chapters"):
         prepared = prepare(book_dir)
     config = prepared.config
@@ -204,14 +221,17 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     if "epub" in requested:
         with _stage(progress, lambda: "wrote the e-book"):
             faces, _ = find_fonts(book_dir)
-            epub = write_epub(prepared.book, back, rendered.page_map, layouts, prepared.language, faces)
+            epub = write_epub(prepared.book, back, rendered.page_map, layouts, prepared.language, faces,
+                              target / CACHE_FOLDER)
         warnings = (*warnings, *epub.problems)
         outputs["epub"] = epub.data
 
-    target = out_dir if out_dir is not None else book_dir / "build"
     written = []
     for output_format, data in outputs.items():
         path = target / output_name(config.slug, output_format)
         write_atomically(path, data)
         written.append(path)
-    return BuildResult(prepared.book, tuple(written), warnings, rendered, back)
+    page_count = len(rendered.page_map.labels)
+    save_build(target, key, {path.name: outputs[fmt] for fmt, path in zip(outputs, written, strict=True)},
+               warnings, page_count)
+    return BuildResult(config.slug, tuple(written), warnings, page_count, prepared.book, rendered, back)

@@ -108,7 +108,7 @@ def test_a_killed_build_leaves_the_last_good_outputs_whole(tmp_path):
     command = [sys.executable, str(REPO / "build.py"), "build", str(book), "--format", "pdf", "--format", "booklet",
                "--format", "epub"]
     assert subprocess.run(command, capture_output=True, timeout=300).returncode == 0
-    good = {path.name: path.read_bytes() for path in (book / "build").iterdir()}
+    good = {path.name: path.read_bytes() for path in (book / "build").iterdir() if path.is_file()}
     assert len(good) == 3
     (book / "manuscript" / "04-dagdag.md").write_text(f"# Binago\n\n{long_text}\n", encoding="utf-8")
     for delay in (0.3, 0.8, 1.5, 2.5):
@@ -116,7 +116,8 @@ def test_a_killed_build_leaves_the_last_good_outputs_whole(tmp_path):
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        now = {path.name: path.read_bytes() for path in (book / "build").iterdir() if not path.name.endswith(".part")}
+        now = {path.name: path.read_bytes() for path in (book / "build").iterdir()
+               if path.is_file() and not path.name.endswith(".part")}
         assert set(now) == set(good)
         for name, data in now.items():  # each file is either the last good one or a complete new one
             assert data == good[name] or _is_whole(name, data)
@@ -145,3 +146,20 @@ def test_interrupting_the_command_says_the_outputs_are_kept(make_book):
         pytest.skip("the build finished before the interrupt")
     assert process.returncode == 130
     assert "interrupted — the last good outputs are kept" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.build
+def test_a_rebuild_with_nothing_changed_does_no_work_and_an_edit_rebuilds(tmp_path):
+    book = tmp_path / "book"
+    shutil.copytree(REPO / "manuscript", book / "manuscript")
+    first = build(book)
+    lines: list[str] = []
+    second = build(book, progress=lines.append)
+    assert second.cached and lines == ["nothing changed since the last build: its files are kept"]
+    assert [p.read_bytes() for p in second.written] == [p.read_bytes() for p in first.written]
+    chapter = book / "manuscript" / "01-panimula.md"
+    chapter.write_text(chapter.read_text().replace("Panimula {#panimula}", "Pambungad {#panimula}"))
+    third = build(book)
+    assert not third.cached and "Pambungad" in third.rendered.html
+    (book / "build" / first.written[0].name).write_bytes(b"damaged")  # an output touched by hand
+    assert not build(book).cached

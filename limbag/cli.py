@@ -6,6 +6,7 @@ import functools
 import sys
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import click
 from .config import OUTPUT_FORMATS
 from .errors import LimbagError, Problem
 from .newbook import create_book
-from .pipeline import build, check, find_events
+from .pipeline import build, build_catalog, check, find_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +116,32 @@ STRICT = click.option("--strict", is_flag=True, help="Fail on any warning.")
 
 
 @main.command("build")
-@BOOK_DIR
+@click.argument("book_dirs", metavar="[BOOK_DIR]...", nargs=-1, type=click.Path(file_okay=False, path_type=Path))
 @OUT_DIR
 @FORMATS
 @STRICT
+@click.option("--jobs", "-j", type=int, default=None, help="Books built at once (several BOOK_DIRs; default: cores).")
 @output_options
-def build_command(output: Output, book_dir: Path, out_dir: Path | None, formats: tuple[str, ...], strict: bool) -> None:
-    """Build BOOK_DIR (default: the current folder)."""
-    run_build(output, book_dir, out_dir, formats, strict)
+def build_command(output: Output, book_dirs: tuple[Path, ...], out_dir: Path | None, formats: tuple[str, ...],
+                  strict: bool, jobs: int | None) -> None:
+    """Build BOOK_DIR (default: the current folder); several BOOK_DIRs are built in parallel."""
+    if len(book_dirs) <= 1:
+        run_build(output, book_dirs[0] if book_dirs else Path("."), out_dir, formats, strict)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as executor:
+        entries = build_catalog(book_dirs, executor, out_dir, formats, strict)
+    failed = 0
+    for entry in entries:
+        for warning in entry.warnings:
+            if not output.quiet:
+                click.echo(f"warning: {warning}", err=True)
+        if entry.error:
+            failed += 1
+            click.echo(entry.error, err=True)
+        for path in entry.written:
+            output.info(f"wrote {_shown(path)}")
+    if failed:
+        raise LimbagError(f"{failed} of {len(entries)} books failed", hint="see the messages above")
 
 
 @main.command("check")

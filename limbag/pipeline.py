@@ -6,7 +6,8 @@ import dataclasses
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from .chronology import (
 )
 from .config import OUTPUT_FORMATS, BookConfig, load_config
 from .epub import write_epub
-from .errors import Problem, StrictModeError
+from .errors import LimbagError, Problem, StrictModeError
 from .fonts import find_fonts
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
@@ -235,3 +236,36 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     save_build(target, key, {path.name: outputs[fmt] for fmt, path in zip(outputs, written, strict=True)},
                warnings, page_count)
     return BuildResult(config.slug, tuple(written), warnings, page_count, prepared.book, rendered, back)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """One book of a catalog build: what it wrote, or the error that stopped it (as text, so that
+    it crosses process and machine boundaries)."""
+
+    book_dir: Path
+    written: tuple[Path, ...] = ()
+    warnings: tuple[str, ...] = ()
+    page_count: int = 0
+    error: str | None = None
+
+
+def build_one(book_dir: Path, out_dir: Path | None, formats: tuple[str, ...], strict: bool) -> CatalogEntry:
+    """A catalog worker: builds one book and returns only plain, picklable data."""
+    try:
+        result = build(book_dir, out_dir, formats, strict)
+    except LimbagError as error:
+        return CatalogEntry(book_dir, error=error.format_message())
+    return CatalogEntry(book_dir, result.written, tuple(str(w) for w in result.warnings), result.page_count)
+
+
+def build_catalog(book_dirs: Iterable[Path], executor: Executor, out_dir: Path | None = None,
+                  formats: tuple[str, ...] = (), strict: bool = False) -> list[CatalogEntry]:
+    """Build several books at once on any concurrent.futures-style executor: a local process pool,
+    or a cluster's (dask.distributed's Client has the same submit/result interface).
+
+    With `out_dir`, each book writes into `out_dir/<book folder name>`; else into its own build/.
+    """
+    futures = [executor.submit(build_one, book_dir, out_dir / book_dir.resolve().name if out_dir else None,
+                               formats, strict) for book_dir in book_dirs]
+    return [future.result() for future in futures]

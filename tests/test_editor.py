@@ -111,3 +111,29 @@ def test_an_unexpected_failure_is_one_line_without_a_traceback(monkeypatch, tmp_
     assert result.exit_code == 2
     assert "internal error: RuntimeError: something unforeseen — this is a bug in Limbag" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.build
+def test_a_catalog_builds_in_parallel_and_reports_each_book(make_book, tmp_path):
+    good = [make_book({"book.yaml": f"title: Book {n}\nlanguage: en\noutputs: [pdf]\n", "01.md": "# One\n\nHi.\n"},
+                      name=f"book{n}") for n in (1, 2)]
+    broken = make_book({"book.yaml": "title: Broken\nlanguage: en\n", "01.md": "\n"}, name="broken")
+    done = run("build", *map(str, good), str(broken), "--out", str(tmp_path / "catalog"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "01.md:1: chapter is empty" in done.stderr and "1 of 3 books failed" in done.stderr
+    for n in (1, 2):
+        assert (tmp_path / "catalog" / f"book{n}" / f"book-{n}.pdf").is_file()
+
+
+@pytest.mark.build
+def test_any_concurrent_futures_executor_can_build_a_catalog(make_book, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from limbag.pipeline import build_catalog
+
+    books = [make_book({"book.yaml": f"title: B{n}\nlanguage: tl\noutputs: [pdf]\n", "01.md": "# Isa\n\nTeksto.\n"},
+                       name=f"b{n}") for n in (1, 2)]
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        entries = build_catalog(books, executor, tmp_path / "out")
+    assert [entry.error for entry in entries] == [None, None]
+    assert [entry.written[0].name for entry in entries] == ["b1.pdf", "b2.pdf"]

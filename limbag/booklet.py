@@ -61,12 +61,16 @@ def booklet_order(page_count: int) -> list[Side]:
 def _page_as_form(writer: PdfWriter, page: PageObject) -> tuple[object, float, float, float, float]:
     """A source page as a form XObject in the writer (its content is copied once, still compressed)."""
     box = page.mediabox
-    contents = page.get_contents()
+    raw = page.get("/Contents")
+    raw = raw.get_object() if raw is not None else None
     form = StreamObject()
-    if contents is not None and "/Filter" in contents and not isinstance(contents, DecodedStreamObject):
-        form._data = contents._data  # keep the compressed bytes as they are
-        form[NameObject("/Filter")] = contents["/Filter"]
+    if isinstance(raw, StreamObject) and "/Filter" in raw and not isinstance(raw, DecodedStreamObject):
+        form._data = raw._data  # one compressed stream: keep its bytes as they are
+        form[NameObject("/Filter")] = raw["/Filter"]
+        if "/DecodeParms" in raw:
+            form[NameObject("/DecodeParms")] = raw["/DecodeParms"]
     else:
+        contents = page.get_contents()
         form = DecodedStreamObject()
         form.set_data(contents.get_data() if contents is not None else b"")
         form = form.flate_encode()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,17 +89,26 @@ def save_build(out_dir: Path, key: str, outputs: dict[str, bytes], warnings: Ite
     os.replace(temporary, folder / MANIFEST)
 
 
-def cached_font(out_dir: Path | None, font: Path, characters: str, make: Callable[[], bytes]) -> bytes:
-    """A subset font from the cache, or made by `make()` and stored for next time."""
-    if out_dir is None:
-        return make()
+def _font_path(cache_dir: Path, font: Path, characters: str) -> Path:
     key = hashlib.sha256(hashlib.sha256(font.read_bytes()).digest() + characters.encode()).hexdigest()
-    path = out_dir / CACHE_FOLDER / "fonts" / f"{key}{font.suffix}"
+    return cache_dir / "fonts" / f"{key}{font.suffix}"
+
+
+def cached_font_if_present(cache_dir: Path | None, font: Path, characters: str) -> bytes | None:
+    """A subset font kept from an earlier build (`<out>/.limbag-cache/fonts/`), if there is one."""
+    if cache_dir is None:
+        return None
+    path = _font_path(cache_dir, font, characters)
+    return path.read_bytes() if path.is_file() else None
+
+
+def store_font(cache_dir: Path | None, font: Path, characters: str, data: bytes) -> None:
+    if cache_dir is None:
+        return
+    path = _font_path(cache_dir, font, characters)
     if path.is_file():
-        return path.read_bytes()
-    data = make()
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".part")
     temporary.write_bytes(data)
     os.replace(temporary, path)
-    return data

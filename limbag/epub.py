@@ -8,23 +8,22 @@ page-list, and index and chronology locators that show print page numbers.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import io
 import mimetypes
 import os
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from fontTools import subset
-from fontTools.ttLib import TTFont
 from markupsafe import Markup
 
-from .cache import cached_font
+from .cache import cached_font_if_present, store_font
 from .config import BookConfig
 from .errors import Location, Problem
-from .fonts import FontFace, families
+from .fonts import FontFace, families, subset_font
 from .language import Language
 from .layouts import Layouts
 from .markup import MarkupOptions, attr, blocks_html, inlines_html
@@ -271,36 +270,57 @@ def build_stylesheets(context: _Context, faces: Iterable[FontFace]) -> list[Pack
     return [PackageFile("css/book.css", css, "text/css"), PackageFile("css/fonts.css", font_css.encode(), "text/css")]
 
 
-def build_fonts(faces: Iterable[FontFace], text: str, cache_dir: Path | None = None) -> list[PackageFile]:
-    """Each font cut down to the characters the book uses, with the licence beside it."""
+def build_fonts(faces: Iterable[FontFace], subset_data: Mapping[Path, bytes]) -> list[PackageFile]:
+    """Each font, already cut down to the characters the book uses, with the licence beside it."""
     files: list[PackageFile] = []
-    characters = sorted({ord(c) for c in text} | set(range(0x20, 0x7F)))
     licences: set[Path] = set()
     for face in faces:
-        data = cached_font(cache_dir, face.path, "".join(map(chr, characters)),
-                           functools.partial(_subset, face, characters))
         media_type = "font/otf" if face.path.suffix.lower() == ".otf" else "font/ttf"
-        files.append(PackageFile(f"fonts/{face.path.name}", data, media_type))
+        files.append(PackageFile(f"fonts/{face.path.name}", subset_data[face.path], media_type))
         licences.update(p for p in face.path.parent.glob("OFL*.txt"))
     for licence in sorted(licences):
         files.append(PackageFile(f"fonts/{licence.name}", licence.read_bytes(), "text/plain"))
     return files
 
 
-def _subset(face: FontFace, characters: list[int]) -> bytes:
-    font = TTFont(face.path, recalcTimestamp=False)
-    options = subset.Options()
-    options.layout_features = ["*"]
-    options.name_IDs = ["*"]
-    options.name_languages = ["*"]
-    options.notdef_outline = True
-    options.drop_tables += ["Silf", "Sill", "Silt", "Glat", "Gloc", "Feat"]  # Graphite: unused by e-readers
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=characters)
-    subsetter.subset(font)
-    buffer = io.BytesIO()
-    font.save(buffer)
-    return buffer.getvalue()
+def epub_faces(faces: tuple[FontFace, ...], layouts: Layouts) -> tuple[FontFace, ...]:
+    """The faces the e-book's stylesheet names: the only ones it packs."""
+    named = {family for family, _ in families(faces, layouts.find("epub/book.css").read_text(encoding="utf-8"))}
+    return tuple(face for face in faces if face.family in named)
+
+
+def book_characters(book: Book, language: Language) -> str:
+    """Every character the e-book can show: its sources, settings and interface words, digits and
+    the punctuation of the layouts. Known before layout, so fonts can be subset alongside it."""
+    texts = [path.read_text(encoding="utf-8") for path in book.config.chapters]
+    texts.append(book.config.source.read_text(encoding="utf-8"))
+    texts.extend(language.ui.values())
+    texts.extend(language.months)
+    texts.append("0123456789ivxlcdmIVXLCDM–—…«»“”‘’.,;:!?()[]#%&*/+-=<>@ ")
+    return "".join(sorted(set("".join(texts)) | {chr(c) for c in range(0x20, 0x7F)}))
+
+
+def subset_fonts(faces: Iterable[FontFace], characters: str, cache_dir: Path | None,
+                 executor: Executor | None = None) -> Callable[[], dict[Path, bytes]]:
+    """Start subsetting (on `executor` if given) and return a function that waits for the result."""
+    pending: dict[Path, Any] = {}
+    for face in faces:
+        cached = cached_font_if_present(cache_dir, face.path, characters)
+        if cached is not None:
+            pending[face.path] = cached
+        elif executor is not None:
+            pending[face.path] = executor.submit(subset_font, face.path, characters)
+        else:
+            pending[face.path] = subset_font(face.path, characters)
+
+    def result() -> dict[Path, bytes]:
+        done: dict[Path, bytes] = {}
+        for path, value in pending.items():
+            done[path] = value if isinstance(value, bytes) else value.result()
+            store_font(cache_dir, path, characters, done[path])
+        return done
+
+    return result
 
 
 def build_images(book: Book) -> list[PackageFile]:
@@ -370,8 +390,8 @@ def zip_package(files: list[PackageFile]) -> bytes:
 
 
 def write_epub(book: Book, back: BackMatter, page_map: PageMap, layouts: Layouts, language: Language,
-               faces: tuple[FontFace, ...], cache_dir: Path | None = None) -> WrittenEpub:
-    """The whole e-book as bytes."""
+               faces: tuple[FontFace, ...], fonts: Callable[[], dict[Path, bytes]] | None = None) -> WrittenEpub:
+    """The whole e-book as bytes; `fonts` waits for subset fonts started earlier (see subset_fonts)."""
     config = book.config
     where = _locations(book, back)
     starts = page_starts(page_map)
@@ -381,7 +401,7 @@ def write_epub(book: Book, back: BackMatter, page_map: PageMap, layouts: Layouts
             placement[label] = _file_of(element_id, where) or ""
     markers = _Markers(dict(starts))
     css_text = layouts.find("epub/book.css").read_text(encoding="utf-8")
-    used_faces = tuple(face for face in faces if any(face.family == family for family, _ in families(faces, css_text)))
+    used_faces = epub_faces(faces, layouts)
     context = _Context(book, config, language, layouts, back, page_map, where, markers, families(used_faces, css_text))
 
     content: list[PackageFile] = [build_title(context), build_imprint(context)]
@@ -404,8 +424,8 @@ def write_epub(book: Book, back: BackMatter, page_map: PageMap, layouts: Layouts
                         "report this: a page-break marker is missing") for labels in markers.starts.values()
                 for label in labels]
     images = build_images(book)
-    text = b"".join(file.data for file in spine_files).decode("utf-8")
-    support = [*build_stylesheets(context, used_faces), *build_fonts(used_faces, text, cache_dir), *images]
+    fonts = fonts or subset_fonts(used_faces, book_characters(book, language), None)
+    support = [*build_stylesheets(context, used_faces), *build_fonts(used_faces, fonts()), *images]
     files = [*spine_files, *support]
     files.append(build_package(context, files, bool(images)))
     return WrittenEpub(zip_package(files), tuple(files), tuple(page_files), tuple(problems))

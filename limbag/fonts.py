@@ -79,3 +79,25 @@ def families(faces: tuple[FontFace, ...], used: str) -> list[tuple[str, str]]:
         if f'"{face.family}"' in used or f"'{face.family}'" in used:
             seen.setdefault(face.family, face.licence)
     return list(seen.items())
+
+
+def subset_font(path: Path, characters: str) -> bytes:
+    """The font cut down to `characters` (OpenType features kept, Graphite tables dropped: e-readers
+    do not use them). A plain function of its arguments, so a worker process can run it."""
+    import io
+
+    from fontTools import subset
+
+    font = TTFont(path, recalcTimestamp=False)
+    options = subset.Options()
+    options.layout_features = ["*"]
+    options.name_IDs = ["*"]
+    options.name_languages = ["*"]
+    options.notdef_outline = True
+    options.drop_tables += ["Silf", "Sill", "Silt", "Glat", "Gloc", "Feat"]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=sorted({ord(c) for c in characters}))
+    subsetter.subset(font)
+    buffer = io.BytesIO()
+    font.save(buffer)
+    return buffer.getvalue()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import logging
 import os
 import re
@@ -15,10 +14,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+import pydyf
 from markupsafe import Markup
-from pypdf import PdfWriter
-from pypdf.constants import PageLabelStyle
-from pypdf.generic import ArrayObject, ByteStringObject, RectangleObject
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
@@ -170,31 +167,29 @@ def press_css(page: PageSettings) -> str:
     return f"@page {{ bleed: {page.bleed_mm + slug:.2f}mm; marks: {marks}; }}\n"
 
 
-def _finish(pdf: bytes, front_matter_end: int, page_count: int, identifier: str, bleed_mm: float | None) -> bytes:
-    """With pypdf: page labels (i, ii, … then 1, 2, …), a stable XMP document id, and, for the
-    press PDF, a BleedBox exactly `bleed` around the TrimBox."""
-    writer = PdfWriter(clone_from=io.BytesIO(pdf))
-    writer.pdf_header = pdf[: pdf.index(b"\n")]  # keep %PDF-1.7 (PDF/UA) or 1.6 (PDF/X-4)
-    file_id = ByteStringObject(hashlib.sha256(identifier.encode()).digest()[:16])
-    writer._ID = ArrayObject([file_id, file_id])  # both halves stable: the same book, the same file
-    if front_matter_end:
-        writer.set_page_label(0, front_matter_end - 1, PageLabelStyle.LOWERCASE_ROMAN)
-    if front_matter_end < page_count:
-        writer.set_page_label(front_matter_end, page_count - 1, PageLabelStyle.DECIMAL, start=1)
-    metadata = writer.root_object.get("/Metadata")
-    if metadata is not None:  # the layout engine writes a random xmp.did for PDF/X-4
-        stream = metadata.get_object()
-        stable = uuid.uuid5(uuid.NAMESPACE_URL, "limbag-pdf:" + identifier)
-        stream.set_data(re.sub(rb"xmp\.did:[0-9a-f-]{36}", f"xmp.did:{stable}".encode(), stream.get_data()))
-    if bleed_mm is not None:
-        points = bleed_mm * 72 / 25.4
-        for page in writer.pages:
-            trim = page.trimbox
-            page.bleedbox = RectangleObject([float(trim.left) - points, float(trim.bottom) - points,
-                                            float(trim.right) + points, float(trim.top) + points])
-    output = io.BytesIO()
-    writer.write(output)
-    return output.getvalue()
+def _finisher(front_matter_end: int, page_count: int, identifier: str, bleed_mm: float | None) -> Callable[[Any, Any], None]:
+    """Last touches on the engine's PDF objects before they are written (no second pass over the file):
+    page labels (i, ii, … then 1, 2, …), a stable XMP document id in place of the engine's random one
+    (PDF/X-4), and, for the press PDF, a BleedBox exactly `bleed` around the TrimBox."""
+    stable_id = f"xmp.did:{uuid.uuid5(uuid.NAMESPACE_URL, 'limbag-pdf:' + identifier)}".encode()
+
+    def finish(document: Any, pdf: Any) -> None:
+        numbers = pydyf.Array()
+        if front_matter_end:
+            numbers.extend([0, pydyf.Dictionary({"S": "/r"})])
+        if front_matter_end < page_count:
+            numbers.extend([front_matter_end, pydyf.Dictionary({"S": "/D", "St": 1})])
+        pdf.catalog["PageLabels"] = pydyf.Dictionary({"Nums": numbers})
+        for item in pdf.objects:
+            if isinstance(item, pydyf.Stream) and item.extra.get("Type") == "/Metadata":
+                data = b"".join(part if isinstance(part, bytes) else str(part).encode() for part in item.stream)
+                item.stream = [re.sub(rb"xmp\.did:[0-9a-f-]{36}", stable_id, data)]
+            elif bleed_mm is not None and isinstance(item, pydyf.Dictionary) and item.get("Type") == "/Page":
+                left, bottom, right, top = (float(v) for v in item["TrimBox"])
+                points = bleed_mm * 72 / 25.4
+                item["BleedBox"] = pydyf.Array([left - points, bottom - points, right + points, top + points])
+
+    return finish
 
 
 @dataclass
@@ -285,7 +280,8 @@ def render_book(book: Book, layouts: Layouts, make_back: Callable[[PageMap], Bac
         document = body.copy(all_pages)
         identifier = hashlib.sha256(config.identifier.encode()).hexdigest()[:32].encode()
         variant = {"pdf_variant": "pdf/x-4", "output_intent": "srgb"} if press else {"pdf_variant": "pdf/ua-1"}
-        pdf = document.write_pdf(pdf_identifier=identifier, **variant)
+        finish = _finisher(len(front_pages), len(all_pages), config.identifier, config.page.bleed_mm if press else None)
+        pdf = document.write_pdf(pdf_identifier=identifier, finisher=finish, **variant)
     for record in records:
         problems.append(Problem(Location(stylesheet_path), f"layout engine: {record.getMessage()}",
                                 "check the layout's CSS and the files it refers to"))
@@ -294,7 +290,6 @@ def render_book(book: Book, layouts: Layouts, make_back: Callable[[PageMap], Bac
                                 "only files inside the book folder, its layouts and fonts are read"))
     if pdf is None:
         raise RenderError("the layout engine produced no PDF", Location(config.source), "check the layouts")
-    pdf = _finish(pdf, len(front_pages), len(all_pages), config.identifier, config.page.bleed_mm if press else None)
     html = front_html + "".join(html_parts)
     return RenderedPdf(pdf, page_map, html, tuple(engine.fonts), tuple(problems)), back
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from .chronology import (
     mark_dates,
 )
 from .config import OUTPUT_FORMATS, BookConfig, load_config
-from .epub import write_epub
+from .epub import book_characters, epub_faces, subset_fonts, write_epub
 from .errors import LimbagError, Problem, StrictModeError
 from .fonts import find_fonts
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
@@ -179,12 +180,14 @@ def _stage(progress: Progress | None, describe: Callable[[], str]) -> Iterator[N
 
 
 def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] = (),
-          strict: bool = False, progress: Progress | None = None) -> BuildResult:
+          strict: bool = False, progress: Progress | None = None, parallel: bool = True) -> BuildResult:
     """Read, lay out and write the requested outputs (default: book.yaml's `outputs`).
 
     Every output is made in memory first and written only when all are whole, each through a
     temporary file renamed into place: a failed or interrupted build keeps the last good files.
     When no input changed since the last build into the same folder, nothing is redone.
+    With `parallel`, a second process subsets the e-book's fonts during the layout and imposes the
+    booklet while the e-book is written.
     """
     target = out_dir if out_dir is not None else book_dir / "build"
     key = fingerprint(book_dir, formats, strict)
@@ -202,30 +205,43 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     config = prepared.config
     requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
     layouts = book_layouts(book_dir)
-    with _stage(progress, lambda: f"laid out {len(rendered.page_map.labels)} pages"):
-        rendered, back = lay_out(prepared.book, layouts, prepared.index_settings, prepared.events, prepared.language)
-    _, font_problems = find_fonts(book_dir)
-    warnings = (*prepared.warnings, *font_problems, *rendered.problems)
-    if strict and warnings:
-        raise StrictModeError(list(warnings))
+    faces, font_problems = find_fonts(book_dir)
+    helper = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) if parallel else None
+    try:
+        fonts = None
+        if "epub" in requested:  # the characters are known before layout: subset the fonts meanwhile
+            fonts = subset_fonts(epub_faces(faces, layouts), book_characters(prepared.book, prepared.language),
+                                 target / CACHE_FOLDER, helper)
+        with _stage(progress, lambda: f"laid out {len(rendered.page_map.labels)} pages"):
+            rendered, back = lay_out(prepared.book, layouts, prepared.index_settings, prepared.events,
+                                     prepared.language)
+        warnings = (*prepared.warnings, *font_problems, *rendered.problems)
+        if strict and warnings:
+            raise StrictModeError(list(warnings))
 
-    outputs: dict[str, bytes] = {}
-    if "pdf" in requested:
-        outputs["pdf"] = rendered.pdf
-    if "booklet" in requested:
-        with _stage(progress, lambda: "imposed the booklet"):
-            outputs["booklet"] = impose(rendered.pdf, config.booklet, config.title)
-    if "press" in requested:
-        with _stage(progress, lambda: "laid out the press PDF"):
-            outputs["press"] = lay_out(prepared.book, layouts, prepared.index_settings, prepared.events,
-                                       prepared.language, press=True)[0].pdf
-    if "epub" in requested:
-        with _stage(progress, lambda: "wrote the e-book"):
-            faces, _ = find_fonts(book_dir)
-            epub = write_epub(prepared.book, back, rendered.page_map, layouts, prepared.language, faces,
-                              target / CACHE_FOLDER)
-        warnings = (*warnings, *epub.problems)
-        outputs["epub"] = epub.data
+        outputs: dict[str, bytes] = {}
+        if "pdf" in requested:
+            outputs["pdf"] = rendered.pdf
+        booklet = None
+        if "booklet" in requested:
+            booklet = (helper.submit(impose, rendered.pdf, config.booklet, config.title) if helper
+                       else impose(rendered.pdf, config.booklet, config.title))
+        if "press" in requested:
+            with _stage(progress, lambda: "laid out the press PDF"):
+                outputs["press"] = lay_out(prepared.book, layouts, prepared.index_settings, prepared.events,
+                                           prepared.language, press=True)[0].pdf
+        if "epub" in requested:
+            with _stage(progress, lambda: "wrote the e-book"):
+                epub = write_epub(prepared.book, back, rendered.page_map, layouts, prepared.language, faces, fonts)
+            warnings = (*warnings, *epub.problems)
+            outputs["epub"] = epub.data
+        if booklet is not None:
+            with _stage(progress, lambda: "imposed the booklet"):
+                outputs["booklet"] = booklet if isinstance(booklet, bytes) else booklet.result()
+    finally:
+        if helper is not None:
+            helper.shutdown(cancel_futures=True)
+    outputs = {name: outputs[name] for name in OUTPUT_FORMATS if name in outputs}
 
     written = []
     for output_format, data in outputs.items():
@@ -253,7 +269,7 @@ class CatalogEntry:
 def build_one(book_dir: Path, out_dir: Path | None, formats: tuple[str, ...], strict: bool) -> CatalogEntry:
     """A catalog worker: builds one book and returns only plain, picklable data."""
     try:
-        result = build(book_dir, out_dir, formats, strict)
+        result = build(book_dir, out_dir, formats, strict, parallel=False)
     except LimbagError as error:
         return CatalogEntry(book_dir, error=error.format_message())
     return CatalogEntry(book_dir, result.written, tuple(str(w) for w in result.warnings), result.page_count)

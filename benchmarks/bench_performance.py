@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Prints, side by side and in one run, how long books of 10, 30 and 100 chapters take:
+
+- limbag: a full build (PDF + booklet + EPUB), a rebuild with nothing changed, a rebuild after
+  editing one chapter, and the peak memory of the full build;
+- plain WeasyPrint laying out the same HTML and CSS that Limbag lays out;
+- pandoc on the same Markdown: PDF (--pdf-engine=weasyprint) and EPUB.
+
+Every figure is the median of --runs runs of a fresh process (so interpreter start-up counts for
+every tool); ratios are against pandoc's PDF + EPUB of the same book.
+
+Usage: python benchmarks/bench_performance.py [--chapters 10 30 100] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from large_book import make_book
+
+REPO = Path(__file__).resolve().parent.parent
+LIMBAG = [sys.executable, str(REPO / "build.py")]
+PLAIN_WEASYPRINT = """
+import sys, pathlib
+from weasyprint import HTML, CSS
+from weasyprint.text.fonts import FontConfiguration
+folder = pathlib.Path(sys.argv[1])
+fonts = FontConfiguration()
+css = [CSS(filename=str(folder / "style.css"), font_config=fonts)]
+for part in ("front", "body", "back"):
+    HTML(filename=str(folder / f"{part}.html"), base_url=sys.argv[2]).write_pdf(
+        str(folder / f"{part}.pdf"), stylesheets=css, font_config=fonts)
+"""
+
+
+def timed(command: list[str], cwd: Path | None = None) -> tuple[float, int]:
+    """Seconds and peak resident memory (MB) of one fresh process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode() if process.stderr else ''}")
+    return seconds, usage.ru_maxrss // 1024
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def export_html(book: Path, folder: Path) -> None:
+    """The three HTML parts and the CSS exactly as Limbag lays them out."""
+    code = f"""
+import sys, pathlib
+sys.path.insert(0, {str(REPO)!r})
+from limbag.pipeline import prepare, lay_out
+from limbag.layouts import book_layouts
+from limbag.fonts import find_fonts
+from limbag.pdf import page_css, print_html, _title_string_css
+from limbag.pagemap import PageMap
+book = pathlib.Path(sys.argv[1]); out = pathlib.Path(sys.argv[2])
+p = prepare(book); layouts = book_layouts(book)
+rendered, back = lay_out(p.book, layouts, p.index_settings, p.events, p.language)
+faces, _ = find_fonts(book)
+css = "\\n".join(f.css() for f in faces) + layouts.find("print/book.css").read_text() + page_css(p.config.page) + _title_string_css(p.config.title)
+(out / "style.css").write_text(css)
+labels = {{a: rendered.page_map.labels[i] for a, i in rendered.page_map.anchor_pages.items()}}
+from limbag.fonts import families
+fam = families(faces, css)
+for part in ("front", "body", "back"):
+    (out / f"{{part}}.html").write_text(print_html(p.book, p.language, layouts, fam, back, part, labels))
+"""
+    subprocess.run([sys.executable, "-c", code, str(book), str(folder)], check=True)
+
+
+def pandoc_commands(book: Path, folder: Path) -> tuple[list[str], list[str]]:
+    chapters = sorted(str(p) for p in (book / "manuscript").glob("*.md"))
+    common = ["pandoc", "--from", "markdown", "--toc", "--metadata", "title=Aklat", "--metadata", "lang=tl",
+              "--resource-path", str(book / "manuscript"), *chapters]
+    return ([*common, "--pdf-engine=weasyprint", "-o", str(folder / "pandoc.pdf")],
+            [*common, "-o", str(folder / "pandoc.epub")])
+
+
+def measure(chapters: int, runs: int, work: Path) -> dict[str, float]:
+    book = make_book(chapters, work / f"book-{chapters}")
+    out = work / f"out-{chapters}"
+    full, memory, noop, edit = [], [], [], []
+    build = [*LIMBAG, "build", str(book), "--out", str(out), "--format", "pdf", "--format", "booklet",
+             "--format", "epub"]
+    chapter = book / "manuscript" / "002.md"
+    original = chapter.read_text(encoding="utf-8")
+    for run in range(runs):
+        if out.exists():
+            subprocess.run(["rm", "-rf", str(out)], check=True)
+        seconds, peak = timed(build)
+        full.append(seconds)
+        memory.append(peak)
+        noop.append(timed(build)[0])
+        chapter.write_text(original.replace("Paglikha", f"Ang Paglikha ({run})", 1), encoding="utf-8")
+        edit.append(timed(build)[0])
+        chapter.write_text(original, encoding="utf-8")
+    html_folder = work / f"html-{chapters}"
+    html_folder.mkdir(exist_ok=True)
+    export_html(book, html_folder)
+    base_url = (book / "manuscript").resolve().as_uri() + "/"
+    weasy = [timed([sys.executable, "-c", PLAIN_WEASYPRINT, str(html_folder), base_url])[0] for _ in range(runs)]
+    pdf_command, epub_command = pandoc_commands(book, work)
+    pandoc = [timed(pdf_command)[0] + timed(epub_command)[0] for _ in range(runs)]
+    from pypdf import PdfReader
+
+    pages = len(PdfReader(out / f"malaking-aklat-{chapters}.pdf").pages)
+    return {"pages": pages, "full": median(full), "noop": median(noop), "edit": median(edit),
+            "memory": max(memory), "weasyprint": median(weasy), "pandoc": median(pandoc)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chapters", type=int, nargs="+", default=[10, 30, 100])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        print(f"{os.cpu_count()} cores; medians of {args.runs} fresh-process runs; ratios against pandoc PDF + EPUB")
+        print(f"{'chapters':>8} {'pages':>5} | {'pandoc':>7} | {'weasyprint':>10} | {'limbag full':>15} | "
+              f"{'no-op':>15} | {'1-ch. edit':>15} | {'peak MB':>7}")
+        for chapters in args.chapters:
+            m = measure(chapters, args.runs, work)
+            base = m["pandoc"]
+            print(f"{chapters:>8} {m['pages']:>5} | {base:6.2f}s | {m['weasyprint']:6.2f}s {m['weasyprint'] / base:.2f}x"
+                  f" | {m['full']:6.2f}s {m['full'] / base:.2f}x | {m['noop']:6.2f}s {m['noop'] / m['full']:5.0%} full"
+                  f" | {m['edit']:6.2f}s {m['edit'] / m['full']:5.0%} full | {m['memory']:>7}")
+
+
+if __name__ == "__main__":
+    main()

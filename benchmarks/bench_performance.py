@@ -69,7 +69,8 @@ book = pathlib.Path(sys.argv[1]); out = pathlib.Path(sys.argv[2])
 p = prepare(book); layouts = book_layouts(book)
 rendered, back = lay_out(p.book, layouts, p.index_settings, p.events, p.language)
 faces, _ = find_fonts(book)
-css = "\\n".join(f.css() for f in faces) + layouts.find("print/book.css").read_text() + page_css(p.config.page) + _title_string_css(p.config.title)
+css = "\\n".join(f.css() for f in faces) + layouts.find("print/book.css").read_text()
+css += page_css(p.config.page) + _title_string_css(p.config.title)
 (out / "style.css").write_text(css)
 labels = {{a: rendered.page_map.labels[i] for a, i in rendered.page_map.anchor_pages.items()}}
 from limbag.fonts import families

@@ -27,9 +27,8 @@ def make_book(chapters: int, target: Path) -> Path:
         parts = []
         for part, source in enumerate(sources, start=1):
             body = source.read_text(encoding="utf-8")
-            body = re.sub(r"\[\^(\w+)\]", lambda m: f"[^{m.group(1)}{part}]", body)
-            body = re.sub(r"^# (.*?) \{#([\w-]+)\}", lambda m: f"## {m.group(1)} {{#{m.group(2)}-{number}}}", body,
-                          count=1, flags=re.M)
+            body = re.sub(r"\[\^(\w+)\]", rf"[^\g<1>{part}]", body)
+            body = re.sub(r"^# (.*?) \{#([\w-]+)\}", rf"## \g<1> {{#\g<2>-{number}}}", body, count=1, flags=re.M)
             parts.append(body)
         text = f"# Kabanata {number} {{#k-{number}}}\n\n" + "\n\n".join(parts)
         name = f"{number:03d}.md"

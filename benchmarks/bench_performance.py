@@ -42,12 +42,14 @@ for part in ("front", "body", "back"):
 
 def timed(command: list[str], cwd: Path | None = None) -> tuple[float, int]:
     """Seconds and peak resident memory (MB) of one fresh process."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode() if process.stderr else ''}")
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty tool must not block on it
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            errors.seek(0)
+            raise SystemExit(f"failed: {' '.join(command)}\n{errors.read().decode(errors='replace')[-2000:]}")
     return seconds, usage.ru_maxrss // 1024
 
 

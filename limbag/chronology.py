@@ -37,6 +37,7 @@ from .model import (
     Text,
     anchor_ids,
     plain_text,
+    rewrite_text,
 )
 from .pagemap import PageMap
 
@@ -203,19 +204,6 @@ class _DateMarker:
     problems: list[Problem] = field(default_factory=list)
     count: int = 0
 
-    def inlines(self, nodes: tuple[Inline, ...]) -> tuple[Inline, ...]:
-        result: list[Inline] = []
-        for node in nodes:
-            if isinstance(node, Text) and self.detect:
-                result.extend(self.text(node.text))
-            elif isinstance(node, Span) and node.id in self.explicit_ids:
-                result.append(node)  # the editor's own mark: not detected again
-            elif isinstance(node, (Emphasis, Strong, Link, Span)):
-                result.append(dataclasses.replace(node, children=self.inlines(node.children)))
-            else:
-                result.append(node)
-        return tuple(result)
-
     def text(self, text: str) -> list[Inline]:
         pieces: list[Inline] = []
         position = 0
@@ -239,13 +227,9 @@ class _DateMarker:
         return pieces
 
     def block(self, block: Block) -> Block:
-        if isinstance(block, Paragraph):
-            return dataclasses.replace(block, children=self.inlines(block.children))
-        if isinstance(block, BlockQuote):
-            return dataclasses.replace(block, children=tuple(self.block(child) for child in block.children))
-        if isinstance(block, ListBlock):
-            return dataclasses.replace(block, items=tuple(tuple(self.block(c) for c in item) for item in block.items))
-        return block
+        if not self.detect:
+            return block
+        return rewrite_text(block, self.text, lambda span: span.id in self.explicit_ids)
 
 
 def _date_text(when: DateValue) -> str:

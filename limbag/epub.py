@@ -27,7 +27,7 @@ from .fonts import FontFace, families, subset_font
 from .language import Language
 from .layouts import Layouts
 from .markup import MarkupOptions, attr, blocks_html, inlines_html
-from .model import Block, BlockQuote, Book, Chapter, Figure, Heading, ListBlock, chapter_ids
+from .model import Block, Book, Chapter, Figure, Heading, chapter_ids, iter_blocks
 from .pagemap import PageMap
 from .pdf import BackMatter
 
@@ -334,14 +334,7 @@ def build_images(book: Book) -> list[PackageFile]:
 
 
 def _figures(blocks: Iterable[Block]) -> Iterable[Figure]:
-    for block in blocks:
-        if isinstance(block, Figure):
-            yield block
-        elif isinstance(block, BlockQuote):
-            yield from _figures(block.children)
-        elif isinstance(block, ListBlock):
-            for item in block.items:
-                yield from _figures(item)
+    return (block for block in iter_blocks(blocks) if isinstance(block, Figure))
 
 
 def modified_time(config: BookConfig) -> str:

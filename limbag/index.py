@@ -21,23 +21,15 @@ from .errors import ConfigError, Location, Problem
 from .language import Language
 from .model import (
     Block,
-    BlockQuote,
     Book,
     Chapter,
-    Emphasis,
-    Figure,
     Footnote,
     IndexMark,
     Inline,
-    Link,
-    ListBlock,
-    Paragraph,
     Span,
-    Strong,
-    Table,
-    TableCell,
     Text,
     plain_text,
+    rewrite_text,
 )
 from .pagemap import PageMap
 
@@ -155,19 +147,12 @@ class _AliasMarker:
     """Aliases that stand in the text inside explicit marks (found, but not indexed twice)."""
     count: int = 0
 
-    def inlines(self, nodes: tuple[Inline, ...]) -> tuple[Inline, ...]:
-        result: list[Inline] = []
-        for node in nodes:
-            if isinstance(node, Text):
-                result.extend(self.text(node.text))
-            elif isinstance(node, Span) and node.id in self.marked_ids:
-                self.seen_in_marks.update(" ".join(m.group(0).split()) for m in self.pattern.finditer(plain_text(node.children)))
-                result.append(node)  # already an index mark: not indexed twice
-            elif isinstance(node, (Emphasis, Strong, Link, Span)):
-                result.append(dataclasses.replace(node, children=self.inlines(node.children)))
-            else:
-                result.append(node)
-        return tuple(result)
+    def keep(self, span: Span) -> bool:
+        """An explicit mark is not indexed twice; aliases standing in it still count as found."""
+        if span.id not in self.marked_ids:
+            return False
+        self.seen_in_marks.update(" ".join(m.group(0).split()) for m in self.pattern.finditer(plain_text(span.children)))
+        return True
 
     def text(self, text: str) -> list[Inline]:
         pieces: list[Inline] = []
@@ -186,20 +171,7 @@ class _AliasMarker:
         return pieces
 
     def block(self, block: Block) -> Block:
-        if isinstance(block, Paragraph):
-            return dataclasses.replace(block, children=self.inlines(block.children))
-        if isinstance(block, BlockQuote):
-            return dataclasses.replace(block, children=tuple(self.block(child) for child in block.children))
-        if isinstance(block, ListBlock):
-            items = tuple(tuple(self.block(child) for child in item) for item in block.items)
-            return dataclasses.replace(block, items=items)
-        if isinstance(block, Table):
-            def row(cells: tuple[TableCell, ...]) -> tuple[TableCell, ...]:
-                return tuple(dataclasses.replace(cell, children=self.inlines(cell.children)) for cell in cells)
-            return dataclasses.replace(block, head=tuple(row(r) for r in block.head), body=tuple(row(r) for r in block.body))
-        if isinstance(block, Figure):
-            return dataclasses.replace(block, caption=self.inlines(block.caption))
-        return block  # headings and code are not searched
+        return rewrite_text(block, self.text, self.keep)
 
     def footnote(self, note: Footnote) -> Footnote:
         return dataclasses.replace(note, children=tuple(self.block(child) for child in note.children))

@@ -6,6 +6,8 @@ so that the PDF page map and the EPUB point at the same places.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,6 +210,52 @@ class Book:
 def anchor_ids(book: Book) -> set[str]:
     """Every id a reference may point at: chapters, blocks and spans."""
     return {element_id for chapter in book.chapters for element_id in chapter_ids(chapter)}
+
+
+def iter_blocks(blocks: Iterable[Block]) -> Iterator[Block]:
+    """Every block, nested ones (in quotes and list items) included, in reading order."""
+    for block in blocks:
+        yield block
+        if isinstance(block, BlockQuote):
+            yield from iter_blocks(block.children)
+        elif isinstance(block, ListBlock):
+            for item in block.items:
+                yield from iter_blocks(item)
+
+
+def rewrite_text(block: Block, rewrite: Callable[[str], list[Inline]], keep: Callable[[Span], bool]) -> Block:
+    """A copy of `block` whose running text (paragraphs, quotes, lists, table cells, captions; not
+    headings or code) is replaced by `rewrite(text)`; a span for which `keep(span)` is true stays
+    as it is. The stages that anchor aliases and dates are built on it."""
+
+    def inlines(nodes: tuple[Inline, ...]) -> tuple[Inline, ...]:
+        result: list[Inline] = []
+        for node in nodes:
+            if isinstance(node, Text):
+                result.extend(rewrite(node.text))
+            elif isinstance(node, Span) and keep(node):
+                result.append(node)
+            elif isinstance(node, (Emphasis, Strong, Link, Span)):
+                result.append(dataclasses.replace(node, children=inlines(node.children)))
+            else:
+                result.append(node)
+        return tuple(result)
+
+    def cells(row: tuple[TableCell, ...]) -> tuple[TableCell, ...]:
+        return tuple(dataclasses.replace(cell, children=inlines(cell.children)) for cell in row)
+
+    if isinstance(block, Paragraph):
+        return dataclasses.replace(block, children=inlines(block.children))
+    if isinstance(block, BlockQuote):
+        return dataclasses.replace(block, children=tuple(rewrite_text(b, rewrite, keep) for b in block.children))
+    if isinstance(block, ListBlock):
+        return dataclasses.replace(block, items=tuple(tuple(rewrite_text(b, rewrite, keep) for b in item)
+                                                      for item in block.items))
+    if isinstance(block, Table):
+        return dataclasses.replace(block, head=tuple(cells(r) for r in block.head), body=tuple(cells(r) for r in block.body))
+    if isinstance(block, Figure):
+        return dataclasses.replace(block, caption=inlines(block.caption))
+    return block
 
 
 def chapter_ids(chapter: Chapter) -> set[str]:

@@ -8,7 +8,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -29,7 +29,7 @@ from .index import Index
 from .language import Language, load_language
 from .layouts import Layouts
 from .markup import MarkupOptions, blocks_html, inlines_html, paragraph_words
-from .model import Block, BlockQuote, Book, Chapter, Heading, ListBlock, Paragraph, note_ids
+from .model import Book, Chapter, Heading, Paragraph, iter_blocks, note_ids
 from .pagemap import PageMap, build_page_map
 
 ELEMENT_ID = re.compile(r'\sid="([^"]+)"')
@@ -299,15 +299,5 @@ def _source_order(html: str) -> dict[str, int]:
 
 
 def _paragraphs(book: Book) -> Iterator[Paragraph]:
-    def walk(blocks: Iterable[Block]) -> Iterator[Paragraph]:
-        for block in blocks:
-            if isinstance(block, Paragraph):
-                yield block
-            elif isinstance(block, BlockQuote):
-                yield from walk(block.children)
-            elif isinstance(block, ListBlock):
-                for item in block.items:
-                    yield from walk(item)
-
     for chapter in book.chapters:
-        yield from walk(chapter.blocks)
+        yield from (block for block in iter_blocks(chapter.blocks) if isinstance(block, Paragraph))

@@ -42,6 +42,7 @@ from .model import (
     TableCell,
     Text,
     ThematicBreak,
+    iter_blocks,
     plain_text,
 )
 
@@ -408,17 +409,7 @@ def read_book(config: BookConfig) -> tuple[Book, list[Problem]]:
     figures = 0  # figures are numbered through the whole book
     for number, source in enumerate(config.chapters, start=1):
         chapter, found = read_chapter(source, number, config.manuscript_dir, used_ids, figures)
-        figures += sum(1 for block in _walk_blocks(chapter.blocks) if isinstance(block, Figure))
+        figures += sum(1 for block in iter_blocks(chapter.blocks) if isinstance(block, Figure))
         chapters.append(chapter)
         problems.extend(found)
     return Book(config, tuple(chapters)), problems
-
-
-def _walk_blocks(blocks: Iterable[Block]) -> Iterable[Block]:
-    for block in blocks:
-        yield block
-        if isinstance(block, BlockQuote):
-            yield from _walk_blocks(block.children)
-        elif isinstance(block, ListBlock):
-            for item in block.items:
-                yield from _walk_blocks(item)

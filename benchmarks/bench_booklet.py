@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
-import time
 
 from pypdf import PdfReader, PdfWriter, Transformation
+from timing import median_seconds
 from weasyprint import HTML
 
 from limbag.booklet import booklet_order, impose
@@ -39,14 +38,6 @@ def merge_copying(pdf: bytes) -> bytes:
     return output.getvalue()
 
 
-def median(action, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -54,8 +45,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     pdf = sample_pdf(args.pages)
-    baseline = median(lambda: merge_copying(pdf), args.runs)
-    ours = median(lambda: impose(pdf, BookletSettings()), args.runs)
+    baseline = median_seconds(lambda: merge_copying(pdf), args.runs)
+    ours = median_seconds(lambda: impose(pdf, BookletSettings()), args.runs)
     print(f"{args.pages}-page A5 book on A4, {args.runs} runs each, medians")
     print(f"{'pypdf merge_transformed_page (copies content)':48} {baseline:7.3f} s   1.00x")
     print(f"{'limbag impose (form XObjects)':48} {ours:7.3f} s   {ours / baseline:.2f}x")

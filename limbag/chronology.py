@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from html import escape
 
-from .config import BookConfig
+from .config import BookConfig, unknown_key_warnings
 from .dates import DateError, DateValue, PartialDate, parse_date_value
 from .errors import ConfigError, Location, ManuscriptError, Problem
 from .language import Language
@@ -70,11 +70,7 @@ def chronology_settings(config: BookConfig) -> tuple[ChronologySettings, list[Pr
     """Validate book.yaml's `chronology:`; a bad date is an error naming its line."""
     raw = config.chronology
     errors: list[Problem] = []
-    warnings: list[Problem] = []
-    for key in raw:
-        if key not in CHRONOLOGY_KEYS:
-            warnings.append(Problem(config.location(f"chronology.{key}"), f"chronology.{key}: unknown key, ignored",
-                                    f"known keys: {', '.join(CHRONOLOGY_KEYS)}"))
+    warnings = unknown_key_warnings(config.location, raw, CHRONOLOGY_KEYS, "chronology.")
     detect = raw.get("detect", False)
     if not isinstance(detect, bool):
         errors.append(Problem(config.location("chronology.detect"), "chronology.detect: expected true or false",
@@ -92,10 +88,7 @@ def chronology_settings(config: BookConfig) -> tuple[ChronologySettings, list[Pr
             errors.append(Problem(config.location(path), f"{path}: expected `date:` and `text:`",
                                   "write `- date: 1954-03-31` and `text: …` below it"))
             continue
-        for key in item:
-            if key not in EVENT_KEYS:
-                warnings.append(Problem(config.location(f"{path}.{key}"), f"{path}.{key}: unknown key, ignored",
-                                        f"known keys: {', '.join(EVENT_KEYS)}"))
+        warnings.extend(unknown_key_warnings(config.location, item, EVENT_KEYS, f"{path}."))
         text = item.get("text")
         if not isinstance(text, str) or not text.strip():
             errors.append(Problem(config.location(f"{path}.text"), f"{path}.text: missing",

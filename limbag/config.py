@@ -7,7 +7,7 @@ import difflib
 import re
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -230,11 +230,19 @@ class _Checker:
         return value.strip()
 
     def unknown_keys(self, mapping: Mapping[str, Any], known: tuple[str, ...], prefix: str = "") -> None:
-        for key in mapping:
-            if str(key) not in known:
-                close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-                hint = f"did you mean `{close[0]}`?" if close else f"known keys: {', '.join(known)}"
-                self.warn(f"{prefix}{key}", "unknown key, ignored", hint)
+        self.warnings.extend(unknown_key_warnings(self.where, mapping, known, prefix))
+
+
+def unknown_key_warnings(where: Callable[[str], Location], mapping: Mapping[str, Any], known: tuple[str, ...],
+                         prefix: str = "") -> list[Problem]:
+    """A warning, with a "did you mean", for each key of `mapping` that is not `known`."""
+    problems = []
+    for key in mapping:
+        if str(key) not in known:
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            hint = f"did you mean `{close[0]}`?" if close else f"known keys: {', '.join(known)}"
+            problems.append(Problem(where(f"{prefix}{key}"), f"{prefix}{key}: unknown key, ignored", hint))
+    return problems
 
 
 def _describe(value: Any) -> str:

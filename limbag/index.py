@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import BookConfig
+from .config import BookConfig, unknown_key_warnings
 from .errors import ConfigError, Location, Problem
 from .language import Language
 from .model import (
@@ -71,11 +71,7 @@ def index_settings(config: BookConfig) -> tuple[IndexSettings, list[Problem]]:
     """Validate book.yaml's `index:`; type errors are ConfigErrors, unknown keys warnings."""
     raw = config.index
     errors: list[Problem] = []
-    warnings: list[Problem] = []
-    for key in raw:
-        if key not in INDEX_KEYS:
-            warnings.append(Problem(config.location(f"index.{key}"), f"index.{key}: unknown key, ignored",
-                                    f"known keys: {', '.join(INDEX_KEYS)}"))
+    warnings = unknown_key_warnings(config.location, raw, INDEX_KEYS, "index.")
     terms: list[IndexTerm] = []
     raw_terms = raw.get("terms") or {}
     if not isinstance(raw_terms, Mapping):
@@ -89,10 +85,7 @@ def index_settings(config: BookConfig) -> tuple[IndexSettings, list[Problem]]:
             errors.append(Problem(config.location(path), f"{path}: expected `aliases:` and/or `see_also:`",
                                   "indent them below the term"))
             continue
-        for key in details:
-            if key not in TERM_KEYS:
-                warnings.append(Problem(config.location(f"{path}.{key}"), f"{path}.{key}: unknown key, ignored",
-                                        f"known keys: {', '.join(TERM_KEYS)}"))
+        warnings.extend(unknown_key_warnings(config.location, details, TERM_KEYS, f"{path}."))
         aliases = _text_list(details.get("aliases", []))
         see_also = _text_list(details.get("see_also", []))
         if aliases is None or see_also is None:

@@ -35,8 +35,8 @@ def main() -> None:
     prepared = prepare(args.book_dir)
     config = prepared.config
     layouts = book_layouts(args.book_dir)
-    rendered, _ = lay_out(prepared.book, layouts, prepared.index_settings, prepared.events, prepared.language)
     faces, _ = find_fonts(args.book_dir)
+    rendered, _ = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events, prepared.language)
     stylesheet = layouts.find("print/book.css")
     css_text = "\n".join(face.css() for face in faces) + stylesheet.read_text() + page_css(config.page)
     base_url = config.manuscript_dir.resolve().as_uri() + "/"

@@ -69,8 +69,8 @@ from limbag.pdf import page_css, print_html, _title_string_css
 from limbag.pagemap import PageMap
 book = pathlib.Path(sys.argv[1]); out = pathlib.Path(sys.argv[2])
 p = prepare(book); layouts = book_layouts(book)
-rendered, back = lay_out(p.book, layouts, p.index_settings, p.events, p.language)
 faces, _ = find_fonts(book)
+rendered, back = lay_out(p.book, layouts, faces, p.index_settings, p.events, p.language)
 css = "\\n".join(f.css() for f in faces) + layouts.find("print/book.css").read_text()
 css += page_css(p.config.page) + _title_string_css(p.config.title)
 (out / "style.css").write_text(css)

@@ -109,10 +109,15 @@ class BookConfig:
 
     def location(self, key_path: str) -> Location:
         """Where a key stands in book.yaml (its parent's line if it is absent)."""
-        path = key_path
-        while path and path not in self.key_lines:
-            path = path.rpartition(".")[0]
-        return Location(self.source, self.key_lines.get(path))
+        return Location(self.source, line_of(self.key_lines, key_path))
+
+
+def line_of(lines: Mapping[str, int], key_path: str) -> int | None:
+    """The line of a key path, or of its nearest parent that is written (`page.size` → `page`)."""
+    path = key_path
+    while path and path not in lines:
+        path = path.rpartition(".")[0]
+    return lines.get(path)
 
 
 def _mm(value: float) -> str:
@@ -204,10 +209,7 @@ class _Checker:
         self.warnings: list[Problem] = []
 
     def where(self, key_path: str) -> Location:
-        path = key_path
-        while path and path not in self.lines:
-            path = path.rpartition(".")[0]
-        return Location(self.source, self.lines.get(path, 1))
+        return Location(self.source, line_of(self.lines, key_path) or 1)
 
     def error(self, key_path: str, message: str, hint: str) -> None:
         self.errors.append(Problem(self.where(key_path), f"{key_path}: {message}", hint))

@@ -183,12 +183,10 @@ def build_imprint(context: _Context) -> PackageFile:
 
 
 def _footnotes_html(chapter: Chapter, options: MarkupOptions) -> str:
-    first_call = {}
-    for ref_note in chapter.footnotes:
-        first_call[ref_note.id] = f"fnref-{chapter.number}-{ref_note.number}"
+    # The backlink goes to the note's first call, whose id the reader gives as fnref-<chapter>-<note>.
     return "\n".join(
         f'<aside epub:type="footnote" role="doc-footnote" class="footnote" id="{attr(note.id)}">'
-        f'<a class="backlink" role="doc-backlink" href="#{attr(first_call[note.id])}">{note.number}.</a>'
+        f'<a class="backlink" role="doc-backlink" href="#fnref-{chapter.number}-{note.number}">{note.number}.</a>'
         f"{blocks_html(note.children, options)}</aside>"
         for note in chapter.footnotes
     )
@@ -393,9 +391,9 @@ def write_epub(book: Book, back: BackMatter, page_map: PageMap, layouts: Layouts
         for label in labels:
             placement[label] = _file_of(element_id, where) or ""
     markers = _Markers(dict(starts))
-    css_text = layouts.find("epub/book.css").read_text(encoding="utf-8")
     used_faces = epub_faces(faces, layouts)
-    context = _Context(book, config, language, layouts, back, page_map, where, markers, families(used_faces, css_text))
+    credits = list(dict.fromkeys((face.family, face.licence) for face in used_faces))
+    context = _Context(book, config, language, layouts, back, page_map, where, markers, credits)
 
     content: list[PackageFile] = [build_title(context), build_imprint(context)]
     builders: list[Callable[[], PackageFile | None]] = [

@@ -23,7 +23,7 @@ from .chronology import Chronology
 from .config import BookConfig, PageSettings, parse_length_mm
 from .errors import Location, Problem, RenderError
 from .fetch import BookFetcher
-from .fonts import families, find_fonts, font_folders
+from .fonts import FontFace, families, font_folders
 from .hyphenation import register as register_hyphenation
 from .index import Index
 from .language import Language, load_language
@@ -225,7 +225,7 @@ def _title_string_css(title: str) -> str:
     return f'html {{ string-set: book-title "{escaped}"; }}\n'
 
 
-def render_book(book: Book, layouts: Layouts, make_back: Callable[[PageMap], BackMatter],
+def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_back: Callable[[PageMap], BackMatter],
                 press: bool = False) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out once, part by part, and return the PDF with where every element landed.
 
@@ -238,7 +238,7 @@ def render_book(book: Book, layouts: Layouts, make_back: Callable[[PageMap], Bac
     config = book.config
     language = load_language(config.language)
     register_hyphenation()
-    faces, problems = find_fonts(config.book_dir)
+    problems: list[Problem] = []
     stylesheet_path = layouts.find("print/book.css")
     stylesheet_text = stylesheet_path.read_text(encoding="utf-8")
     fetcher = BookFetcher((config.book_dir, *layouts.folders, *font_folders(config.book_dir)))

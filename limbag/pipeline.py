@@ -27,7 +27,7 @@ from .chronology import (
 from .config import OUTPUT_FORMATS, BookConfig, load_config
 from .epub import book_characters, epub_faces, subset_fonts, write_epub
 from .errors import LimbagError, Problem, StrictModeError
-from .fonts import find_fonts
+from .fonts import FontFace, find_fonts
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
 from .layouts import Layouts, book_layouts
@@ -86,8 +86,8 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def lay_out(book: Book, layouts: Layouts, settings: IndexSettings, events: tuple[Event, ...],
-            language: Language, press: bool = False) -> tuple[RenderedPdf, BackMatter]:
+def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings: IndexSettings,
+            events: tuple[Event, ...], language: Language, press: bool = False) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out once; the chronology and index take their pages from the chapters' layout."""
     has_index = bool(index_terms(book, settings))
 
@@ -95,7 +95,7 @@ def lay_out(book: Book, layouts: Layouts, settings: IndexSettings, events: tuple
         return BackMatter(chronology=build_chronology(events, page_map, language) if events else None,
                           index=build_index(book, settings, page_map, language) if has_index else None)
 
-    return render_book(book, layouts, back_matter, press)
+    return render_book(book, layouts, faces, back_matter, press)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +213,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
             fonts = subset_fonts(epub_faces(faces, layouts), book_characters(prepared.book, prepared.language),
                                  target / CACHE_FOLDER, helper)
         with _stage(progress, lambda: f"laid out {len(rendered.page_map.labels)} pages"):
-            rendered, back = lay_out(prepared.book, layouts, prepared.index_settings, prepared.events,
+            rendered, back = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
                                      prepared.language)
         warnings = (*prepared.warnings, *font_problems, *rendered.problems)
         if strict and warnings:
@@ -228,7 +228,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
                        else impose(rendered.pdf, config.booklet, config.title))
         if "press" in requested:
             with _stage(progress, lambda: "laid out the press PDF"):
-                outputs["press"] = lay_out(prepared.book, layouts, prepared.index_settings, prepared.events,
+                outputs["press"] = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
                                            prepared.language, press=True)[0].pdf
         if "epub" in requested:
             with _stage(progress, lambda: "wrote the e-book"):

@@ -78,7 +78,7 @@ labels = {{a: rendered.page_map.labels[i] for a, i in rendered.page_map.anchor_p
 from limbag.fonts import families
 fam = families(faces, css)
 for part in ("front", "body", "back"):
-    (out / f"{{part}}.html").write_text(print_html(p.book, p.language, layouts, fam, back, part, labels))
+    (out / f"{{part}}.html").write_text(print_html(p.book, p.language, layouts, fam, back, part, labels).html)
 """
     subprocess.run([sys.executable, "-c", code, str(book), str(folder)], check=True)
 

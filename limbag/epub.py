@@ -162,7 +162,6 @@ def _markup_options(context: _Context, chapter: Chapter) -> MarkupOptions:
         image_url=lambda path: image_href(path, manuscript),
         notes_inline=False,
         before_id=context.markers.before,
-        word_anchor=False,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
@@ -38,6 +38,37 @@ from .model import (
 )
 
 
+@dataclass(slots=True)
+class FlowText:
+    """A paragraph's or a print footnote's text as the layout engine sets it, with its marks.
+
+    Positions count the non-space characters before them: the engine collapses spaces, breaks
+    lines at them and adds a hyphen where it breaks a word, but never changes the other characters.
+    """
+
+    pieces: list[str] = field(default_factory=list)
+    """The non-space characters, in pieces as written; `text` joins them."""
+    length: int = 0
+    marks: list[tuple[str, int]] = field(default_factory=list)
+    """(id, position) of each id-only span: index, alias and date marks, an author's `[words]{#id}`."""
+    word_starts: list[int] = field(default_factory=list)
+    """Where each word begins, numbered as the e-book numbers them (see _WordCounter)."""
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    def add(self, text: str) -> None:
+        solid = solid_text(text)
+        self.pieces.append(solid)
+        self.length += len(solid)
+
+
+def solid_text(text: str) -> str:
+    """The characters that count for a FlowText position: no spaces, no soft hyphens."""
+    return "".join(text.split()).replace("\u00ad", "")
+
+
 @dataclass(frozen=True, slots=True)
 class MarkupOptions:
     language: Language
@@ -49,57 +80,60 @@ class MarkupOptions:
     """True for print: the note's text stands at its call."""
     before_id: Callable[[str], str] = lambda element_id: ""
     """Markup to put just before the element with this id (the e-book's page-break markers)."""
-    word_anchor: bool = True
-    """Anchor every WORDS_PER_ANCHOR-th word of a paragraph (print), so pages can begin mid-paragraph."""
+    flows: dict[str, FlowText] | None = None
+    """Print: filled in while writing with each paragraph's and note's FlowText, by its id. The
+    id-only spans are then left out of the HTML: thousands of spans that only say where something
+    stands double the layout engine's work, and the page map places them from the FlowText."""
 
 
-WORDS_PER_ANCHOR = 10
 WORD = re.compile(r"\S+")
 
 
 class _WordCounter:
-    """Numbers the words of one paragraph so print and e-book agree on positions.
+    """Numbers the words of one paragraph (or note) so that print and e-book agree on positions.
 
-    Print puts an anchor `w-<paragraph>-<n>` before every tenth word; the e-book asks at every word
-    whether a printed page begins there, since the page map knows pages to the word.
+    The e-book asks at every word whether a printed page begins there, since the page map knows
+    pages to the word; print records in the paragraph's FlowText where each word and mark stands.
     """
 
-    def __init__(self, paragraph_id: str) -> None:
+    def __init__(self, paragraph_id: str, flow: FlowText | None = None) -> None:
         self.paragraph_id = paragraph_id
         self.words = 0
+        self.flow = flow
 
     def anchors_in(self, text: str, options: MarkupOptions) -> str:
         pieces: list[str] = []
         position = 0
         for match in WORD.finditer(text):
-            if self.words:
-                anchor = f"w-{self.paragraph_id}-{self.words}"
-                marker = options.before_id(anchor)
-                anchored = self.words % WORDS_PER_ANCHOR == 0 and options.word_anchor
-                if marker or anchored:
+            if self.flow is not None:
+                self.flow.word_starts.append(self.flow.length)
+                self.flow.add(match.group(0))
+            elif self.words:
+                marker = options.before_id(f"w-{self.paragraph_id}-{self.words}")
+                if marker:
                     pieces.append(escape(text[position:match.start()], quote=False))
-                    word = escape(match.group(0), quote=False)
-                    # The anchor holds its word: an empty inline box upsets the layout engine's line breaking.
-                    pieces.append(marker + (f'<span id="{anchor}">{word}</span>' if anchored else word))
+                    pieces.append(marker + escape(match.group(0), quote=False))
                     position = match.end()
             self.words += 1
         pieces.append(escape(text[position:], quote=False))
         return "".join(pieces)
 
+    def other_text(self, text: str) -> None:
+        """Text the layout sets that holds no counted words: code, a repeated note call's number."""
+        if self.flow is not None:
+            self.flow.add(text)
 
-def paragraph_words(paragraph: Paragraph) -> list[str]:
-    """The words of a paragraph as _WordCounter numbers them (notes and code are not counted)."""
-    found: list[str] = []
+    def mark(self, element_id: str) -> bool:
+        """Print: record an id-only span's place instead of writing the span. False: write it."""
+        if self.flow is None:
+            return False
+        self.flow.marks.append((element_id, self.flow.length))
+        return True
 
-    def walk(nodes: Iterable[Inline]) -> None:
-        for node in nodes:
-            if isinstance(node, Text):
-                found.extend(WORD.findall(node.text))
-            elif isinstance(node, (Emphasis, Strong, Link, Span)):
-                walk(node.children)
 
-    walk(paragraph.children)
-    return found
+def _flow_for(element_id: str, options: MarkupOptions) -> _WordCounter:
+    flow = None if options.flows is None else options.flows.setdefault(element_id, FlowText())
+    return _WordCounter(element_id, flow)
 
 
 def attr(value: str) -> str:
@@ -118,6 +152,8 @@ def inline_html(node: Inline, options: MarkupOptions, words: _WordCounter | None
     if isinstance(node, Strong):
         return f"<strong>{inlines_html(node.children, options, words)}</strong>"
     if isinstance(node, Code):
+        if words:
+            words.other_text(node.text)
         return f"<code>{escape(node.text, quote=False)}</code>"
     if isinstance(node, LineBreak):
         return "<br/>"
@@ -127,39 +163,47 @@ def inline_html(node: Inline, options: MarkupOptions, words: _WordCounter | None
     if isinstance(node, Span):
         id_attr = f' id="{attr(node.id)}"' if node.id else ""
         class_attr = f' class="{attr(" ".join(node.classes))}"' if node.classes else ""
+        if node.id and not node.classes and words and words.mark(node.id):
+            return inlines_html(node.children, options, words)
         inner = inlines_html(node.children, options, words)
         before = options.before_id(node.id) if node.id else ""
         return f"{before}<span{id_attr}{class_attr}>{inner}</span>" if id_attr or class_attr else inner
     if isinstance(node, NoteRef):
-        return note_ref_html(node, options)
+        return note_ref_html(node, options, words)
     raise TypeError(f"unknown inline {node!r}")
 
 
-def note_ref_html(ref: NoteRef, options: MarkupOptions) -> str:
-    return options.before_id(ref.id) + _note_ref(ref, options)
+def note_ref_html(ref: NoteRef, options: MarkupOptions, words: _WordCounter | None = None) -> str:
+    return options.before_id(ref.id) + _note_ref(ref, options, words)
 
 
-def _note_ref(ref: NoteRef, options: MarkupOptions) -> str:
+def _note_ref(ref: NoteRef, options: MarkupOptions, words: _WordCounter | None) -> str:
     number = str(ref.number)
     if options.notes_inline and ref.first:
         note = options.notes[ref.footnote_id]
+        note_words = _flow_for(note.id, options)
         paragraphs = "".join(
-            f'<span class="footnote-p">{_note_block_inline(block, options)}</span>' for block in note.children
+            f'<span class="footnote-p">{_note_block_inline(block, options, note_words)}</span>'
+            for block in note.children
         )
         # The empty anchor stays at the call, so the page map knows where the note was called.
         return (f'<span class="note-call" id="{attr(ref.id)}"></span>'
                 f'<span class="footnote" id="{attr(note.id)}" data-n="{number}">{paragraphs}</span>')
     if options.notes_inline:
+        if words:
+            words.other_text(number)
         return f'<a class="note-again" id="{attr(ref.id)}" href="#{attr(ref.footnote_id)}">{number}</a>'
     return (f'<sup><a class="noteref" epub:type="noteref" role="doc-noteref" id="{attr(ref.id)}" '
             f'href="#{attr(ref.footnote_id)}">{number}</a></sup>')
 
 
-def _note_block_inline(block: Block, options: MarkupOptions) -> str:
+def _note_block_inline(block: Block, options: MarkupOptions, words: _WordCounter) -> str:
     """A note's block as inline markup: in print, a note lives inside its call's paragraph."""
     if isinstance(block, Paragraph):
-        return inlines_html(block.children, options)
-    return escape(block_text(block), quote=False)
+        return inlines_html(block.children, options, words)
+    text = block_text(block)
+    words.other_text(text)
+    return escape(text, quote=False)
 
 
 def block_text(block: Block) -> str:
@@ -184,7 +228,7 @@ def blocks_html(blocks: Iterable[Block], options: MarkupOptions) -> str:
 
 def block_html(block: Block, options: MarkupOptions) -> str:
     if isinstance(block, Paragraph):
-        return f'<p id="{attr(block.id)}">{inlines_html(block.children, options, _WordCounter(block.id))}</p>'
+        return f'<p id="{attr(block.id)}">{inlines_html(block.children, options, _flow_for(block.id, options))}</p>'
     if isinstance(block, Heading):
         classes = f' class="{attr(" ".join(block.classes))}"' if block.classes else ""
         return f'<h{block.level} id="{attr(block.id)}"{classes}>{inlines_html(block.children, options)}</h{block.level}>'

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
+
+from .markup import FlowText, solid_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +29,12 @@ class PageMap:
 
 def build_page_map(pages: list[Any], front_matter_end: int, source_order: Mapping[str, int],
                    floating: frozenset[str] = frozenset(),
-                   words_of: Mapping[str, list[str]] = MappingProxyType({})) -> PageMap:
+                   continued: Sequence[str | None] = ()) -> PageMap:
     """Labels and anchors from the laid-out pages; body pages are numbered from 1.
 
-    The first element of a page is the one earliest in the source among those beginning there;
-    `floating` ids (footnotes and what is inside them) may be moved by the layout, so never count.
+    A page that `continued` says begins inside a paragraph begins at that word; otherwise its first
+    element is the one earliest in the source among those beginning there. `floating` ids
+    (footnotes and what is inside them) may be moved by the layout, so never count.
     """
     anchor_pages: dict[str, int] = {}
     first_on_page: list[str | None] = []
@@ -40,8 +44,8 @@ def build_page_map(pages: list[Any], front_matter_end: int, source_order: Mappin
             anchor_pages[anchor] = index
         candidates = [a for a in beginning if a in source_order and a not in floating]
         first = min(candidates, key=source_order.__getitem__) if candidates else None
-        if first is not None and first.startswith("w-"):
-            first = _exact_word(first, first_line_words(page), words_of)
+        if index < len(continued) and continued[index] is not None:
+            first = continued[index]
         first_on_page.append(first)
     labels = tuple(
         to_roman(index + 1) if index < front_matter_end else str(index - front_matter_end + 1)
@@ -61,48 +65,91 @@ def to_roman(number: int) -> str:
     return text
 
 
-WORD_ANCHOR_STEP = 10
+@dataclass(frozen=True, slots=True)
+class MarkPlaces:
+    """Where the layout set the marks that print leaves out of its HTML (see markup.FlowText)."""
+
+    anchors: tuple[dict[str, tuple[float, float, float, float]], ...]
+    """For each page, the marks on it: id → (x, y, width, height) of the text they begin in."""
+    continued: tuple[str | None, ...]
+    """For each page that begins inside a paragraph, `w-<paragraph id>-<n>`: it begins at word n."""
 
 
-def first_line_words(page: Any) -> list[str]:
-    """The words of the first line of a laid-out page's content (not its margins or footnotes)."""
+@dataclass
+class _Fragment:
+    page: int
+    box: Any
+    start: int = 0
+
+
+def place_marks(pages: list[Any], flows: Mapping[str, FlowText]) -> MarkPlaces:
+    """Find each paragraph's and note's pieces of text on the laid-out pages, line by line, and
+    with them the page and position of every mark and of the word each page begins with."""
     from weasyprint.formatting_structure import boxes
 
-    def first_line(box: Any) -> Any:
-        if isinstance(box, boxes.LineBox):
-            return box
-        if isinstance(box, (boxes.FootnoteAreaBox, boxes.MarginBox)):
-            return None
-        for child in getattr(box, "children", ()) or ():
-            line = first_line(child)
-            if line is not None:
-                return line
-        return None
+    fragments: dict[str, list[_Fragment]] = {}
+    first_text: list[tuple[str, _Fragment] | None] = []
 
-    def texts(box: Any) -> list[str]:
+    def walk(box: Any, page: int, owner: str | None, in_flow: bool) -> None:
+        if isinstance(box, boxes.MarginBox) or "::" in (box.element_tag or ""):
+            return
+        if isinstance(box, boxes.FootnoteAreaBox):
+            in_flow = False
+        element_id = box.element.get("id") if box.element is not None else None
+        if element_id in flows:
+            owner = element_id
         if isinstance(box, boxes.TextBox):
-            return [box.text]
-        return [text for child in getattr(box, "children", ()) or () for text in texts(child)]
+            if owner is not None and solid_text(box.text):
+                fragment = _Fragment(page, box)
+                fragments.setdefault(owner, []).append(fragment)
+                if in_flow and first_text[page] is None:
+                    first_text[page] = (owner, fragment)
+            return
+        for child in getattr(box, "children", ()) or ():
+            walk(child, page, owner, in_flow)
 
-    line = first_line(page._page_box)
-    return " ".join(texts(line)).split() if line is not None else []
+    for number, page in enumerate(pages):
+        first_text.append(None)
+        walk(page._page_box, number, None, True)
+
+    anchors: list[dict[str, tuple[float, float, float, float]]] = [{} for _ in pages]
+    for owner, pieces in fragments.items():
+        flow = flows[owner]
+        _align(pieces, flow.text)
+        starts = [piece.start for piece in pieces]
+        for mark, position in flow.marks:
+            piece = pieces[max(bisect_right(starts, position) - 1, 0)]
+            box = piece.box
+            anchors[piece.page].setdefault(mark, (box.position_x, box.position_y, box.width, box.height))
+
+    continued: list[str | None] = []
+    for first in first_text:
+        label = None
+        if first is not None:
+            owner, fragment = first
+            flow = flows[owner]
+            began_before = fragments[owner][0].page < fragment.page
+            if began_before and flow.word_starts:
+                word = min(bisect_left(flow.word_starts, fragment.start), len(flow.word_starts) - 1)
+                label = f"w-{owner}-{word}"
+        continued.append(label)
+    return MarkPlaces(tuple(anchors), tuple(continued))
 
 
-def _normal(word: str) -> str:
-    return "".join(c for c in word.lower() if c.isalnum())
-
-
-def _exact_word(anchor: str, line: list[str], words_of: Mapping[str, list[str]]) -> str:
-    """A page's first anchor is a tenth word; the page may begin a few words before it. Find where."""
-    paragraph, _, number = anchor[2:].rpartition("-")
-    words = [_normal(w) for w in words_of.get(paragraph, [])]
-    latest = int(number)
-    line_words = [_normal(w) for w in line]
-    for skip in (0, 1):  # the line may begin with the rest of a word hyphenated on the page before
-        probe = line_words[skip:skip + 3]
-        if not probe:
+def _align(pieces: list[_Fragment], text: str) -> None:
+    """Set where each piece begins in `text`: each is the next stretch of it, but for the hyphen
+    the engine adds where it breaks a word (a character or two at the piece's end)."""
+    position = 0
+    for piece in pieces:
+        piece.start = min(position, len(text))
+        solid = solid_text(piece.box.text)
+        if text.startswith(solid, position):
+            position += len(solid)
             continue
-        for start in range(max(latest - WORD_ANCHOR_STEP + 1, 1), latest + 1):
-            if words[start:start + len(probe)] == probe:
-                return f"w-{paragraph}-{start}"
-    return anchor
+        matched = 0
+        while (matched < len(solid) and position + matched < len(text)
+               and solid[matched].lower() == text[position + matched].lower()):
+            matched += 1
+        # An added hyphen leaves at most a character or two unmatched; anything else (text the
+        # layout transformed) still moves on by the piece's length, so positions stay close.
+        position += matched if len(solid) - matched <= 2 else len(solid)

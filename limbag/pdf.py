@@ -28,9 +28,9 @@ from .hyphenation import register as register_hyphenation
 from .index import Index
 from .language import Language, load_language
 from .layouts import Layouts
-from .markup import MarkupOptions, blocks_html, inlines_html, paragraph_words
-from .model import Book, Chapter, Heading, Paragraph, iter_blocks, note_ids
-from .pagemap import PageMap, build_page_map
+from .markup import FlowText, MarkupOptions, blocks_html, inlines_html
+from .model import Book, Chapter, Heading, note_ids
+from .pagemap import PageMap, build_page_map, place_marks
 
 ELEMENT_ID = re.compile(r'\sid="([^"]+)"')
 
@@ -105,22 +105,31 @@ def document_date(config: BookConfig) -> dt.date:
     return config.date or dt.date(2000, 1, 1)
 
 
+@dataclass(frozen=True, slots=True)
+class PrintHtml:
+    html: str
+    flows: Mapping[str, FlowText]
+    """Each paragraph's and note's text with the marks left out of `html` (see markup.FlowText)."""
+
+
 def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]],
-               back_matter: BackMatter, part: str, pages: Mapping[str, str] = MappingProxyType({})) -> str:
+               back_matter: BackMatter, part: str, pages: Mapping[str, str] = MappingProxyType({})) -> PrintHtml:
     """One part of the printed book ('front', 'body' or 'back') as HTML, from the `print/book.html.j2`
     layout; `pages` gives the contents its page labels."""
     manuscript = book.config.manuscript_dir.resolve()
     chapters = []
+    flows: dict[str, FlowText] = {}
     for chapter in book.chapters:
         options = MarkupOptions(
             language=language,
             notes={note.id: note for note in chapter.footnotes},
             image_url=lambda path: path.relative_to(manuscript).as_posix(),
             notes_inline=True,
+            flows=flows,
         )
         chapters.append(_chapter_view(chapter, options))
     config = book.config
-    return layouts.render(
+    html = layouts.render(
         "print/book.html.j2",
         book=config,
         ui=language.ui,
@@ -133,6 +142,7 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
         part=part,
         pages=pages,
     )
+    return PrintHtml(html, MappingProxyType(flows))
 
 
 @contextmanager
@@ -210,9 +220,17 @@ class _Engine:
                     url_fetcher=self.fetcher).render(stylesheets=stylesheets, font_config=self.font_config)
 
     def part(self, part: str, back: BackMatter, pages: Mapping[str, str] = MappingProxyType({}),
-             extra_css: str = "") -> tuple[str, Any]:
-        html = print_html(self.book, self.language, self.layouts, self.fonts, back, part, pages)
-        return html, self.render(html, extra_css)
+             extra_css: str = "") -> tuple[str, Any, tuple[str | None, ...]]:
+        """Lay one part out: its HTML, the engine's document, and for each page the word it
+        begins with if it begins inside a paragraph. The marks left out of the HTML become
+        anchors of the pages they fall on, so links and the page map find them."""
+        written = print_html(self.book, self.language, self.layouts, self.fonts, back, part, pages)
+        document = self.render(written.html, extra_css)
+        places = place_marks(document.pages, written.flows)
+        for page, anchors in zip(document.pages, places.anchors, strict=True):
+            for anchor, position in anchors.items():
+                page.anchors.setdefault(anchor, position)
+        return written.html, document, places.continued
 
     def blank_page(self) -> Any:
         """A page with nothing on it, to keep chapters and appendices on right-hand pages."""
@@ -252,31 +270,33 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
             CSS(string=css, font_config=font_config, url_fetcher=fetcher),
         ]
         engine = _Engine(book, layouts, language, stylesheets, font_config, fetcher, families(faces, stylesheet_text))
-        words_of = {paragraph.id: paragraph_words(paragraph) for paragraph in _paragraphs(book)}
         floating = frozenset(note_ids(book))
 
-        body_html, body = engine.part("body", BackMatter())
-        body_map = build_page_map(body.pages, 0, _source_order(body_html), floating, words_of)
+        body_html, body, continued = engine.part("body", BackMatter())
+        body_map = build_page_map(body.pages, 0, _source_order(body_html), floating, continued)
         back = make_back(body_map)
         pages = list(body.pages)
         html_parts = [body_html]
         if back.chronology is not None or back.index is not None:
             if len(pages) % 2:
                 pages.append(engine.blank_page())
+                continued += (None,)
             first_number = len(pages) + 1
-            back_html, back_document = engine.part(
+            back_html, back_document, back_continued = engine.part(
                 "back", back, extra_css=f"@page :nth(1 of body) {{ counter-reset: page {first_number}; }}\n")
             pages += back_document.pages
+            continued += back_continued
             html_parts.append(back_html)
-        labels = build_page_map(pages, 0, _source_order("".join(html_parts)), floating, words_of)
+        labels = build_page_map(pages, 0, _source_order("".join(html_parts)), floating, continued)
         contents_pages = {anchor: labels.labels[index] for anchor, index in labels.anchor_pages.items()}
-        front_html, front = engine.part("front", back, contents_pages)
+        front_html, front, front_continued = engine.part("front", back, contents_pages)
         front_pages = list(front.pages)
         if len(front_pages) % 2:
             front_pages.append(engine.blank_page())
+            front_continued += (None,)
         all_pages = front_pages + pages
         source_order = _source_order(front_html + "".join(html_parts))
-        page_map = build_page_map(all_pages, len(front_pages), source_order, floating, words_of)
+        page_map = build_page_map(all_pages, len(front_pages), source_order, floating, front_continued + continued)
         document = body.copy(all_pages)
         identifier = hashlib.sha256(config.identifier.encode()).hexdigest()[:32].encode()
         variant = {"pdf_variant": "pdf/x-4", "output_intent": "srgb"} if press else {"pdf_variant": "pdf/ua-1"}
@@ -296,8 +316,3 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
 
 def _source_order(html: str) -> dict[str, int]:
     return {match.group(1): number for number, match in enumerate(ELEMENT_ID.finditer(html))}
-
-
-def _paragraphs(book: Book) -> Iterator[Paragraph]:
-    for chapter in book.chapters:
-        yield from (block for block in iter_blocks(chapter.blocks) if isinstance(block, Paragraph))

@@ -4,6 +4,9 @@
   Limbag's own code, the requested formats, SOURCE_DATE_EPOCH) and the hashes of the outputs it
   gave: when both still match, a rebuild does nothing at all.
 - Subset fonts for the e-book, keyed by the font file and the characters used.
+- Laid-out parts of the print book (each chapter, the front and back matter), keyed by their
+  HTML, marks, first folio and everything else that shapes a layout: an edit to one chapter
+  lays out that chapter (and the contents and index if they change), not the book.
 
 Everything here is a plain file under `<out>/.limbag-cache/`; deleting the folder is always safe.
 """
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Location, Problem
+from .join import LaidPart
 from .layouts import PACKAGE_DIR, builtin_folder
 
 CACHE_FOLDER = ".limbag-cache"
@@ -42,6 +46,62 @@ def fingerprint(book_dir: Path, formats: tuple[str, ...], strict: bool) -> str:
             digest.update(str(path.relative_to(root)).encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
+
+
+def layout_environment(book_dir: Path) -> str:
+    """A hash of what shapes a layout besides the text: layouts, fonts, images, Limbag's code and
+    the layout engine's version (the chapters' Markdown and book.yaml reach the layout as HTML and
+    CSS, which the parts' keys hold)."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"weasyprint {version('weasyprint')} pydyf {version('pydyf')}".encode())
+    roots = [book_dir / "manuscript", book_dir / "layouts", book_dir / "fonts",
+             builtin_folder("layouts"), builtin_folder("fonts"), PACKAGE_DIR]
+    for root in dict.fromkeys(root.resolve() for root in roots):
+        for path in _files(root):
+            if path.suffix in (".pyc", ".md") or path.name == "book.yaml":
+                continue
+            digest.update(str(path).encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+class PartCache:
+    """Laid-out parts kept in `<out>/.limbag-cache/parts/`: a PDF and a small JSON record each."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.folder = cache_dir / "parts"
+        self.used: set[str] = set()
+
+    def get(self, key: str) -> LaidPart | None:
+        try:
+            record = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+            pdf = (self.folder / f"{key}.pdf").read_bytes()
+        except (OSError, ValueError):
+            return None
+        if record.get("pdf") != _digest(pdf):
+            return None
+        self.used.add(key)
+        return LaidPart(pdf, tuple(tuple(page) for page in record["page_anchors"]), tuple(record["continued"]),
+                        frozenset(record["borrowed"]), tuple(record["messages"]))
+
+    def put(self, key: str, part: LaidPart) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        record = {"pdf": _digest(part.pdf), "page_anchors": part.page_anchors, "continued": part.continued,
+                  "borrowed": sorted(part.borrowed), "messages": part.messages}
+        for suffix, data in ((".pdf", part.pdf), (".json", json.dumps(record).encode())):
+            temporary = self.folder / f"{key}{suffix}.part"
+            temporary.write_bytes(data)
+            os.replace(temporary, self.folder / f"{key}{suffix}")
+        self.used.add(key)
+
+    def prune(self) -> None:
+        """Forget the parts this build did not use, so the cache does not grow with every edit."""
+        if not self.folder.is_dir():
+            return
+        for path in self.folder.iterdir():
+            if path.name.split(".")[0] not in self.used:
+                path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,10 +27,10 @@ class PageMap:
         return self.labels[self.anchor_pages[anchor_id]]
 
 
-def build_page_map(pages: list[Any], front_matter_end: int, source_order: Mapping[str, int],
+def build_page_map(page_anchors: Sequence[Sequence[str]], front_matter_end: int, source_order: Mapping[str, int],
                    floating: frozenset[str] = frozenset(),
                    continued: Sequence[str | None] = ()) -> PageMap:
-    """Labels and anchors from the laid-out pages; body pages are numbered from 1.
+    """Labels and anchors from the ids found on each laid-out page; body pages are numbered from 1.
 
     A page that `continued` says begins inside a paragraph begins at that word; otherwise its first
     element is the one earliest in the source among those beginning there. `floating` ids
@@ -38,8 +38,8 @@ def build_page_map(pages: list[Any], front_matter_end: int, source_order: Mappin
     """
     anchor_pages: dict[str, int] = {}
     first_on_page: list[str | None] = []
-    for index, page in enumerate(pages):
-        beginning = [anchor for anchor in page.anchors if anchor not in anchor_pages]
+    for index, anchors in enumerate(page_anchors):
+        beginning = [anchor for anchor in anchors if anchor not in anchor_pages]
         for anchor in beginning:
             anchor_pages[anchor] = index
         candidates = [a for a in beginning if a in source_order and a not in floating]
@@ -49,7 +49,7 @@ def build_page_map(pages: list[Any], front_matter_end: int, source_order: Mappin
         first_on_page.append(first)
     labels = tuple(
         to_roman(index + 1) if index < front_matter_end else str(index - front_matter_end + 1)
-        for index in range(len(pages))
+        for index in range(len(page_anchors))
     )
     return PageMap(labels, MappingProxyType(anchor_pages), tuple(first_on_page))
 

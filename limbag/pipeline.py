@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .booklet import impose
-from .cache import CACHE_FOLDER, fingerprint, load_build, save_build
+from .cache import CACHE_FOLDER, PartCache, fingerprint, layout_environment, load_build, save_build
 from .chronology import (
     Chronology,
     Event,
@@ -29,6 +29,7 @@ from .epub import book_characters, epub_faces, subset_fonts, write_epub
 from .errors import LimbagError, Problem, StrictModeError
 from .fonts import FontFace, find_fonts
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
+from .join import PartStore
 from .language import Language, load_language
 from .layouts import Layouts, book_layouts
 from .model import Book
@@ -87,15 +88,17 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings: IndexSettings,
-            events: tuple[Event, ...], language: Language, press: bool = False) -> tuple[RenderedPdf, BackMatter]:
-    """Lay the book out once; the chronology and index take their pages from the chapters' layout."""
+            events: tuple[Event, ...], language: Language, press: bool = False,
+            store: PartStore | None = None, environment: str = "") -> tuple[RenderedPdf, BackMatter]:
+    """Lay the book out once; the chronology and index take their pages from the chapters' layout.
+    Parts found in `store` (see cache.PartCache) are taken as they are."""
     has_index = bool(index_terms(book, settings))
 
     def back_matter(page_map: PageMap) -> BackMatter:
         return BackMatter(chronology=build_chronology(events, page_map, language) if events else None,
                           index=build_index(book, settings, page_map, language) if has_index else None)
 
-    return render_book(book, layouts, faces, back_matter, press)
+    return render_book(book, layouts, faces, back_matter, press, store, environment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,15 +209,18 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
     layouts = book_layouts(book_dir)
     faces, font_problems = find_fonts(book_dir)
+    parts = PartCache(target / CACHE_FOLDER)
+    environment = layout_environment(book_dir)
     helper = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) if parallel else None
     try:
         fonts = None
         if "epub" in requested:  # the characters are known before layout: subset the fonts meanwhile
             fonts = subset_fonts(epub_faces(faces, layouts), book_characters(prepared.book, prepared.language),
                                  target / CACHE_FOLDER, helper)
-        with _stage(progress, lambda: f"laid out {len(rendered.page_map.labels)} pages"):
+        with _stage(progress, lambda: f"laid out {len(rendered.page_map.labels)} pages"
+                                f" ({_reuse(rendered, len(prepared.book.chapters))})"):
             rendered, back = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
-                                     prepared.language)
+                                     prepared.language, store=parts, environment=environment)
         warnings = (*prepared.warnings, *font_problems, *rendered.problems)
         if strict and warnings:
             raise StrictModeError(list(warnings))
@@ -229,7 +235,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         if "press" in requested:
             with _stage(progress, lambda: "laid out the press PDF"):
                 outputs["press"] = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
-                                           prepared.language, press=True)[0].pdf
+                                           prepared.language, press=True, store=parts, environment=environment)[0].pdf
         if "epub" in requested:
             with _stage(progress, lambda: "wrote the e-book"):
                 epub = write_epub(prepared.book, back, rendered.page_map, layouts, prepared.language, faces, fonts)
@@ -249,9 +255,18 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         write_atomically(path, data)
         written.append(path)
     page_count = len(rendered.page_map.labels)
+    parts.prune()
     save_build(target, key, {path.name: outputs[fmt] for fmt, path in zip(outputs, written, strict=True)},
                warnings, page_count)
     return BuildResult(config.slug, tuple(written), warnings, page_count, prepared.book, rendered, back)
+
+
+def _reuse(rendered: RenderedPdf, chapters: int) -> str:
+    """'2 of 30 chapters laid out anew, 28 kept' and the other parts laid out anew."""
+    laid = [kind for kind in rendered.laid_out if kind.startswith("chapter")]
+    others = [kind for kind in dict.fromkeys(rendered.laid_out) if kind != "blank" and kind not in laid]
+    text = f"{len(laid)} of {chapters} chapters laid out anew, {chapters - len(laid)} kept"
+    return text + (f"; {' and '.join(others)} anew" if others else "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,155 @@
+"""An editor fixes a word in one chapter and rebuilds: only that chapter is laid out again, and
+the book that comes out is the very book a clean build makes. Laying the chapters out one by one
+gives the same pages, page numbers, links and outline as laying the whole body out at once."""
+
+from __future__ import annotations
+
+import io
+import shutil
+
+import pytest
+from pypdf import PdfReader
+
+from limbag.fonts import find_fonts
+from limbag.layouts import book_layouts
+from limbag.pagemap import build_page_map
+from limbag.pdf import lay_out_body_in_one_pass
+from limbag.pipeline import build, prepare
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.build
+
+
+def _links(reader: PdfReader, page_index: int) -> list[tuple[str, int]]:
+    """(destination name, page it lands on) of each link on a page."""
+    named = reader.named_destinations
+    found = []
+    for annotation in reader.pages[page_index].get("/Annots", []):
+        link = annotation.get_object()
+        if link.get("/Subtype") == "/Link" and "/Dest" in link:
+            name = str(link["/Dest"])
+            found.append((name, reader.get_destination_page_number(named[name])))
+    return found
+
+
+def _outline(reader: PdfReader) -> list[tuple[str, int]]:
+    entries = []
+
+    def walk(items: list) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            else:
+                entries.append((item.title, reader.get_destination_page_number(item)))
+
+    walk(reader.outline)
+    return entries
+
+
+def test_chapters_laid_out_one_by_one_give_the_pages_of_one_pass(tmp_path):
+    book_dir = tmp_path / "sample"
+    shutil.copytree(REPO / "manuscript", book_dir / "manuscript")
+    settings = book_dir / "manuscript" / "book.yaml"  # small pages: many pages begin mid-paragraph
+    settings.write_text(settings.read_text(encoding="utf-8").replace("size: A5", "size: A6"), encoding="utf-8")
+    result = build(book_dir, tmp_path / "out", ("pdf",))
+    joined = PdfReader(result.written[0])
+    prepared = prepare(book_dir)
+    whole = lay_out_body_in_one_pass(prepared.book, book_layouts(book_dir), find_fonts(book_dir)[0])
+    reference = PdfReader(io.BytesIO(whole.pdf))
+
+    front = result.page_map.labels.index("1")
+    assert len(reference.pages) >= 8
+    body = range(front, front + len(reference.pages))
+    assert result.page_map.labels[front + len(reference.pages) - 1] == str(len(reference.pages))
+    # Same text on every page: running heads, folios, footnotes, line and page breaks.
+    for index, page in zip(body, reference.pages, strict=True):
+        assert joined.pages[index].extract_text() == page.extract_text(), f"page {index - front + 1}"
+    # Every element and mark on the same page; every page beginning at the same word.
+    one_pass = build_page_map(whole.page_anchors, 0, {}, frozenset(), whole.continued)
+    for anchor, page in one_pass.anchor_pages.items():
+        assert result.page_map.anchor_pages[anchor] == front + page, anchor
+    mid_paragraph = [word for word in whole.continued if word]
+    assert len(mid_paragraph) >= 3
+    assert mid_paragraph == [w for w in result.page_map.first_on_page if w and w.startswith("w-")]
+    # Links land on the same pages; the outline names the same pages.
+    for index in body:
+        theirs = [(name, page + front) for name, page in _links(reference, index - front)]
+        assert _links(joined, index) == theirs
+    chapters = [(title, page + front) for title, page in _outline(reference)]
+    assert chapters and all(entry in _outline(joined) for entry in chapters)
+
+
+EDITED_BOOK = {
+    "book.yaml": "title: Three Chapters\nlanguage: en\noutputs: [pdf, epub]\nindex:\n  terms:\n    NATO: {}\n",
+    "01.md": "# One\n\n" + "The first chapter speaks of NATO and of little else.[^a] " * 30
+             + "\n\n[^a]: A note on the first page.\n",
+    "02.md": "# Two\n\n" + "The second chapter is about the year 1954 and NATO. " * 40 + "\n",
+    "03.md": "# Three\n\nSee [the first chapter](#one). " + "The third chapter closes the book. " * 30 + "\n",
+}
+
+
+def _chapters_laid_out(result) -> list[str]:
+    return [kind for kind in result.rendered.laid_out if kind.startswith("chapter")]
+
+
+def test_an_edit_to_one_chapter_lays_out_that_chapter_and_makes_a_clean_builds_bytes(make_book, tmp_path):
+    book = make_book(EDITED_BOOK)
+    out = tmp_path / "out"
+    first = build(book, out)
+    assert _chapters_laid_out(first) == ["chapter 1", "chapter 2", "chapter 3"]
+
+    chapter = book / "manuscript" / "02.md"
+    chapter.write_text(chapter.read_text().replace("about the year", "all about the year", 1))
+    edited = build(book, out)
+    assert _chapters_laid_out(edited) == ["chapter 2"]
+    clean = build(book, tmp_path / "clean")
+    for incremental, fresh in zip(edited.written, clean.written, strict=True):
+        assert incremental.read_bytes() == fresh.read_bytes(), incremental.name
+
+    # A chapter that grows by pages moves the folios of those after it: they are laid out again.
+    opening = book / "manuscript" / "01.md"
+    opening.write_text(opening.read_text() + "\n\n" + "A much longer first chapter now. " * 400 + "\n")
+    grown = build(book, out)
+    assert _chapters_laid_out(grown) == ["chapter 1", "chapter 2", "chapter 3"]
+    assert grown.page_count > edited.page_count
+    clean = build(book, tmp_path / "clean-again")
+    assert grown.written[0].read_bytes() == clean.written[0].read_bytes()
+
+
+def test_the_layout_cache_keeps_only_the_parts_of_the_last_build(make_book, tmp_path):
+    book = make_book(EDITED_BOOK)
+    out = tmp_path / "out"
+    build(book, out, ("pdf",))
+    parts = out / ".limbag-cache" / "parts"
+    before = {path.name for path in parts.iterdir()}
+    chapter = book / "manuscript" / "03.md"
+    chapter.write_text(chapter.read_text().replace("closes", "ends", 1))
+    build(book, out, ("pdf",))
+    after = {path.name for path in parts.iterdir()}
+    assert len(after) == len(before) and after != before
+    shutil.rmtree(parts)  # deleting the cache is always safe: the next build lays everything out
+    chapter.write_text(chapter.read_text().replace("ends", "closes", 1))
+    assert _chapters_laid_out(build(book, out, ("pdf",))) == ["chapter 1", "chapter 2", "chapter 3"]
+
+
+def test_layout_changes_reach_every_chapter(make_book, tmp_path):
+    book = make_book(EDITED_BOOK)
+    out = tmp_path / "out"
+    build(book, out, ("pdf",))
+    stylesheet = book / "layouts" / "print" / "book.css"
+    stylesheet.parent.mkdir(parents=True)
+    shutil.copy(REPO / "layouts" / "print" / "book.css", stylesheet)
+    stylesheet.write_text(stylesheet.read_text() + "\np { letter-spacing: 0.02em; }\n")
+    assert _chapters_laid_out(build(book, out, ("pdf",))) == ["chapter 1", "chapter 2", "chapter 3"]
+
+
+def test_a_changed_figure_is_laid_out_again(make_book, tmp_path):
+    from .conftest import png_image
+
+    book = make_book({**EDITED_BOOK, "chart.png": png_image(300, 150),
+                      "03.md": "# Three\n\n![A chart](chart.png)\n\nThe third chapter.\n"})
+    out = tmp_path / "out"
+    build(book, out, ("pdf",))
+    (book / "manuscript" / "chart.png").write_bytes(png_image(300, 600))
+    assert "chapter 3" in _chapters_laid_out(build(book, out, ("pdf",)))

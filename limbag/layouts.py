@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -36,6 +36,17 @@ class Layouts:
     """The folders searched for a layout file, most specific first."""
 
     folders: tuple[Path, ...]
+    _environment: jinja2.Environment = field(init=False, repr=False, compare=False)
+    """One environment for all renders, so each template is compiled once per build, not per part."""
+
+    def __post_init__(self) -> None:
+        # StrictUndefined: a misspelt variable in a book's own template is an error, not blank text.
+        object.__setattr__(self, "_environment", jinja2.Environment(
+            loader=_ContainedLoader([str(folder) for folder in self.folders]),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+        ))
 
     def find(self, name: str) -> Path:
         for folder in self.folders:
@@ -48,18 +59,9 @@ class Layouts:
         raise RenderError(f"layout file {name!r} not found", Location(self.folders[0]),
                           "restore the built-in layouts or add the file to the book's layouts/ folder")
 
-    def environment(self) -> jinja2.Environment:
-        # StrictUndefined: a misspelt variable in a book's own template is an error, not blank text.
-        return jinja2.Environment(
-            loader=_ContainedLoader([str(folder) for folder in self.folders]),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True,
-        )
-
     def template(self, name: str) -> jinja2.Template:
         try:
-            return self.environment().get_template(name)
+            return self._environment.get_template(name)
         except jinja2.TemplateSyntaxError as error:
             raise RenderError(f"template error: {error.message}", Location(Path(error.filename or name), error.lineno),
                               "fix the template syntax") from None

@@ -5,34 +5,26 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import logging
 import os
 import re
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
-import pydyf
 from markupsafe import Markup
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
 
 from .chronology import Chronology
 from .config import BookConfig, PageSettings, parse_length_mm
-from .errors import Location, Problem, RenderError
-from .fetch import BookFetcher
+from .errors import Location, Problem
 from .fonts import FontFace, families, font_folders
-from .hyphenation import register as register_hyphenation
 from .index import Index
 from .join import LaidPart, PartStore, join_parts
 from .language import Language, load_language
 from .layouts import Layouts
 from .markup import FlowText, MarkupOptions, blocks_html, inlines_html
 from .model import Book, Chapter, Heading, note_ids
-from .pagemap import PageMap, build_page_map, place_marks
+from .pagemap import PageMap, build_page_map
+from .typeset import EngineSettings, Lane, LocalLane, PartJob, PartLayout, RemoteLane, Typesetter
 
 ELEMENT_ID = re.compile(r'\sid="([^"]+)"')
 
@@ -149,27 +141,6 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
     return PrintHtml(html, MappingProxyType(flows))
 
 
-@contextmanager
-def _collect_engine_warnings() -> Iterator[list[logging.LogRecord]]:
-    """WeasyPrint's warnings (bad CSS in a layout, unloadable resources) become our problems."""
-    records: list[logging.LogRecord] = []
-
-    class Collector(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger("weasyprint")
-    handler = Collector(level=logging.WARNING)
-    previous_propagate = logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = previous_propagate
-
-
 MARKS_SLUG_MM = 9.0
 """Room outside the bleed for crop and cross marks on the press PDF."""
 
@@ -181,57 +152,37 @@ def press_css(page: PageSettings) -> str:
     return f"@page {{ bleed: {page.bleed_mm + slug:.2f}mm; marks: {marks}; }}\n"
 
 
-def _finisher(identifier: str, bleed_mm: float | None) -> Callable[[Any, Any], None]:
-    """Last touches on the engine's PDF objects before they are written (no second pass over the file):
-    a stable XMP document id in place of the engine's random one (PDF/X-4), and, for the press PDF,
-    a BleedBox exactly `bleed` around the TrimBox."""
-    stable_id = f"xmp.did:{uuid.uuid5(uuid.NAMESPACE_URL, 'limbag-pdf:' + identifier)}".encode()
-
-    def finish(document: Any, pdf: Any) -> None:
-        for item in pdf.objects:
-            if isinstance(item, pydyf.Stream) and item.extra.get("Type") == "/Metadata":
-                data = b"".join(part if isinstance(part, bytes) else str(part).encode() for part in item.stream)
-                item.stream = [re.sub(rb"xmp\.did:[0-9a-f-]{36}", stable_id, data)]
-            elif bleed_mm is not None and isinstance(item, pydyf.Dictionary) and item.get("Type") == "/Page":
-                left, bottom, right, top = (float(v) for v in item["TrimBox"])
-                points = bleed_mm * 72 / 25.4
-                item["BleedBox"] = pydyf.Array([left - points, bottom - points, right + points, top + points])
-
-    return finish
-
-
 LINK_TARGET = re.compile(r'\shref="#([^"]+)"')
 
 
-@dataclass
-class _Engine:
-    """One layout engine set-up shared by the parts of a book: stylesheets, fonts and the fetcher."""
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """A part in the making: laid out (what the page map needs) and, once written, whole."""
 
-    book: Book
-    layouts: Layouts
-    language: Language
-    stylesheets: list[CSS]
-    font_config: FontConfiguration
-    fetcher: BookFetcher
-    fonts: list[tuple[str, str]]
-    write_options: dict[str, Any]
-    settings_key: str
-    """A digest of everything but the HTML that shapes a part: stylesheets, fonts, code, variant."""
-    store: PartStore | None
-    laid_out: list[str]
-    """The parts laid out in this build (not taken from the store), by kind."""
+    kind: str
+    key: str
+    layout: PartLayout
+    borrowed: frozenset[str]
 
-    def render(self, html: str, extra_css: str = "") -> Any:
-        stylesheets = self.stylesheets + ([CSS(string=extra_css, font_config=self.font_config)] if extra_css else [])
-        return HTML(string=html, base_url=self.book.config.manuscript_dir.resolve().as_uri() + "/",
-                    url_fetcher=self.fetcher).render(stylesheets=stylesheets, font_config=self.font_config)
 
-    def part(self, kind: str, written: PrintHtml, known_ids: frozenset[str], extra_css: str = "") -> LaidPart:
-        """Lay one part out and write it, or take it from the store when nothing that shapes it changed.
+class _PartMaker:
+    """Makes the book's parts in order: from the store when unchanged, else laid out in turns in
+    the lanes, each part written while the next one is laid out."""
 
-        The marks left out of the HTML become anchors of the pages they fall on. Links to ids of
-        other parts get stand-in anchors, so that the engine keeps them; joining points them home.
-        """
+    def __init__(self, lanes: list[Lane], store: PartStore | None, settings_key: str) -> None:
+        self.lanes = lanes
+        self.store = store
+        self.settings_key = settings_key
+        self.parts: list[LaidPart | _Slot] = []
+        self.writing: list[tuple[Lane, int]] = []
+        """(lane, index in parts) of parts laid out but not yet written, oldest first."""
+        self.laid_out: list[str] = []
+        self.messages: list[str] = []
+        self.refused: list[str] = []
+        self._last: Lane | None = None
+
+    def make(self, kind: str, written: PrintHtml, known_ids: frozenset[str], extra_css: str = "") -> PartLayout:
+        """Start making one part; what its layout tells comes back at once, its PDF with `finish`."""
         own = set(ELEMENT_ID.findall(written.html))
         own |= {mark for owner, flow in written.flows.items() if owner in own for mark, _ in flow.marks}
         borrowed = frozenset(t for t in LINK_TARGET.findall(written.html) if t in known_ids and t not in own)
@@ -240,31 +191,46 @@ class _Engine:
             (self.settings_key, extra_css, *sorted(borrowed), marks, written.html)).encode()).hexdigest()
         stored = self.store.get(key) if self.store is not None else None
         if stored is not None:
-            return stored
-        with _collect_engine_warnings() as records:
-            document = self.render(written.html, extra_css)
-            places = place_marks(document.pages, written.flows)
-            for page, anchors in zip(document.pages, places.anchors, strict=True):
-                for anchor, position in anchors.items():
-                    page.anchors.setdefault(anchor, position)
-            page_anchors = tuple(tuple(page.anchors) for page in document.pages)
-            if borrowed and document.pages:
-                stand_ins = document.pages[0].anchors
-                for target in sorted(borrowed):
-                    stand_ins.setdefault(target, (0, 0, 0, 0))
-            pdf = document.write_pdf(**self.write_options)
-        if pdf is None:
-            raise RenderError("the layout engine produced no PDF", Location(self.book.config.source), "check the layouts")
-        laid = LaidPart(pdf, page_anchors, places.continued, borrowed,
-                        tuple(record.getMessage() for record in records))
+            self.parts.append(stored)
+            return PartLayout(stored.page_anchors, stored.continued)
+        lane = self._next_lane()
+        if lane.here:  # one part at a time in an engine: write the last one first
+            self._finish_writes(lane)
+        lane.start_layout(PartJob(written.html, dict(written.flows), extra_css, borrowed))
+        for other in self.lanes:  # this process writes its last part while the other one lays out
+            if other is not lane and other.here:
+                self._finish_writes(other)
+        self._finish_writes(lane)  # the other process answers in order: its last write comes first
+        layout = lane.layout()
+        lane.start_write()
+        self.parts.append(_Slot(kind, key, layout, borrowed))
+        self.writing.append((lane, len(self.parts) - 1))
         self.laid_out.append(kind)
-        if self.store is not None:
-            self.store.put(key, laid)
-        return laid
+        self._last = lane
+        return layout
 
-    def html(self, part: str, back: BackMatter, pages: Mapping[str, str] = MappingProxyType({}),
-             book: Book | None = None) -> PrintHtml:
-        return print_html(book or self.book, self.language, self.layouts, self.fonts, back, part, pages)
+    def finish(self) -> list[LaidPart]:
+        for lane in self.lanes:
+            self._finish_writes(lane)
+        return [part for part in self.parts if isinstance(part, LaidPart)]
+
+    def _next_lane(self) -> Lane:
+        ready = [lane for lane in self.lanes if lane.ready()]
+        return next((lane for lane in ready if lane is not self._last), ready[0])
+
+    def _finish_writes(self, lane: Lane) -> None:
+        for pending in [entry for entry in self.writing if entry[0] is lane]:
+            self.writing.remove(pending)
+            slot = self.parts[pending[1]]
+            assert isinstance(slot, _Slot)
+            written = lane.written()
+            part = LaidPart(written.pdf, slot.layout.page_anchors, slot.layout.continued, slot.borrowed,
+                            written.messages)
+            self.parts[pending[1]] = part
+            self.messages.extend(written.messages)
+            self.refused.extend(written.refused)
+            if self.store is not None:
+                self.store.put(slot.key, part)
 
 
 def _title_string_css(title: str) -> str:
@@ -277,47 +243,39 @@ def _first_folio_css(number: int) -> str:
     return f"@page :nth(1 of body) {{ counter-reset: page {number}; }}\n"
 
 
-def _engine(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], press: bool, store: PartStore | None,
-            environment: str) -> tuple[_Engine, list[str]]:
-    """The layout engine set up for this book, and what it warned about while reading the stylesheets."""
+def engine_settings(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], press: bool) -> EngineSettings:
+    """How the layout engine is set up for this book: stylesheets, fonts, where files may come from."""
     config = book.config
-    language = load_language(config.language)
-    register_hyphenation()
     stylesheet_path = layouts.find("print/book.css")
-    stylesheet_text = stylesheet_path.read_text(encoding="utf-8")
-    fetcher = BookFetcher((config.book_dir, *layouts.folders, *font_folders(config.book_dir)))
-    font_config = FontConfiguration()
-    identifier = hashlib.sha256(config.identifier.encode()).hexdigest()[:32].encode()
-    variant = {"pdf_variant": "pdf/x-4", "output_intent": "srgb"} if press else {"pdf_variant": "pdf/ua-1"}
-    write_options = {"pdf_identifier": identifier, **variant,
-                     "finisher": _finisher(config.identifier, config.page.bleed_mm if press else None)}
     css = page_css(config.page) + _title_string_css(config.title) + (press_css(config.page) if press else "")
-    face_css = "\n".join(face.css() for face in faces)
-    with _collect_engine_warnings() as records:
-        stylesheets = [
-            CSS(string=face_css, font_config=font_config, url_fetcher=fetcher),
-            CSS(string=stylesheet_text, base_url=stylesheet_path.resolve().as_uri(), font_config=font_config,
-                url_fetcher=fetcher),
-            CSS(string=css, font_config=font_config, url_fetcher=fetcher),
-        ]
-    settings_key = hashlib.sha256("\0".join(
-        (environment, str(stylesheet_path), stylesheet_text, face_css, css, repr(sorted(variant.items())),
-         config.identifier)).encode()).hexdigest()
-    engine = _Engine(book, layouts, language, stylesheets, font_config, fetcher, families(faces, stylesheet_text),
-                     write_options, settings_key, store, [])
-    return engine, [record.getMessage() for record in records]
+    stylesheets = (("\n".join(face.css() for face in faces), None),
+                   (stylesheet_path.read_text(encoding="utf-8"), stylesheet_path.resolve().as_uri()),
+                   (css, None))
+    return EngineSettings(
+        base_url=config.manuscript_dir.resolve().as_uri() + "/",
+        fetch_roots=(config.book_dir, *layouts.folders, *font_folders(config.book_dir)),
+        stylesheets=stylesheets,
+        identifier=config.identifier,
+        pdf_identifier=hashlib.sha256(config.identifier.encode()).hexdigest()[:32].encode(),
+        bleed_mm=config.page.bleed_mm if press else None,
+        source=config.source,
+    )
 
 
 def lay_out_body_in_one_pass(book: Book, layouts: Layouts, faces: tuple[FontFace, ...]) -> LaidPart:
     """All chapters laid out as one document, as a plain single-pass layout would: the reference
     that the chapter-by-chapter layout is checked against (it must give the same pages)."""
-    engine, _ = _engine(book, layouts, faces, press=False, store=None, environment="")
-    return engine.part("body", engine.html("body", BackMatter()), frozenset())
+    typesetter = Typesetter(engine_settings(book, layouts, faces, press=False))
+    fonts = families(faces, layouts.find("print/book.css").read_text(encoding="utf-8"))
+    written = print_html(book, load_language(book.config.language), layouts, fonts, BackMatter(), "body")
+    layout = typesetter.lay_out(PartJob(written.html, dict(written.flows), "", frozenset()))
+    result = typesetter.write()
+    return LaidPart(result.pdf, layout.page_anchors, layout.continued, frozenset(), result.messages)
 
 
 def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_back: Callable[[PageMap], BackMatter],
-                press: bool = False, store: PartStore | None = None,
-                environment: str = "") -> tuple[RenderedPdf, BackMatter]:
+                press: bool = False, store: PartStore | None = None, environment: str = "",
+                parallel: bool = False) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out part by part and join the parts into one PDF, with where everything landed.
 
     Each chapter is a document of its own that begins on a right-hand page with the folio it
@@ -327,64 +285,86 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     from it, with its folios following on; the front matter comes last, its contents printing
     every page number as text. Blank pages keep each part on a right-hand page. The reading PDF
     is tagged PDF/UA-1; the press PDF (`press=True`) is PDF/X-4 with bleed and marks.
-    `environment` is a digest of the files that shape the layout besides the book's text.
+    `environment` is a digest of the files that shape the layout besides the book's text. With
+    `parallel`, a second process lays out every other part while this one writes the last.
     """
     config = book.config
-    engine, records = _engine(book, layouts, faces, press, store, environment)
+    language = load_language(config.language)
+    stylesheet = layouts.find("print/book.css")
+    fonts = families(faces, stylesheet.read_text(encoding="utf-8"))
+    settings = engine_settings(book, layouts, faces, press)
+    settings_key = hashlib.sha256(repr((environment, settings)).encode()).hexdigest()
+    here = Typesetter(settings)
+    second = RemoteLane(settings) if parallel else None
+    try:
+        lanes: list[Lane] = [LocalLane(here)] if second is None else [LocalLane(here), second]
+        maker = _PartMaker(lanes, store, settings_key)
+        back, front_parts, html = _make_parts(book, language, layouts, fonts, maker, make_back)
+        made = maker.finish()
+    finally:
+        if second is not None:
+            second.close()
+    parts = made[-front_parts:] + made[:-front_parts]  # the front matter is made last, printed first
+    front_count = sum(part.page_count for part in parts[:front_parts])
+    page_map = _page_map(parts, front_count, _source_order(html), frozenset(note_ids(book)))
+    pdf = join_parts(parts, front_count, "1.6" if press else "1.7")
+    problems = [Problem(Location(stylesheet), f"layout engine: {message}",
+                        "check the layout's CSS and the files it refers to")
+                for message in dict.fromkeys([*here.setup_messages, *maker.messages])]
+    for url in dict.fromkeys([*here.fetcher.refused, *maker.refused]):
+        problems.append(Problem(Location(stylesheet), f"refused to load {url}",
+                                "only files inside the book folder, its layouts and fonts are read"))
+    rendered = RenderedPdf(pdf, page_map, html, tuple(fonts), tuple(problems), tuple(maker.laid_out))
+    return rendered, back
+
+
+def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]], maker: _PartMaker,
+                make_back: Callable[[PageMap], BackMatter]) -> tuple[BackMatter, int, str]:
+    """Make the parts (see render_book): body, back matter, then front matter. Returns the back
+    matter, how many parts the front matter made (the last ones) and the HTML of all parts in
+    printed order."""
+    config = book.config
     blank_html = PrintHtml(f'<html lang="{config.language}"><body></body></html>', MappingProxyType({}))
     floating = frozenset(note_ids(book))
 
-    chapters = [engine.html("body", BackMatter(), book=dataclasses.replace(book, chapters=(chapter,)))
-                for chapter in book.chapters]
+    def html(part: str, back: BackMatter, pages: Mapping[str, str] = MappingProxyType({}),
+             of: Book = book) -> PrintHtml:
+        return print_html(of, language, layouts, fonts, back, part, pages)
+
+    chapters = [html("body", BackMatter(), of=dataclasses.replace(book, chapters=(chapter,))) for chapter in book.chapters]
     known = frozenset(
         {anchor for written in chapters for anchor in ELEMENT_ID.findall(written.html)}
         | {mark for written in chapters for flow in written.flows.values() for mark, _ in flow.marks}
         | {"title-page", "imprint", "contents", "chronology", "index"})
-    body: list[LaidPart] = []
-    htmls: list[str] = []
+    body: list[PartLayout] = []
     folio = 1
     for chapter, written in zip(book.chapters, chapters, strict=True):
-        if body and body[-1].page_count % 2:
-            body.append(engine.part("blank", blank_html, known))
+        if body and len(body[-1].page_anchors) % 2:
+            body.append(maker.make("blank", blank_html, known))
             folio += 1
-        body.append(engine.part(f"chapter {chapter.number}", written, known, _first_folio_css(folio)))
-        htmls.append(written.html)
-        folio += body[-1].page_count
-    body_html = "".join(htmls)
-    body_map = _page_map(body, 0, _source_order(body_html), floating)
-    back = make_back(body_map)
-    back_parts: list[LaidPart] = []
+        body.append(maker.make(f"chapter {chapter.number}", written, known, _first_folio_css(folio)))
+        folio += len(body[-1].page_anchors)
+    body_html = "".join(written.html for written in chapters)
+    back = make_back(_page_map(body, 0, _source_order(body_html), floating))
+    back_parts: list[PartLayout] = []
     back_html = ""
     if back.chronology is not None or back.index is not None:
         if folio % 2 == 0:
-            back_parts.append(engine.part("blank", blank_html, known))
+            back_parts.append(maker.make("blank", blank_html, known))
             folio += 1
-        written = engine.html("back", back)
+        written = html("back", back)
         back_html = written.html
-        back_parts.append(engine.part("back matter", written, known, _first_folio_css(folio)))
+        back_parts.append(maker.make("back matter", written, known, _first_folio_css(folio)))
     labels = _page_map([*body, *back_parts], 0, _source_order(body_html + back_html), floating)
     contents_pages = {anchor: labels.labels[index] for anchor, index in labels.anchor_pages.items()}
-    front_written = engine.html("front", back, contents_pages)
-    front = [engine.part("front matter", front_written, known)]
-    if front[0].page_count % 2:
-        front.append(engine.part("blank", blank_html, known))
-    parts = [*front, *body, *back_parts]
-    front_matter_end = sum(part.page_count for part in front)
-    html = front_written.html + body_html + back_html
-    page_map = _page_map(parts, front_matter_end, _source_order(html), floating)
-    pdf = join_parts(parts, front_matter_end, "1.6" if press else "1.7")
-    stylesheet = layouts.find("print/book.css")
-    problems = [Problem(Location(stylesheet), f"layout engine: {message}",
-                        "check the layout's CSS and the files it refers to")
-                for message in dict.fromkeys([*records, *(m for part in parts for m in part.messages)])]
-    for url in dict.fromkeys(engine.fetcher.refused):
-        problems.append(Problem(Location(stylesheet), f"refused to load {url}",
-                                "only files inside the book folder, its layouts and fonts are read"))
-    rendered = RenderedPdf(pdf, page_map, html, tuple(engine.fonts), tuple(problems), tuple(engine.laid_out))
-    return rendered, back
+    front_written = html("front", back, contents_pages)
+    front = [maker.make("front matter", front_written, known)]
+    if len(front[0].page_anchors) % 2:
+        front.append(maker.make("blank", blank_html, known))
+    return back, len(front), front_written.html + body_html + back_html
 
 
-def _page_map(parts: list[LaidPart], front_matter_end: int, source_order: Mapping[str, int],
+def _page_map(parts: Sequence[LaidPart | PartLayout], front_matter_end: int, source_order: Mapping[str, int],
               floating: frozenset[str]) -> PageMap:
     page_anchors = [anchors for part in parts for anchors in part.page_anchors]
     continued = [word for part in parts for word in part.continued]

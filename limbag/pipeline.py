@@ -89,16 +89,18 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings: IndexSettings,
             events: tuple[Event, ...], language: Language, press: bool = False,
-            store: PartStore | None = None, environment: str = "") -> tuple[RenderedPdf, BackMatter]:
+            store: PartStore | None = None, environment: str = "",
+            parallel: bool = False) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out once; the chronology and index take their pages from the chapters' layout.
-    Parts found in `store` (see cache.PartCache) are taken as they are."""
+    Parts found in `store` (see cache.PartCache) are taken as they are; `parallel` uses a second
+    process (see pdf.render_book)."""
     has_index = bool(index_terms(book, settings))
 
     def back_matter(page_map: PageMap) -> BackMatter:
         return BackMatter(chronology=build_chronology(events, page_map, language) if events else None,
                           index=build_index(book, settings, page_map, language) if has_index else None)
 
-    return render_book(book, layouts, faces, back_matter, press, store, environment)
+    return render_book(book, layouts, faces, back_matter, press, store, environment, parallel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +222,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         with _stage(progress, lambda: f"laid out {len(rendered.page_map.labels)} pages"
                                 f" ({_reuse(rendered, len(prepared.book.chapters))})"):
             rendered, back = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
-                                     prepared.language, store=parts, environment=environment)
+                                     prepared.language, store=parts, environment=environment, parallel=parallel)
         warnings = (*prepared.warnings, *font_problems, *rendered.problems)
         if strict and warnings:
             raise StrictModeError(list(warnings))
@@ -235,7 +237,8 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         if "press" in requested:
             with _stage(progress, lambda: "laid out the press PDF"):
                 outputs["press"] = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
-                                           prepared.language, press=True, store=parts, environment=environment)[0].pdf
+                                           prepared.language, press=True, store=parts, environment=environment,
+                                           parallel=parallel)[0].pdf
         if "epub" in requested:
             with _stage(progress, lambda: "wrote the e-book"):
                 epub = write_epub(prepared.book, back, rendered.page_map, layouts, prepared.language, faces, fonts)

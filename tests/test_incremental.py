@@ -153,3 +153,40 @@ def test_a_changed_figure_is_laid_out_again(make_book, tmp_path):
     build(book, out, ("pdf",))
     (book / "manuscript" / "chart.png").write_bytes(png_image(300, 600))
     assert "chapter 3" in _chapters_laid_out(build(book, out, ("pdf",)))
+
+
+def test_a_part_laid_out_in_the_second_process_is_the_same_part(tmp_path):
+    """Parts are laid out in turns by two processes; which one did a part must not show."""
+    import dataclasses
+    import time
+
+    from limbag.language import load_language
+    from limbag.pdf import BackMatter, engine_settings, print_html
+    from limbag.typeset import LocalLane, PartJob, RemoteLane, Typesetter
+
+    book_dir = tmp_path / "sample"
+    shutil.copytree(REPO / "manuscript", book_dir / "manuscript")
+    prepared = prepare(book_dir)
+    layouts = book_layouts(book_dir)
+    faces = find_fonts(book_dir)[0]
+    settings = engine_settings(prepared.book, layouts, faces, press=False)
+    one_chapter = dataclasses.replace(prepared.book, chapters=prepared.book.chapters[1:2])
+    written = print_html(one_chapter, load_language("tl"), layouts, [], BackMatter(), "body")
+    job = PartJob(written.html, dict(written.flows), "@page :nth(1 of body) { counter-reset: page 3; }", frozenset())
+
+    here = LocalLane(Typesetter(settings))
+    there = RemoteLane(settings)
+    try:
+        deadline = time.monotonic() + 60
+        while not there.ready():
+            assert time.monotonic() < deadline, "the second process did not start"
+            time.sleep(0.05)
+        for lane in (here, there):
+            lane.start_layout(job)
+        layouts_here, layouts_there = here.layout(), there.layout()
+        for lane in (here, there):
+            lane.start_write()
+        assert layouts_here == layouts_there and len(layouts_here.page_anchors) >= 2
+        assert here.written().pdf == there.written().pdf
+    finally:
+        there.close()

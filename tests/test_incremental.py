@@ -190,3 +190,16 @@ def test_a_part_laid_out_in_the_second_process_is_the_same_part(tmp_path):
         assert here.written().pdf == there.written().pdf
     finally:
         there.close()
+
+
+def test_each_face_is_embedded_once_however_many_chapters(make_book):
+    import pikepdf
+
+    result = build(make_book(EDITED_BOOK), formats=("pdf",))
+    programs: dict[str, set[tuple[int, int]]] = {}
+    with pikepdf.open(result.written[0]) as pdf:
+        for item in pdf.objects:
+            if isinstance(item, pikepdf.Dictionary) and item.get("/Type") == "/FontDescriptor":
+                programs.setdefault(str(item.FontName).split("+")[-1], set()).add(item.FontFile2.objgen)
+    assert programs and all(len(objects) == 1 for objects in programs.values()), programs
+    assert len(PdfReader(result.written[0]).pages) >= 4

@@ -83,12 +83,12 @@ class PartCache:
             return None
         self.used.add(key)
         return LaidPart(pdf, tuple(tuple(page) for page in record["page_anchors"]), tuple(record["continued"]),
-                        frozenset(record["borrowed"]), tuple(record["messages"]))
+                        frozenset(record["borrowed"]), tuple(record["messages"]), tuple(record.get("refused", ())))
 
     def put(self, key: str, part: LaidPart) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         record = {"pdf": _digest(part.pdf), "page_anchors": part.page_anchors, "continued": part.continued,
-                  "borrowed": sorted(part.borrowed), "messages": part.messages}
+                  "borrowed": sorted(part.borrowed), "messages": part.messages, "refused": part.refused}
         for suffix, data in ((".pdf", part.pdf), (".json", json.dumps(record).encode())):
             temporary = self.folder / f"{key}{suffix}.part"
             temporary.write_bytes(data)

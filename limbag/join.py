@@ -33,6 +33,8 @@ class LaidPart:
     """Ids this part links to that live in other parts."""
     messages: tuple[str, ...]
     """What the layout engine warned about."""
+    refused: tuple[str, ...] = ()
+    """URLs the part asked for that lie outside the book (not loaded)."""
 
     @property
     def page_count(self) -> int:

@@ -190,8 +190,10 @@ class _PartMaker:
         key = hashlib.sha256("\0".join(
             (self.settings_key, extra_css, *sorted(borrowed), marks, written.html)).encode()).hexdigest()
         stored = self.store.get(key) if self.store is not None else None
-        if stored is not None:
+        if stored is not None:  # its warnings still count: a kept part is the same part
             self.parts.append(stored)
+            self.messages.extend(stored.messages)
+            self.refused.extend(stored.refused)
             return PartLayout(stored.page_anchors, stored.continued)
         lane = self._next_lane()
         if lane.here:  # one part at a time in an engine: write the last one first
@@ -225,7 +227,7 @@ class _PartMaker:
             assert isinstance(slot, _Slot)
             written = lane.written()
             part = LaidPart(written.pdf, slot.layout.page_anchors, slot.layout.continued, slot.borrowed,
-                            written.messages)
+                            written.messages, written.refused)
             self.parts[pending[1]] = part
             self.messages.extend(written.messages)
             self.refused.extend(written.refused)

@@ -132,11 +132,13 @@ class Typesetter:
                               "finisher": finisher(settings.identifier, settings.bleed_mm), **variant}
         self._document: Any = None
         self._messages: list[str] = []
+        self._refused_before = 0
 
     def lay_out(self, job: PartJob) -> PartLayout:
         """Lay the part out and keep it for `write`. The marks left out of its HTML become anchors
         of the pages they fall on; ids of other parts it links to get stand-in anchors so that the
         engine keeps those links (joining points them home)."""
+        self._refused_before = len(self.fetcher.refused)
         with collect_engine_warnings() as messages:
             stylesheets = self.stylesheets + (
                 [CSS(string=job.extra_css, font_config=self.font_config)] if job.extra_css else [])
@@ -161,8 +163,7 @@ class Typesetter:
         self._document = None
         if pdf is None:
             raise RenderError("the layout engine produced no PDF", Location(self.settings.source), "check the layouts")
-        refused = tuple(self.fetcher.refused)
-        return WrittenPart(pdf, (*self._messages, *messages), refused)
+        return WrittenPart(pdf, (*self._messages, *messages), tuple(self.fetcher.refused[self._refused_before:]))
 
 
 class Lane(Protocol):

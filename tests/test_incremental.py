@@ -203,3 +203,15 @@ def test_each_face_is_embedded_once_however_many_chapters(make_book):
                 programs.setdefault(str(item.FontName).split("+")[-1], set()).add(item.FontFile2.objgen)
     assert programs and all(len(objects) == 1 for objects in programs.values()), programs
     assert len(PdfReader(result.written[0]).pages) >= 4
+
+
+def test_a_kept_chapter_still_reports_its_warnings(make_book, tmp_path):
+    book = make_book({**EDITED_BOOK, "01.md": "# One\n\nSee [nowhere](#no-such-place).\n"})
+    out = tmp_path / "out"
+    first = build(book, out, ("pdf",))
+    assert any("no-such-place" in str(warning) for warning in first.warnings)
+    chapter = book / "manuscript" / "03.md"
+    chapter.write_text(chapter.read_text().replace("closes", "ends", 1))
+    again = build(book, out, ("pdf",))
+    assert "chapter 1" not in _chapters_laid_out(again)
+    assert any("no-such-place" in str(warning) for warning in again.warnings)

@@ -33,36 +33,38 @@ def _files(folder: Path) -> Iterable[Path]:
         yield from sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
-def fingerprint(book_dir: Path, formats: tuple[str, ...], strict: bool) -> str:
+def input_digests(book_dir: Path) -> dict[tuple[Path, Path], bytes]:
+    """The sha256 of every file a build reads, by (root folder, path inside it): the book's files,
+    the built-in layouts, fonts and language data, and Limbag's own code. Read once per build."""
+    roots = [book_dir / "manuscript", book_dir / "layouts", book_dir / "fonts",
+             builtin_folder("layouts"), builtin_folder("fonts"), PACKAGE_DIR]
+    return {(root, path.relative_to(root)): hashlib.sha256(path.read_bytes()).digest()
+            for root in dict.fromkeys(root.resolve() for root in roots)
+            for path in _files(root) if path.suffix != ".pyc"}
+
+
+def fingerprint(inputs: dict[tuple[Path, Path], bytes], formats: tuple[str, ...], strict: bool) -> str:
     """A hash of everything a build reads; equal fingerprints give byte-identical outputs."""
     digest = hashlib.sha256()
     digest.update(json.dumps([sorted(formats), strict, os.environ.get("SOURCE_DATE_EPOCH", "")]).encode())
-    roots = [book_dir / "manuscript", book_dir / "layouts", book_dir / "fonts",
-             builtin_folder("layouts"), builtin_folder("fonts"), PACKAGE_DIR]
-    for root in dict.fromkeys(root.resolve() for root in roots):
-        for path in _files(root):
-            if path.suffix in (".pyc",):
-                continue
-            digest.update(str(path.relative_to(root)).encode() + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for (_, relative), file_digest in inputs.items():
+        digest.update(str(relative).encode() + b"\0")
+        digest.update(file_digest)
     return digest.hexdigest()
 
 
-def layout_environment(book_dir: Path) -> str:
+def layout_environment(inputs: dict[tuple[Path, Path], bytes]) -> str:
     """A hash of what shapes a layout besides the text: layouts, fonts, images, Limbag's code and
     the layout engine's version (the chapters' Markdown and book.yaml reach the layout as HTML and
     CSS, which the parts' keys hold)."""
     from importlib.metadata import version
 
     digest = hashlib.sha256(f"weasyprint {version('weasyprint')} pydyf {version('pydyf')}".encode())
-    roots = [book_dir / "manuscript", book_dir / "layouts", book_dir / "fonts",
-             builtin_folder("layouts"), builtin_folder("fonts"), PACKAGE_DIR]
-    for root in dict.fromkeys(root.resolve() for root in roots):
-        for path in _files(root):
-            if path.suffix in (".pyc", ".md") or path.name == "book.yaml":
-                continue
-            digest.update(str(path).encode() + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for (root, relative), file_digest in inputs.items():
+        if relative.suffix == ".md" or relative.name == "book.yaml":
+            continue
+        digest.update(str(root / relative).encode() + b"\0")
+        digest.update(file_digest)
     return digest.hexdigest()
 
 

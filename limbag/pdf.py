@@ -159,7 +159,6 @@ LINK_TARGET = re.compile(r'\shref="#([^"]+)"')
 class _Slot:
     """A part in the making: laid out (what the page map needs) and, once written, whole."""
 
-    kind: str
     key: str
     layout: PartLayout
     borrowed: frozenset[str]
@@ -205,7 +204,7 @@ class _PartMaker:
         self._finish_writes(lane)  # the other process answers in order: its last write comes first
         layout = lane.layout()
         lane.start_write()
-        self.parts.append(_Slot(kind, key, layout, borrowed))
+        self.parts.append(_Slot(key, layout, borrowed))
         self.writing.append((lane, len(self.parts) - 1))
         self.laid_out.append(kind)
         self._last = lane

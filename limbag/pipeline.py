@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .booklet import impose
-from .cache import CACHE_FOLDER, PartCache, fingerprint, layout_environment, load_build, save_build
+from .cache import CACHE_FOLDER, PartCache, fingerprint, input_digests, layout_environment, load_build, save_build
 from .chronology import (
     Chronology,
     Event,
@@ -195,7 +195,8 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     booklet while the e-book is written.
     """
     target = out_dir if out_dir is not None else book_dir / "build"
-    key = fingerprint(book_dir, formats, strict)
+    inputs = input_digests(book_dir)
+    key = fingerprint(inputs, formats, strict)
     cached = load_build(target, key)
     if cached is not None:
         if progress is not None:
@@ -212,7 +213,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     layouts = book_layouts(book_dir)
     faces, font_problems = find_fonts(book_dir)
     parts = PartCache(target / CACHE_FOLDER)
-    environment = layout_environment(book_dir)
+    environment = layout_environment(inputs)
     helper = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) if parallel else None
     try:
         fonts = None

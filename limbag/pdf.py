@@ -349,13 +349,20 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
     back = make_back(_page_map(body, 0, _source_order(body_html), floating))
     back_parts: list[PartLayout] = []
     back_html = ""
-    if back.chronology is not None or back.index is not None:
+    # The chronology and the index are parts of their own (both begin on a right-hand page), so
+    # one is written while the other is laid out; a layout writes each as the "back" part with
+    # the other left out, as for a book that has only one of them.
+    for kind, section in (("chronology", BackMatter(chronology=back.chronology)),
+                          ("index", BackMatter(index=back.index))):
+        if section.chronology is None and section.index is None:
+            continue
         if folio % 2 == 0:
             back_parts.append(maker.make("blank", blank_html, known))
             folio += 1
-        written = html("back", back)
-        back_html = written.html
-        back_parts.append(maker.make("back matter", written, known, _first_folio_css(folio)))
+        written = html("back", section)
+        back_html += written.html
+        back_parts.append(maker.make(kind, written, known, _first_folio_css(folio)))
+        folio += len(back_parts[-1].page_anchors)
     labels = _page_map([*body, *back_parts], 0, _source_order(body_html + back_html), floating)
     contents_pages = {anchor: labels.labels[index] for anchor, index in labels.anchor_pages.items()}
     front_written = html("front", back, contents_pages)

@@ -270,7 +270,10 @@ def _reuse(rendered: RenderedPdf, chapters: int) -> str:
     laid = [kind for kind in rendered.laid_out if kind.startswith("chapter")]
     others = [kind for kind in dict.fromkeys(rendered.laid_out) if kind != "blank" and kind not in laid]
     text = f"{len(laid)} of {chapters} chapters laid out anew, {chapters - len(laid)} kept"
-    return text + (f"; {' and '.join(others)} anew" if others else "")
+    if not others:
+        return text
+    listed = others[0] if len(others) == 1 else f"{', '.join(others[:-1])} and {others[-1]}"
+    return f"{text}; {listed} anew"
 
 
 @dataclass(frozen=True, slots=True)

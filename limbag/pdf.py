@@ -168,8 +168,13 @@ class _PartMaker:
     """Makes the book's parts in order: from the store when unchanged, else laid out in turns in
     the lanes, each part written while the next one is laid out."""
 
-    def __init__(self, lanes: list[Lane], store: PartStore | None, settings_key: str) -> None:
+    def __init__(self, lanes: list[Lane], store: PartStore | None, settings_key: str,
+                 second_lane: Callable[[], RemoteLane] | None = None) -> None:
         self.lanes = lanes
+        self.second_lane = second_lane
+        """Starts the second process; called once two parts in a row must be laid out, since an
+        edit that lays out a part or two would only pay for the process's start-up."""
+        self._misses_in_a_row = 0
         self.store = store
         self.settings_key = settings_key
         self.parts: list[LaidPart | _Slot] = []
@@ -190,10 +195,15 @@ class _PartMaker:
             (self.settings_key, extra_css, *sorted(borrowed), marks, written.html)).encode()).hexdigest()
         stored = self.store.get(key) if self.store is not None else None
         if stored is not None:  # its warnings still count: a kept part is the same part
+            self._misses_in_a_row = 0
             self.parts.append(stored)
             self.messages.extend(stored.messages)
             self.refused.extend(stored.refused)
             return PartLayout(stored.page_anchors, stored.continued)
+        self._misses_in_a_row += 1
+        if self._misses_in_a_row == 2 and self.second_lane is not None:
+            self.lanes.append(self.second_lane())
+            self.second_lane = None
         lane = self._next_lane()
         if lane.here:  # one part at a time in an engine: write the last one first
             self._finish_writes(lane)
@@ -214,6 +224,11 @@ class _PartMaker:
         for lane in self.lanes:
             self._finish_writes(lane)
         return [part for part in self.parts if isinstance(part, LaidPart)]
+
+    def close(self) -> None:
+        for lane in self.lanes:
+            if isinstance(lane, RemoteLane):
+                lane.close()
 
     def _next_lane(self) -> Lane:
         ready = [lane for lane in self.lanes if lane.ready()]
@@ -296,15 +311,12 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     settings = engine_settings(book, layouts, faces, press)
     settings_key = hashlib.sha256(repr((environment, settings)).encode()).hexdigest()
     here = Typesetter(settings)
-    second = RemoteLane(settings) if parallel else None
+    maker = _PartMaker([LocalLane(here)], store, settings_key, (lambda: RemoteLane(settings)) if parallel else None)
     try:
-        lanes: list[Lane] = [LocalLane(here)] if second is None else [LocalLane(here), second]
-        maker = _PartMaker(lanes, store, settings_key)
         back, front_parts, html = _make_parts(book, language, layouts, fonts, maker, make_back)
         made = maker.finish()
     finally:
-        if second is not None:
-            second.close()
+        maker.close()
     parts = made[-front_parts:] + made[:-front_parts]  # the front matter is made last, printed first
     front_count = sum(part.page_count for part in parts[:front_parts])
     page_map = _page_map(parts, front_count, _source_order(html), frozenset(note_ids(book)))

@@ -216,6 +216,8 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     environment = layout_environment(inputs)
     helper = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) if parallel else None
     try:
+        if helper is not None:  # start it now, so that its start-up overlaps the layout
+            helper.submit(os.getpid)
         fonts = None
         if "epub" in requested:  # the characters are known before layout: subset the fonts meanwhile
             fonts = subset_fonts(epub_faces(faces, layouts), book_characters(prepared.book, prepared.language),

@@ -92,7 +92,7 @@ class PartCache:
         record = {"pdf": _digest(part.pdf), "page_anchors": part.page_anchors, "continued": part.continued,
                   "borrowed": sorted(part.borrowed), "messages": part.messages, "refused": part.refused}
         for suffix, data in ((".pdf", part.pdf), (".json", json.dumps(record).encode())):
-            temporary = self.folder / f"{key}{suffix}.part"
+            temporary = self.folder / f"{key}{suffix}.{os.getpid()}.part"  # two builds may share a folder
             temporary.write_bytes(data)
             os.replace(temporary, self.folder / f"{key}{suffix}")
         self.used.add(key)

@@ -48,6 +48,8 @@ class RenderedPdf:
     problems: tuple[Problem, ...]
     laid_out: tuple[str, ...] = ()
     """The parts this build laid out; the others were taken as they were from the last build."""
+    laid_out_elsewhere: int = 0
+    """How many of them the second process laid out."""
 
 
 def page_css(page: PageSettings) -> str:
@@ -181,6 +183,7 @@ class _PartMaker:
         self.writing: list[tuple[Lane, int]] = []
         """(lane, index in parts) of parts laid out but not yet written, oldest first."""
         self.laid_out: list[str] = []
+        self.laid_out_elsewhere = 0
         self.messages: list[str] = []
         self.refused: list[str] = []
         self._last: Lane | None = None
@@ -217,6 +220,7 @@ class _PartMaker:
         self.parts.append(_Slot(key, layout, borrowed))
         self.writing.append((lane, len(self.parts) - 1))
         self.laid_out.append(kind)
+        self.laid_out_elsewhere += 0 if lane.here else 1
         self._last = lane
         return layout
 
@@ -327,7 +331,8 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     for url in dict.fromkeys([*here.fetcher.refused, *maker.refused]):
         problems.append(Problem(Location(stylesheet), f"refused to load {url}",
                                 "only files inside the book folder, its layouts and fonts are read"))
-    rendered = RenderedPdf(pdf, page_map, html, tuple(fonts), tuple(problems), tuple(maker.laid_out))
+    rendered = RenderedPdf(pdf, page_map, html, tuple(fonts), tuple(problems), tuple(maker.laid_out),
+                           maker.laid_out_elsewhere)
     return rendered, back
 
 

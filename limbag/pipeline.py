@@ -272,10 +272,12 @@ def _reuse(rendered: RenderedPdf, chapters: int) -> str:
     laid = [kind for kind in rendered.laid_out if kind.startswith("chapter")]
     others = [kind for kind in dict.fromkeys(rendered.laid_out) if kind != "blank" and kind not in laid]
     text = f"{len(laid)} of {chapters} chapters laid out anew, {chapters - len(laid)} kept"
-    if not others:
-        return text
-    listed = others[0] if len(others) == 1 else f"{', '.join(others[:-1])} and {others[-1]}"
-    return f"{text}; {listed} anew"
+    if others:
+        listed = others[0] if len(others) == 1 else f"{', '.join(others[:-1])} and {others[-1]}"
+        text += f"; {listed} anew"
+    if rendered.laid_out_elsewhere:
+        text += f"; {rendered.laid_out_elsewhere} parts by the second process"
+    return text
 
 
 @dataclass(frozen=True, slots=True)

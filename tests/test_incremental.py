@@ -215,3 +215,24 @@ def test_a_kept_chapter_still_reports_its_warnings(make_book, tmp_path):
     again = build(book, out, ("pdf",))
     assert "chapter 1" not in _chapters_laid_out(again)
     assert any("no-such-place" in str(warning) for warning in again.warnings)
+
+
+def _many_chapters(count: int) -> dict[str, str]:
+    """A book long enough for the second process to start and take parts during its layout."""
+    paragraph = ('The request of {n} was read in every capital, and [NATO]{{idx="NATO"}} answered it '
+                 "in writing.[^n{n}] " + "Diplomats weighed each word of the note for weeks. " * 12)
+    files = {"book.yaml": "title: Many Chapters\nlanguage: en\noutputs: [pdf]\nindex:\n  terms:\n    NATO: {}\n"}
+    for number in range(1, count + 1):
+        body = "\n\n".join(paragraph.format(n=f"{number}-{part}") for part in range(1, 5))
+        notes = "\n".join(f"[^n{number}-{part}]: A note on part {part}." for part in range(1, 5))
+        files[f"{number:02d}.md"] = f"# Chapter {number}\n\n{body}\n\n{notes}\n"
+    return files
+
+
+def test_parts_made_by_both_processes_give_the_one_process_book(make_book, tmp_path):
+    book = make_book(_many_chapters(40))
+    both = build(book, tmp_path / "both", ("pdf",))
+    one = build(book, tmp_path / "one", ("pdf",), parallel=False)
+    assert both.rendered.laid_out_elsewhere > 0, "the second process took no part"
+    assert one.rendered.laid_out_elsewhere == 0
+    assert both.written[0].read_bytes() == one.written[0].read_bytes()

@@ -276,7 +276,6 @@ def engine_settings(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], p
         fetch_roots=(config.book_dir, *layouts.folders, *font_folders(config.book_dir)),
         stylesheets=stylesheets,
         identifier=config.identifier,
-        pdf_identifier=hashlib.sha256(config.identifier.encode()).hexdigest()[:32].encode(),
         bleed_mm=config.page.bleed_mm if press else None,
         source=config.source,
     )

@@ -8,6 +8,7 @@ turns: while one writes part k, the other lays out part k + 1.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import re
 import uuid
@@ -16,7 +17,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pydyf
 from weasyprint import CSS, HTML
@@ -27,6 +28,8 @@ from .fetch import BookFetcher
 from .hyphenation import register as register_hyphenation
 from .markup import FlowText
 from .pagemap import place_marks
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,6 @@ class EngineSettings:
     """(CSS text, base URL) of each stylesheet, in cascade order."""
     identifier: str
     """The book's identifier: the PDF's /ID and XMP document id derive from it."""
-    pdf_identifier: bytes
     bleed_mm: float | None
     """Press PDF: the bleed; None for the reading PDF."""
     source: Path
@@ -128,7 +130,8 @@ class Typesetter:
         self.setup_messages = tuple(messages)
         press = settings.bleed_mm is not None
         variant: dict[str, Any] = {"pdf_variant": "pdf/x-4", "output_intent": "srgb"} if press else {"pdf_variant": "pdf/ua-1"}
-        self.write_options = {"pdf_identifier": settings.pdf_identifier,
+        pdf_identifier = hashlib.sha256(settings.identifier.encode()).hexdigest()[:32].encode()
+        self.write_options = {"pdf_identifier": pdf_identifier,
                               "finisher": finisher(settings.identifier, settings.bleed_mm), **variant}
         self._document: Any = None
         self._messages: list[str] = []
@@ -229,7 +232,7 @@ class RemoteLane:
         never, if it could not start: this process then does all the work."""
         if not self._ready and not self._failed and self._connection.poll():
             try:
-                self._receive()
+                self._receive(type(None))
                 self._ready = True
             except (RenderError, RuntimeError):
                 self._failed = True
@@ -239,17 +242,13 @@ class RemoteLane:
         self._connection.send(("lay out", job))
 
     def layout(self) -> PartLayout:
-        result = self._receive()
-        assert isinstance(result, PartLayout)
-        return result
+        return self._receive(PartLayout)
 
     def start_write(self) -> None:
         self._connection.send(("write", None))
 
     def written(self) -> WrittenPart:
-        result = self._receive()
-        assert isinstance(result, WrittenPart)
-        return result
+        return self._receive(WrittenPart)
 
     def close(self) -> None:
         if not self.ready():  # still setting up: nothing of it is needed
@@ -261,7 +260,8 @@ class RemoteLane:
             self._process.kill()
         self._connection.close()
 
-    def _receive(self) -> object:
+    def _receive(self, kind: type[T]) -> T:
+        """The next answer, which must be a `kind`; the second process's errors are raised here."""
         try:
             status, value = self._connection.recv()
         except (EOFError, OSError):
@@ -272,6 +272,7 @@ class RemoteLane:
             raise RenderError(message, location, hint)
         if status == "failed":
             raise RuntimeError(f"in the second layout process: {value}")
+        assert isinstance(value, kind)
         return value
 
 

@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import Location, Problem
 from .join import LaidPart
@@ -69,33 +70,54 @@ def layout_environment(inputs: dict[tuple[Path, Path], bytes]) -> str:
 
 
 class PartCache:
-    """Laid-out parts kept in `<out>/.limbag-cache/parts/`: a PDF and a small JSON record each."""
+    """Written parts kept in `<out>/.limbag-cache/parts/`: a PDF and a small JSON record each,
+    named by what they lay out and their first folio (see parts.part_name)."""
 
     def __init__(self, cache_dir: Path) -> None:
         self.folder = cache_dir / "parts"
         self.used: set[str] = set()
+        self._by_layout: dict[str, str] = {}
+        """A kept part's name for each layout key."""
+        if self.folder.is_dir():
+            for path in sorted(self.folder.glob("*.json")):
+                self._by_layout[path.stem.rsplit("-", 1)[0]] = path.stem
 
-    def get(self, key: str) -> LaidPart | None:
+    def get(self, name: str) -> LaidPart | None:
+        record = self._record(name)
         try:
-            record = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
-            pdf = (self.folder / f"{key}.pdf").read_bytes()
-        except (OSError, ValueError):
+            pdf = (self.folder / f"{name}.pdf").read_bytes()
+        except OSError:
             return None
-        if record.get("pdf") != _digest(pdf):
+        if record is None or record.get("pdf") != _digest(pdf):
             return None
-        self.used.add(key)
+        self.used.add(name)
         return LaidPart(pdf, tuple(tuple(page) for page in record["page_anchors"]), tuple(record["continued"]),
                         frozenset(record["borrowed"]), tuple(record["messages"]), tuple(record.get("refused", ())))
 
-    def put(self, key: str, part: LaidPart) -> None:
+    def has(self, name: str) -> bool:
+        return (self.folder / f"{name}.json").is_file()
+
+    def page_count(self, layout_key: str) -> int | None:
+        name = self._by_layout.get(layout_key)
+        record = self._record(name) if name else None
+        return len(record["page_anchors"]) if record else None
+
+    def _record(self, name: str) -> dict[str, Any] | None:
+        try:
+            record = json.loads((self.folder / f"{name}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
+
+    def put(self, name: str, part: LaidPart) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         record = {"pdf": _digest(part.pdf), "page_anchors": part.page_anchors, "continued": part.continued,
                   "borrowed": sorted(part.borrowed), "messages": part.messages, "refused": part.refused}
         for suffix, data in ((".pdf", part.pdf), (".json", json.dumps(record).encode())):
-            temporary = self.folder / f"{key}{suffix}.{os.getpid()}.part"  # two builds may share a folder
+            temporary = self.folder / f"{name}{suffix}.{os.getpid()}.part"  # two builds may share a folder
             temporary.write_bytes(data)
-            os.replace(temporary, self.folder / f"{key}{suffix}")
-        self.used.add(key)
+            os.replace(temporary, self.folder / f"{name}{suffix}")
+        self.used.add(name)
 
     def prune(self) -> None:
         """Forget the parts this build did not use, so the cache does not grow with every edit."""

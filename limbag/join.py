@@ -13,7 +13,7 @@ import io
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
@@ -39,15 +39,6 @@ class LaidPart:
     @property
     def page_count(self) -> int:
         return len(self.page_anchors)
-
-
-class PartStore(Protocol):
-    """Where laid-out parts are kept between builds (see cache.PartCache)."""
-
-    def get(self, key: str) -> LaidPart | None: ...
-
-    def put(self, key: str, part: LaidPart) -> None: ...
-
 
 
 def join_parts(parts: Sequence[LaidPart], front_matter_end: int, version: str) -> bytes:

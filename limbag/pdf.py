@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -18,15 +17,14 @@ from .config import BookConfig, PageSettings, parse_length_mm
 from .errors import Location, Problem
 from .fonts import FontFace, families, font_folders
 from .index import Index
-from .join import LaidPart, PartStore, join_parts
+from .join import LaidPart, join_parts
 from .language import Language, load_language
 from .layouts import Layouts
 from .markup import FlowText, MarkupOptions, blocks_html, inlines_html
 from .model import Book, Chapter, Heading, note_ids
 from .pagemap import PageMap, build_page_map
-from .typeset import EngineSettings, Lane, LocalLane, PartJob, PartLayout, RemoteLane, Typesetter
-
-ELEMENT_ID = re.compile(r'\sid="([^"]+)"')
+from .parts import ELEMENT_ID, PartMaker, PartRequest, PartStore, chapter_ids
+from .typeset import EngineSettings, PartJob, PartLayout, RemoteLane, Typesetter
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,113 +152,10 @@ def press_css(page: PageSettings) -> str:
     return f"@page {{ bleed: {page.bleed_mm + slug:.2f}mm; marks: {marks}; }}\n"
 
 
-LINK_TARGET = re.compile(r'\shref="#([^"]+)"')
-
-
-@dataclass(frozen=True, slots=True)
-class _Slot:
-    """A part in the making: laid out (what the page map needs) and, once written, whole."""
-
-    key: str
-    layout: PartLayout
-    borrowed: frozenset[str]
-
-
-class _PartMaker:
-    """Makes the book's parts in order: from the store when unchanged, else laid out in turns in
-    the lanes, each part written while the next one is laid out."""
-
-    def __init__(self, lanes: list[Lane], store: PartStore | None, settings_key: str,
-                 second_lane: Callable[[], RemoteLane] | None = None) -> None:
-        self.lanes = lanes
-        self.second_lane = second_lane
-        """Starts the second process; called once two parts in a row must be laid out, since an
-        edit that lays out a part or two would only pay for the process's start-up."""
-        self._misses_in_a_row = 0
-        self.store = store
-        self.settings_key = settings_key
-        self.parts: list[LaidPart | _Slot] = []
-        self.writing: list[tuple[Lane, int]] = []
-        """(lane, index in parts) of parts laid out but not yet written, oldest first."""
-        self.laid_out: list[str] = []
-        self.laid_out_elsewhere = 0
-        self.messages: list[str] = []
-        self.refused: list[str] = []
-        self._last: Lane | None = None
-
-    def make(self, kind: str, written: PrintHtml, known_ids: frozenset[str], extra_css: str = "") -> PartLayout:
-        """Start making one part; what its layout tells comes back at once, its PDF with `finish`."""
-        own = set(ELEMENT_ID.findall(written.html))
-        own |= {mark for owner, flow in written.flows.items() if owner in own for mark, _ in flow.marks}
-        borrowed = frozenset(t for t in LINK_TARGET.findall(written.html) if t in known_ids and t not in own)
-        marks = repr(sorted((owner, flow.marks, flow.word_starts) for owner, flow in written.flows.items()))
-        key = hashlib.sha256("\0".join(
-            (self.settings_key, extra_css, *sorted(borrowed), marks, written.html)).encode()).hexdigest()
-        stored = self.store.get(key) if self.store is not None else None
-        if stored is not None:  # its warnings still count: a kept part is the same part
-            self._misses_in_a_row = 0
-            self.parts.append(stored)
-            self.messages.extend(stored.messages)
-            self.refused.extend(stored.refused)
-            return PartLayout(stored.page_anchors, stored.continued)
-        self._misses_in_a_row += 1
-        if self._misses_in_a_row == 2 and self.second_lane is not None:
-            self.lanes.append(self.second_lane())
-            self.second_lane = None
-        lane = self._next_lane()
-        if lane.here:  # one part at a time in an engine: write the last one first
-            self._finish_writes(lane)
-        lane.start_layout(PartJob(written.html, dict(written.flows), extra_css, borrowed))
-        for other in self.lanes:  # this process writes its last part while the other one lays out
-            if other is not lane and other.here:
-                self._finish_writes(other)
-        self._finish_writes(lane)  # the other process answers in order: its last write comes first
-        layout = lane.layout()
-        lane.start_write()
-        self.parts.append(_Slot(key, layout, borrowed))
-        self.writing.append((lane, len(self.parts) - 1))
-        self.laid_out.append(kind)
-        self.laid_out_elsewhere += 0 if lane.here else 1
-        self._last = lane
-        return layout
-
-    def finish(self) -> list[LaidPart]:
-        for lane in self.lanes:
-            self._finish_writes(lane)
-        return [part for part in self.parts if isinstance(part, LaidPart)]
-
-    def close(self) -> None:
-        for lane in self.lanes:
-            if isinstance(lane, RemoteLane):
-                lane.close()
-
-    def _next_lane(self) -> Lane:
-        ready = [lane for lane in self.lanes if lane.ready()]
-        return next((lane for lane in ready if lane is not self._last), ready[0])
-
-    def _finish_writes(self, lane: Lane) -> None:
-        for pending in [entry for entry in self.writing if entry[0] is lane]:
-            self.writing.remove(pending)
-            slot = self.parts[pending[1]]
-            assert isinstance(slot, _Slot)
-            written = lane.written()
-            part = LaidPart(written.pdf, slot.layout.page_anchors, slot.layout.continued, slot.borrowed,
-                            written.messages, written.refused)
-            self.parts[pending[1]] = part
-            self.messages.extend(written.messages)
-            self.refused.extend(written.refused)
-            if self.store is not None:
-                self.store.put(slot.key, part)
-
-
 def _title_string_css(title: str) -> str:
     # Each part is its own document, so the running head's book title is set on every part's root.
     escaped = title.replace("\\", "\\\\").replace('"', '\\"')
     return f'html {{ string-set: book-title "{escaped}"; }}\n'
-
-
-def _first_folio_css(number: int) -> str:
-    return f"@page :nth(1 of body) {{ counter-reset: page {number}; }}\n"
 
 
 def engine_settings(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], press: bool) -> EngineSettings:
@@ -287,25 +182,25 @@ def lay_out_body_in_one_pass(book: Book, layouts: Layouts, faces: tuple[FontFace
     typesetter = Typesetter(engine_settings(book, layouts, faces, press=False))
     fonts = families(faces, layouts.find("print/book.css").read_text(encoding="utf-8"))
     written = print_html(book, load_language(book.config.language), layouts, fonts, BackMatter(), "body")
-    layout = typesetter.lay_out(PartJob(written.html, dict(written.flows), "", frozenset()))
-    result = typesetter.write()
+    layout = typesetter.lay_out(0, PartJob(written.html, dict(written.flows), frozenset(), None))
+    result = typesetter.write(0, None)
     return LaidPart(result.pdf, layout.page_anchors, layout.continued, frozenset(), result.messages)
 
 
 def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_back: Callable[[PageMap], BackMatter],
                 press: bool = False, store: PartStore | None = None, environment: str = "",
-                parallel: bool = False) -> tuple[RenderedPdf, BackMatter]:
+                second: RemoteLane | None = None) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out part by part and join the parts into one PDF, with where everything landed.
 
     Each chapter is a document of its own that begins on a right-hand page with the folio it
-    will have in the book, so a chapter whose text and first folio are unchanged is taken from
+    has in the book, so a chapter whose text and first folio are unchanged is taken from
     `store` as it was. Body folios start at 1 whatever the front matter holds, so once the
     chapters are laid out their page map is final: the back matter (index, chronology) is made
     from it, with its folios following on; the front matter comes last, its contents printing
     every page number as text. Blank pages keep each part on a right-hand page. The reading PDF
     is tagged PDF/UA-1; the press PDF (`press=True`) is PDF/X-4 with bleed and marks.
     `environment` is a digest of the files that shape the layout besides the book's text. With
-    `parallel`, a second process lays out every other part while this one writes the last.
+    `second`, that process lays out parts alongside this one (see parts.PartMaker).
     """
     config = book.config
     language = load_language(config.language)
@@ -313,13 +208,10 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     fonts = families(faces, stylesheet.read_text(encoding="utf-8"))
     settings = engine_settings(book, layouts, faces, press)
     settings_key = hashlib.sha256(repr((environment, settings)).encode()).hexdigest()
-    here = Typesetter(settings)
-    maker = _PartMaker([LocalLane(here)], store, settings_key, (lambda: RemoteLane(settings)) if parallel else None)
-    try:
-        back, front_parts, html = _make_parts(book, language, layouts, fonts, maker, make_back)
-        made = maker.finish()
-    finally:
-        maker.close()
+    maker = PartMaker(settings, store, settings_key, f'<html lang="{config.language}"><body></body></html>', second)
+    here = maker.typesetter
+    back, front_parts, html = _make_parts(book, language, layouts, fonts, maker, make_back)
+    made = maker.finish()
     parts = made[-front_parts:] + made[:-front_parts]  # the front matter is made last, printed first
     front_count = sum(part.page_count for part in parts[:front_parts])
     page_map = _page_map(parts, front_count, _source_order(html), frozenset(note_ids(book)))
@@ -335,57 +227,39 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     return rendered, back
 
 
-def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]], maker: _PartMaker,
+def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]], maker: PartMaker,
                 make_back: Callable[[PageMap], BackMatter]) -> tuple[BackMatter, int, str]:
     """Make the parts (see render_book): body, back matter, then front matter. Returns the back
     matter, how many parts the front matter made (the last ones) and the HTML of all parts in
     printed order."""
-    config = book.config
-    blank_html = PrintHtml(f'<html lang="{config.language}"><body></body></html>', MappingProxyType({}))
     floating = frozenset(note_ids(book))
 
-    def html(part: str, back: BackMatter, pages: Mapping[str, str] = MappingProxyType({}),
-             of: Book = book) -> PrintHtml:
-        return print_html(of, language, layouts, fonts, back, part, pages)
+    def request(kind: str, part: str, back: BackMatter, pages: Mapping[str, str] = MappingProxyType({}),
+                of: Book = book) -> PartRequest:
+        written = print_html(of, language, layouts, fonts, back, part, pages)
+        return PartRequest(kind, written.html, written.flows)
 
-    chapters = [html("body", BackMatter(), of=dataclasses.replace(book, chapters=(chapter,))) for chapter in book.chapters]
-    known = frozenset(
-        {anchor for written in chapters for anchor in ELEMENT_ID.findall(written.html)}
-        | {mark for written in chapters for flow in written.flows.values() for mark, _ in flow.marks}
-        | {"title-page", "imprint", "contents", "chronology", "index"})
-    body: list[PartLayout] = []
-    folio = 1
-    for chapter, written in zip(book.chapters, chapters, strict=True):
-        if body and len(body[-1].page_anchors) % 2:
-            body.append(maker.make("blank", blank_html, known))
-            folio += 1
-        body.append(maker.make(f"chapter {chapter.number}", written, known, _first_folio_css(folio)))
-        folio += len(body[-1].page_anchors)
-    body_html = "".join(written.html for written in chapters)
+    chapters = [request(f"chapter {chapter.number}", "body", BackMatter(),
+                        of=dataclasses.replace(book, chapters=(chapter,))) for chapter in book.chapters]
+    known = chapter_ids(chapters) | {"title-page", "imprint", "contents", "chronology", "index"}
+    body = maker.make_run(chapters, known, first_folio=1)
+    body_html = "".join(chapter.html for chapter in chapters)
     back = make_back(_page_map(body, 0, _source_order(body_html), floating))
-    back_parts: list[PartLayout] = []
-    back_html = ""
-    # The chronology and the index are parts of their own (both begin on a right-hand page), so
-    # one is written while the other is laid out; a layout writes each as the "back" part with
-    # the other left out, as for a book that has only one of them.
-    for kind, section in (("chronology", BackMatter(chronology=back.chronology)),
-                          ("index", BackMatter(index=back.index))):
-        if section.chronology is None and section.index is None:
-            continue
-        if folio % 2 == 0:
-            back_parts.append(maker.make("blank", blank_html, known))
-            folio += 1
-        written = html("back", section)
-        back_html += written.html
-        back_parts.append(maker.make(kind, written, known, _first_folio_css(folio)))
-        folio += len(back_parts[-1].page_anchors)
+    # The chronology and the index are parts of their own (each begins on a right-hand page), laid
+    # out side by side; a layout writes each as the "back" part with the other left out, as for a
+    # book that has only one of them.
+    sections = [request(kind, "back", section) for kind, section in
+                (("chronology", BackMatter(chronology=back.chronology)), ("index", BackMatter(index=back.index)))
+                if section.chronology is not None or section.index is not None]
+    back_parts = maker.make_run(sections, known, first_folio=1 + sum(len(part.page_anchors) for part in body))
+    back_html = "".join(section.html for section in sections)
     labels = _page_map([*body, *back_parts], 0, _source_order(body_html + back_html), floating)
     contents_pages = {anchor: labels.labels[index] for anchor, index in labels.anchor_pages.items()}
-    front_written = html("front", back, contents_pages)
-    front = [maker.make("front matter", front_written, known)]
+    front_request = request("front matter", "front", back, contents_pages)
+    front = maker.make_run([front_request], known)
     if len(front[0].page_anchors) % 2:
-        front.append(maker.make("blank", blank_html, known))
-    return back, len(front), front_written.html + body_html + back_html
+        front.append(maker.blank_page())
+    return back, len(front), front_request.html + body_html + back_html
 
 
 def _page_map(parts: Sequence[LaidPart | PartLayout], front_matter_end: int, source_order: Mapping[str, int],

@@ -29,13 +29,14 @@ from .epub import book_characters, epub_faces, subset_fonts, write_epub
 from .errors import LimbagError, Problem, StrictModeError
 from .fonts import FontFace, find_fonts
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
-from .join import PartStore
 from .language import Language, load_language
 from .layouts import Layouts, book_layouts
 from .model import Book
 from .pagemap import PageMap
+from .parts import PartStore
 from .pdf import BackMatter, RenderedPdf, render_book
 from .reader import read_book
+from .typeset import RemoteLane
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,17 +91,17 @@ def write_atomically(path: Path, data: bytes) -> None:
 def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings: IndexSettings,
             events: tuple[Event, ...], language: Language, press: bool = False,
             store: PartStore | None = None, environment: str = "",
-            parallel: bool = False) -> tuple[RenderedPdf, BackMatter]:
+            second: RemoteLane | None = None) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out once; the chronology and index take their pages from the chapters' layout.
-    Parts found in `store` (see cache.PartCache) are taken as they are; `parallel` uses a second
-    process (see pdf.render_book)."""
+    Parts found in `store` (see cache.PartCache) are taken as they are; `second` is a second
+    layout process (see pdf.render_book)."""
     has_index = bool(index_terms(book, settings))
 
     def back_matter(page_map: PageMap) -> BackMatter:
         return BackMatter(chronology=build_chronology(events, page_map, language) if events else None,
                           index=build_index(book, settings, page_map, language) if has_index else None)
 
-    return render_book(book, layouts, faces, back_matter, press, store, environment, parallel)
+    return render_book(book, layouts, faces, back_matter, press, store, environment, second)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,16 +207,18 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         slug = next((n[:-4] for n in cached.outputs if n.endswith(".pdf") and not n.endswith(("-booklet.pdf", "-press.pdf"))), "")
         return BuildResult(slug, tuple(target / name for name in cached.outputs), cached.warnings, cached.page_count)
 
-    with _stage(progress, lambda: f"read {len(prepared.book.chapters)} chapters"):
-        prepared = prepare(book_dir)
-    config = prepared.config
-    requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
-    layouts = book_layouts(book_dir)
-    faces, font_problems = find_fonts(book_dir)
-    parts = PartCache(target / CACHE_FOLDER)
-    environment = layout_environment(inputs)
-    helper = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) if parallel else None
+    second = RemoteLane() if parallel else None  # forked now, while this process holds little
+    helper: ProcessPoolExecutor | None = None
     try:
+        with _stage(progress, lambda: f"read {len(prepared.book.chapters)} chapters"):
+            prepared = prepare(book_dir)
+        config = prepared.config
+        requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
+        layouts = book_layouts(book_dir)
+        faces, font_problems = find_fonts(book_dir)
+        parts = PartCache(target / CACHE_FOLDER)
+        environment = layout_environment(inputs)
+        helper = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) if parallel else None
         if helper is not None:  # start it now, so that its start-up overlaps the layout
             helper.submit(os.getpid)
         fonts = None
@@ -225,7 +228,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         with _stage(progress, lambda: f"laid out {len(rendered.page_map.labels)} pages"
                                 f" ({_reuse(rendered, len(prepared.book.chapters))})"):
             rendered, back = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
-                                     prepared.language, store=parts, environment=environment, parallel=parallel)
+                                     prepared.language, store=parts, environment=environment, second=second)
         warnings = (*prepared.warnings, *font_problems, *rendered.problems)
         if strict and warnings:
             raise StrictModeError(list(warnings))
@@ -241,7 +244,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
             with _stage(progress, lambda: "laid out the press PDF"):
                 outputs["press"] = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
                                            prepared.language, press=True, store=parts, environment=environment,
-                                           parallel=parallel)[0].pdf
+                                           second=second)[0].pdf
         if "epub" in requested:
             with _stage(progress, lambda: "wrote the e-book"):
                 epub = write_epub(prepared.book, back, rendered.page_map, layouts, prepared.language, faces, fonts)
@@ -253,6 +256,8 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     finally:
         if helper is not None:
             helper.shutdown(cancel_futures=True)
+        if second is not None:
+            second.close()
     outputs = {name: outputs[name] for name in OUTPUT_FORMATS if name in outputs}
 
     written = []

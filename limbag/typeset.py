@@ -1,23 +1,28 @@
 """The layout engine, one part of the book at a time, in this process or in a second one.
 
-Laying a part out (line and page breaking) tells how many pages it has, which the next chapter's
-first folio needs; writing its PDF (painting, fonts, tags) holds nothing up. WeasyPrint is
-single-threaded and its laid-out pages cannot be sent between processes, so two processes take
-turns: while one writes part k, the other lays out part k + 1.
+A part's first folio depends on how many pages the parts before it have, but its lines and
+pages do not: only the folios in the margins do. So a part is laid out on a guessed first
+folio and, if the guess was wrong, its margin boxes are made again once the folio is known
+(`Typesetter.write`), which takes milliseconds where laying out takes a tenth of a second per
+chapter. That lets two processes lay out chapters side by side. WeasyPrint is single-threaded
+and its laid-out pages cannot be sent between processes, so each process keeps the parts it
+laid out until they are written.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import multiprocessing
 import re
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import pydyf
 from weasyprint import CSS, HTML
@@ -28,8 +33,6 @@ from .fetch import BookFetcher
 from .hyphenation import register as register_hyphenation
 from .markup import FlowText
 from .pagemap import place_marks
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +55,11 @@ class EngineSettings:
 class PartJob:
     html: str
     flows: dict[str, FlowText]
-    extra_css: str
     borrowed: frozenset[str]
     """Ids the part links to that live in other parts: they get stand-in anchors."""
+    first_folio: int | None
+    """The folio of its first page, as far as it is known when it is laid out (see `Typesetter.write`);
+    None for a part whose pages are not numbered on from the others (the front matter, a blank)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +121,25 @@ def finisher(identifier: str, bleed_mm: float | None) -> Callable[[Any, Any], No
     return finish
 
 
+def first_folio_css(number: int) -> str:
+    """The layouts name the numbered pages `body`; a part's numbering starts at its first folio."""
+    return f"@page :nth(1 of body) {{ counter-reset: page {number}; }}\n"
+
+
+@dataclass(slots=True)
+class _Held:
+    """A part laid out and not yet written."""
+
+    job: PartJob
+    document: Any
+    context: Any
+    """The engine's layout context, which margin boxes are made from; None if it could not be kept."""
+    messages: list[str]
+    refused: tuple[str, ...]
+
+
 class Typesetter:
-    """The engine set up for one book in this process; lays out one part, then writes it."""
+    """The engine set up for one book in this process: lays parts out, keeps them, writes them."""
 
     def __init__(self, settings: EngineSettings) -> None:
         register_hyphenation()
@@ -133,20 +155,18 @@ class Typesetter:
         pdf_identifier = hashlib.sha256(settings.identifier.encode()).hexdigest()[:32].encode()
         self.write_options = {"pdf_identifier": pdf_identifier,
                               "finisher": finisher(settings.identifier, settings.bleed_mm), **variant}
-        self._document: Any = None
-        self._messages: list[str] = []
-        self._refused_before = 0
+        self._held: dict[int, _Held] = {}
 
-    def lay_out(self, job: PartJob) -> PartLayout:
-        """Lay the part out and keep it for `write`. The marks left out of its HTML become anchors
-        of the pages they fall on; ids of other parts it links to get stand-in anchors so that the
-        engine keeps those links (joining points them home)."""
-        self._refused_before = len(self.fetcher.refused)
+    def lay_out(self, ticket: int, job: PartJob) -> PartLayout:
+        """Lay the part out and keep it under `ticket` until `write`. The marks left out of its HTML
+        become anchors of the pages they fall on; ids of other parts it links to get stand-in
+        anchors so that the engine keeps those links (joining points them home)."""
+        refused_before = len(self.fetcher.refused)
         with collect_engine_warnings() as messages:
-            stylesheets = self.stylesheets + (
-                [CSS(string=job.extra_css, font_config=self.font_config)] if job.extra_css else [])
-            document = HTML(string=job.html, base_url=self.settings.base_url, url_fetcher=self.fetcher).render(
-                stylesheets=stylesheets, font_config=self.font_config)
+            stylesheets = self.stylesheets + ([CSS(string=first_folio_css(job.first_folio), font_config=self.font_config)]
+                                              if job.first_folio is not None else [])
+            html = HTML(string=job.html, base_url=self.settings.base_url, url_fetcher=self.fetcher)
+            document, context = _render(html, stylesheets, self.font_config)
         places = place_marks(document.pages, job.flows)
         for page, anchors in zip(document.pages, places.anchors, strict=True):
             for anchor, position in anchors.items():
@@ -156,140 +176,244 @@ class Typesetter:
             stand_ins = document.pages[0].anchors
             for target in sorted(job.borrowed):
                 stand_ins.setdefault(target, (0, 0, 0, 0))
-        self._document = document
-        self._messages = messages
+        self._held[ticket] = _Held(job, document, context, messages, tuple(self.fetcher.refused[refused_before:]))
         return PartLayout(page_anchors, places.continued)
 
-    def write(self) -> WrittenPart:
+    def write(self, ticket: int, first_folio: int | None) -> WrittenPart:
+        """Write the part laid out under `ticket`, its pages numbered from `first_folio`. If it was
+        laid out on another first folio, its margin boxes are made again; should the engine not
+        allow that, the part is laid out again."""
+        held = self._held.pop(ticket)
+        if first_folio != held.job.first_folio:
+            shift = (first_folio or 0) - (held.job.first_folio or 0)
+            if first_folio is None or held.job.first_folio is None or not _renumber(held, shift):
+                self.lay_out(ticket, dataclasses.replace(held.job, first_folio=first_folio))
+                held = self._held.pop(ticket)
+        refused_before = len(self.fetcher.refused)
         with collect_engine_warnings() as messages:
-            pdf = self._document.write_pdf(**self.write_options)
-        self._document = None
+            pdf = held.document.write_pdf(**self.write_options)
         if pdf is None:
             raise RenderError("the layout engine produced no PDF", Location(self.settings.source), "check the layouts")
-        return WrittenPart(pdf, (*self._messages, *messages), tuple(self.fetcher.refused[self._refused_before:]))
+        return WrittenPart(pdf, (*held.messages, *messages), (*held.refused, *self.fetcher.refused[refused_before:]))
+
+
+def _render(html: HTML, stylesheets: list[CSS], font_config: FontConfiguration) -> tuple[Any, Any]:
+    """What `HTML.render` does, keeping the layout context (see `_renumber`); plain `render` (and no
+    context) with an engine whose insides differ."""
+    from weasyprint import DEFAULT_OPTIONS
+    from weasyprint.css.counters import CounterStyle
+    from weasyprint.document import Document, DocumentMetadata, Page
+    from weasyprint.formatting_structure.build import build_formatting_structure
+    from weasyprint.html import get_html_metadata
+    from weasyprint.layout import layout_document
+
+    options = {**DEFAULT_OPTIONS, "stylesheets": stylesheets}
+    counter_style = CounterStyle()
+    try:
+        context = Document._build_layout_context(html, font_config, counter_style, {}, options)
+    except (AttributeError, TypeError):
+        return html.render(stylesheets=stylesheets, font_config=font_config), None
+    root = build_formatting_structure(html.etree_element, context.style_for, context.get_image_from_uri,
+                                      html.base_url, context.target_collector, counter_style, context.footnotes)
+    pages = [Page(box) for box in layout_document(html, root, context)]
+    document = Document(pages, DocumentMetadata(**get_html_metadata(html)), html.url_fetcher, font_config, {},
+                        options["output_intent"])
+    document._html = html
+    return document, context
+
+
+def _renumber(held: _Held, shift: int) -> bool:
+    """Add `shift` to the page counter of every page and make the margin boxes (running heads,
+    folios) again from it; the rest of each page stays as it was laid out. False if the engine's
+    insides are not as expected."""
+    if held.context is None:
+        return False
+    try:
+        from weasyprint.formatting_structure.boxes import MarginBox
+        from weasyprint.layout.background import layout_box_backgrounds
+        from weasyprint.layout.page import make_margin_boxes
+
+        context = held.context
+        for number, page in enumerate(held.document.pages, start=1):
+            box = page._page_box
+            state = context.page_maker[number][3]
+            counters = state[1]
+            counters["page"] = [value + shift for value in counters["page"]]
+            context.current_page = number
+            kept = tuple(child for child in box.children if not isinstance(child, MarginBox))
+            margins = tuple(make_margin_boxes(context, box, state))
+            for margin in margins:
+                layout_box_backgrounds(box, margin, context.get_image_from_uri)
+            box.children = kept + margins
+    except (AttributeError, ImportError, IndexError, KeyError, TypeError, ValueError):
+        return False
+    return True
+
+
+Answer = tuple[int, PartLayout | WrittenPart]
+"""(ticket, what laying out or writing the part under that ticket gave)."""
 
 
 class Lane(Protocol):
-    """A place parts are laid out and written: this process, or the second one."""
+    """A place parts are laid out and written: this process, or the second one. Requests are
+    answered in the order they were made."""
 
     here: bool
-    """True for this process: its steps run when their results are asked for."""
+    """True for this process: its requests are carried out as they are made."""
 
     def ready(self) -> bool: ...
 
-    def start_layout(self, job: PartJob) -> None: ...
+    def lay_out(self, ticket: int, job: PartJob) -> None: ...
 
-    def layout(self) -> PartLayout: ...
+    def write(self, ticket: int, first_folio: int | None) -> None: ...
 
-    def start_write(self) -> None: ...
+    def pending(self) -> int:
+        """Requests made and not yet answered."""
+        ...
 
-    def written(self) -> WrittenPart: ...
+    def answered(self) -> bool:
+        """True if an answer can be taken without waiting."""
+        ...
+
+    def answer(self) -> Answer:
+        """The oldest answer not yet taken, waiting for it if need be."""
+        ...
 
 
 class LocalLane:
-    """This process: each step runs when its result is asked for."""
+    """This process: each request is carried out when it is made."""
 
     here = True
 
     def __init__(self, typesetter: Typesetter) -> None:
         self.typesetter = typesetter
-        self._job: PartJob | None = None
+        self._answers: deque[Answer] = deque()
 
     def ready(self) -> bool:
         return True
 
-    def start_layout(self, job: PartJob) -> None:
-        self._job = job
+    def lay_out(self, ticket: int, job: PartJob) -> None:
+        self._answers.append((ticket, self.typesetter.lay_out(ticket, job)))
 
-    def layout(self) -> PartLayout:
-        assert self._job is not None
-        job, self._job = self._job, None
-        return self.typesetter.lay_out(job)
+    def write(self, ticket: int, first_folio: int | None) -> None:
+        self._answers.append((ticket, self.typesetter.write(ticket, first_folio)))
 
-    def start_write(self) -> None:
-        pass
+    def pending(self) -> int:
+        return len(self._answers)
 
-    def written(self) -> WrittenPart:
-        return self.typesetter.write()
+    def answered(self) -> bool:
+        return bool(self._answers)
+
+    def answer(self) -> Answer:
+        return self._answers.popleft()
 
 
 class RemoteLane:
-    """A second process with its own engine; requests are answered in the order they were sent."""
+    """A second process with its own engine. It is started first thing in a build, forked where the
+    system allows (no start-up to wait for: this process has the engine loaded), and set up for a
+    book once the book's settings are known (`set_up`, again for the press PDF)."""
 
     here = False
 
-    def __init__(self, settings: EngineSettings) -> None:
-        context = multiprocessing.get_context("spawn")
+    def __init__(self) -> None:
+        forks = "fork" in multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork") if forks else multiprocessing.get_context("spawn")
         self._connection, theirs = context.Pipe()
-        self._process = context.Process(target=_serve, args=(settings, theirs), daemon=True)
+        self._process = context.Process(target=_serve, args=(theirs,), daemon=True)
         self._process.start()
         theirs.close()
         self._ready = False
         self._failed = False
+        self._pending = 0
+
+    def set_up(self, settings: EngineSettings) -> None:
+        """Set the engine up for a book (after any earlier book's answers were all taken)."""
+        assert not self._pending
+        if not self._failed:
+            self._ready = False
+            self._connection.send(("set up", 0, settings))
 
     def ready(self) -> bool:
-        """True once the second process has set its engine up (it starts while this one works);
-        never, if it could not start: this process then does all the work."""
+        """True once the second process has set its engine up (it does so while this one works);
+        never, if it could not: this process then does all the work."""
         if not self._ready and not self._failed and self._connection.poll():
             try:
-                self._receive(type(None))
+                self._receive()
                 self._ready = True
             except (RenderError, RuntimeError):
                 self._failed = True
         return self._ready
 
-    def start_layout(self, job: PartJob) -> None:
-        self._connection.send(("lay out", job))
+    def lay_out(self, ticket: int, job: PartJob) -> None:
+        self._connection.send(("lay out", ticket, job))
+        self._pending += 1
 
-    def layout(self) -> PartLayout:
-        return self._receive(PartLayout)
+    def write(self, ticket: int, first_folio: int | None) -> None:
+        self._connection.send(("write", ticket, first_folio))
+        self._pending += 1
 
-    def start_write(self) -> None:
-        self._connection.send(("write", None))
+    def pending(self) -> int:
+        return self._pending
 
-    def written(self) -> WrittenPart:
-        return self._receive(WrittenPart)
+    def answered(self) -> bool:
+        return self._pending > 0 and self._connection.poll()
+
+    def answer(self) -> Answer:
+        answer = self._receive()
+        assert answer is not None
+        self._pending -= 1
+        return answer
 
     def close(self) -> None:
-        if not self.ready():  # still setting up: nothing of it is needed
+        if self._pending or not self.ready():  # busy, or still setting up: nothing of it is needed
             self._process.kill()
         with suppress(OSError):
-            self._connection.send(("stop", None))
+            self._connection.send(("stop", 0, None))
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.kill()
         self._connection.close()
 
-    def _receive(self, kind: type[T]) -> T:
-        """The next answer, which must be a `kind`; the second process's errors are raised here."""
+    def _receive(self) -> Answer | None:
+        """The next message: an answer, or None for "ready"; the second process's errors are raised here."""
         try:
             status, value = self._connection.recv()
         except (EOFError, OSError):
             raise RenderError("the second layout process stopped", Location(Path(".")),
                               "run the build again; if it keeps failing, report it") from None
         if status == "error":
-            _, message, location, hint = value  # type: ignore[misc]
+            _, message, location, hint = value
             raise RenderError(message, location, hint)
         if status == "failed":
             raise RuntimeError(f"in the second layout process: {value}")
-        assert isinstance(value, kind)
-        return value
+        if status == "ready":
+            return None
+        ticket, result = value
+        assert isinstance(ticket, int) and isinstance(result, PartLayout | WrittenPart)
+        return ticket, result
 
 
-def _serve(settings: EngineSettings, connection: Connection) -> None:
-    """The second process: set the engine up, then lay out and write parts as asked."""
+def _serve(connection: Connection) -> None:
+    """The second process: set the engine up when told the book, then lay out and write parts as asked."""
+    typesetter: Typesetter | None = None
+    source = Path(".")
     try:
-        typesetter = Typesetter(settings)
-        connection.send(("ready", None))
         while True:
-            request, job = connection.recv()
+            request, ticket, argument = connection.recv()
             if request == "stop":
                 return
             try:
-                result = typesetter.lay_out(job) if request == "lay out" else typesetter.write()
-                connection.send(("done", result))
+                if request == "set up":
+                    source = argument.source
+                    typesetter = Typesetter(argument)
+                    connection.send(("ready", None))
+                    continue
+                assert typesetter is not None
+                result = (typesetter.lay_out(ticket, argument) if request == "lay out"
+                          else typesetter.write(ticket, argument))
+                connection.send(("done", (ticket, result)))
             except LimbagError as error:  # sent as its parts: exceptions do not all survive pickling
-                location = error.location or Location(settings.source)
+                location = error.location or Location(source)
                 connection.send(("error", (type(error).__name__, error.message, location, error.hint)))
             except Exception as error:  # noqa: BLE001 — reported in the main process
                 connection.send(("failed", f"{type(error).__name__}: {error}"))

@@ -4,6 +4,7 @@ gives the same pages, page numbers, links and outline as laying the whole body o
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import shutil
 
@@ -155,41 +156,63 @@ def test_a_changed_figure_is_laid_out_again(make_book, tmp_path):
     assert "chapter 3" in _chapters_laid_out(build(book, out, ("pdf",)))
 
 
-def test_a_part_laid_out_in_the_second_process_is_the_same_part(tmp_path):
-    """Parts are laid out in turns by two processes; which one did a part must not show."""
-    import dataclasses
-    import time
-
+def _one_chapter_job(tmp_path, first_folio):
     from limbag.language import load_language
     from limbag.pdf import BackMatter, engine_settings, print_html
-    from limbag.typeset import LocalLane, PartJob, RemoteLane, Typesetter
+    from limbag.typeset import PartJob
 
     book_dir = tmp_path / "sample"
-    shutil.copytree(REPO / "manuscript", book_dir / "manuscript")
+    if not book_dir.exists():
+        shutil.copytree(REPO / "manuscript", book_dir / "manuscript")
     prepared = prepare(book_dir)
     layouts = book_layouts(book_dir)
-    faces = find_fonts(book_dir)[0]
-    settings = engine_settings(prepared.book, layouts, faces, press=False)
+    settings = engine_settings(prepared.book, layouts, find_fonts(book_dir)[0], press=False)
     one_chapter = dataclasses.replace(prepared.book, chapters=prepared.book.chapters[1:2])
     written = print_html(one_chapter, load_language("tl"), layouts, [], BackMatter(), "body")
-    job = PartJob(written.html, dict(written.flows), "@page :nth(1 of body) { counter-reset: page 3; }", frozenset())
+    return settings, PartJob(written.html, dict(written.flows), frozenset(), first_folio)
 
+
+def test_a_part_laid_out_in_the_second_process_is_the_same_part(tmp_path):
+    """Parts are laid out side by side by two processes; which one did a part must not show."""
+    import time
+
+    from limbag.typeset import LocalLane, RemoteLane, Typesetter
+
+    settings, job = _one_chapter_job(tmp_path, 3)
     here = LocalLane(Typesetter(settings))
-    there = RemoteLane(settings)
+    there = RemoteLane()
     try:
+        there.set_up(settings)
         deadline = time.monotonic() + 60
         while not there.ready():
             assert time.monotonic() < deadline, "the second process did not start"
             time.sleep(0.05)
         for lane in (here, there):
-            lane.start_layout(job)
-        layouts_here, layouts_there = here.layout(), there.layout()
+            lane.lay_out(7, job)
+        (_, layout_here), (_, layout_there) = here.answer(), there.answer()
+        assert layout_here == layout_there and len(layout_here.page_anchors) >= 2
         for lane in (here, there):
-            lane.start_write()
-        assert layouts_here == layouts_there and len(layouts_here.page_anchors) >= 2
-        assert here.written().pdf == there.written().pdf
+            lane.write(7, 3)
+        (_, written_here), (_, written_there) = here.answer(), there.answer()
+        assert written_here.pdf == written_there.pdf
     finally:
         there.close()
+
+
+def test_a_part_laid_out_on_a_guessed_folio_is_renumbered_exactly(tmp_path):
+    """Chapters are laid out before the chapters ahead of them say where they begin; once known,
+    the folios are put right, and the part is the one laid out on its folio from the start."""
+    from limbag.typeset import Typesetter
+
+    settings, guessed = _one_chapter_job(tmp_path, 5)
+    typesetter = Typesetter(settings)
+    typesetter.lay_out(1, guessed)
+    renumbered = typesetter.write(1, 37).pdf
+    typesetter.lay_out(2, dataclasses.replace(guessed, first_folio=37))
+    direct = typesetter.write(2, 37).pdf
+    assert renumbered == direct
+    first_pages = [page.extract_text().split() for page in PdfReader(io.BytesIO(renumbered)).pages[:2]]
+    assert "37" in first_pages[0] and "38" in first_pages[1] and "5" not in first_pages[0], first_pages
 
 
 def test_each_face_is_embedded_once_however_many_chapters(make_book):

@@ -1,0 +1,277 @@
+"""The book's parts, made in printed order: taken from the store when unchanged, otherwise laid
+out by the lanes (this process, and a second one when there is work for two).
+
+A run of parts follows on: each part begins on a right-hand page, and its first folio is the
+page after the last part's. That folio is known only once the parts before it are laid out,
+but a part can be laid out before it is known (see typeset.Typesetter.write), so the lanes lay
+parts out side by side on guessed folios and each part is written once its own is settled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .join import LaidPart
+from .markup import FlowText
+from .typeset import EngineSettings, Lane, LocalLane, PartJob, PartLayout, RemoteLane, Typesetter, WrittenPart
+
+ELEMENT_ID = re.compile(r'\sid="([^"]+)"')
+LINK_TARGET = re.compile(r'\shref="#([^"]+)"')
+
+GUESSED_AHEAD = 2
+"""Parts a lane may hold laid out on a guessed folio, waiting for the parts before them."""
+
+
+class PartStore(Protocol):
+    """Where written parts are kept between builds (see cache.PartCache), by `part_name`."""
+
+    def get(self, name: str) -> LaidPart | None: ...
+
+    def has(self, name: str) -> bool: ...
+
+    def page_count(self, layout_key: str) -> int | None:
+        """How many pages a kept part with this text has, whatever its folios."""
+        ...
+
+    def put(self, name: str, part: LaidPart) -> None: ...
+
+
+def part_name(layout_key: str, first_folio: int | None) -> str:
+    """A written part's name in the store: what it lays out, and the folio it is numbered from."""
+    return f"{layout_key}-{first_folio if first_folio is not None else 'x'}"
+
+
+@dataclass(frozen=True, slots=True)
+class PartRequest:
+    kind: str
+    """What the part is ('chapter 3', 'index'), for the build's report."""
+    html: str
+    flows: Mapping[str, FlowText]
+
+
+@dataclass(slots=True)
+class _Entry:
+    """A requested part on its way: placed (its first folio settled), laid out, written."""
+
+    request: PartRequest
+    layout_key: str
+    borrowed: frozenset[str]
+    expected_pages: int | None
+    """The page count of the same text in the store, whatever its folio."""
+    placed: bool = False
+    folio: int | None = None
+    layout: PartLayout | None = None
+    lane: Lane | None = None
+    ticket: int | None = None
+    write_asked: bool = False
+    part: LaidPart | None = None
+
+
+class PartMaker:
+    """Makes runs of parts (`make_run`) and hands back the written parts in printed order (`finish`)."""
+
+    def __init__(self, settings: EngineSettings, store: PartStore | None, settings_key: str, blank_html: str,
+                 second: RemoteLane | None = None) -> None:
+        if second is not None:
+            second.set_up(settings)  # in the other process, while this one sets up too
+        self.typesetter = Typesetter(settings)
+        """This process's engine."""
+        self.lanes: list[Lane] = [LocalLane(self.typesetter), *([second] if second is not None else [])]
+        self.store = store
+        self.blank_html = blank_html
+        """An empty page in the book's language."""
+        self.settings_key = settings_key
+        self.printed: list[_Entry | LaidPart] = []
+        self.laid_out: list[str] = []
+        """What this build laid out (the request kinds), in printed order."""
+        self.laid_out_elsewhere = 0
+        self.messages: list[str] = []
+        self.refused: list[str] = []
+        self._tickets: dict[int, _Entry] = {}
+        self._blank: LaidPart | None = None
+
+    def make_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str],
+                 first_folio: int | None = None) -> list[PartLayout]:
+        """Make parts that follow on, each beginning on a right-hand page (after a blank page when
+        the last part ended on one); with `first_folio`, their pages are numbered on from it.
+        Returns the layouts in printed order, blank pages included, as soon as all are known;
+        the parts are written meanwhile and come back from `finish`."""
+        entries = [self._entry(request, known_ids) for request in requests]
+        while True:
+            self._place(entries, first_folio)
+            if all(entry.layout is not None for entry in entries):
+                break
+            self._dispatch(entries, first_folio)
+            self._take_answers()
+        layouts: list[PartLayout] = []
+        number = first_folio or 1
+        for entry in entries:
+            if number % 2 == 0:
+                blank = self._blank_part()
+                self.printed.append(blank)
+                layouts.append(PartLayout(blank.page_anchors, blank.continued))
+                number += 1
+            assert entry.layout is not None
+            self.printed.append(entry)
+            if entry.ticket is not None:
+                self.laid_out.append(entry.request.kind)
+            layouts.append(entry.layout)
+            number += len(entry.layout.page_anchors)
+        return layouts
+
+    def blank_page(self) -> PartLayout:
+        """A blank page after the parts made so far (to end the front matter on a left-hand page)."""
+        blank = self._blank_part()
+        self.printed.append(blank)
+        return PartLayout(blank.page_anchors, blank.continued)
+
+    def finish(self) -> list[LaidPart]:
+        """All parts made, written, in printed order."""
+        while any(lane.pending() for lane in self.lanes):
+            self._take_answers()
+        parts = [item if isinstance(item, LaidPart) else item.part for item in self.printed]
+        assert all(part is not None for part in parts)
+        return [part for part in parts if part is not None]
+
+    def _entry(self, request: PartRequest, known_ids: frozenset[str]) -> _Entry:
+        own = set(ELEMENT_ID.findall(request.html))
+        own |= {mark for owner, flow in request.flows.items() if owner in own for mark, _ in flow.marks}
+        borrowed = frozenset(t for t in LINK_TARGET.findall(request.html) if t in known_ids and t not in own)
+        layout_key = self._layout_key(request, borrowed)
+        expected = self.store.page_count(layout_key) if self.store is not None else None
+        return _Entry(request, layout_key, borrowed, expected)
+
+    def _layout_key(self, request: PartRequest, borrowed: frozenset[str]) -> str:
+        """Everything the part's layout depends on, but its first folio."""
+        marks = repr(sorted((owner, flow.marks, flow.word_starts) for owner, flow in request.flows.items()))
+        return hashlib.sha256("\0".join((self.settings_key, *sorted(borrowed), marks, request.html)).encode()).hexdigest()
+
+    def _place(self, entries: list[_Entry], first_folio: int | None) -> None:
+        """Settle the first folio of each part whose predecessors are laid out; a settled part is
+        taken from the store, or written if it is already laid out."""
+        number = first_folio or 1
+        for entry in entries:
+            if number % 2 == 0:
+                number += 1  # a blank page goes before it
+            if not entry.placed:
+                entry.placed = True
+                entry.folio = number if first_folio is not None else None
+                if entry.ticket is None:
+                    self._take_from_store(entry)
+                elif entry.layout is not None:
+                    self._ask_write(entry)
+            if entry.layout is None:
+                return
+            number += len(entry.layout.page_anchors)
+
+    def _take_from_store(self, entry: _Entry) -> None:
+        stored = self.store.get(part_name(entry.layout_key, entry.folio)) if self.store is not None else None
+        if stored is None:
+            return
+        entry.part = stored
+        entry.layout = PartLayout(stored.page_anchors, stored.continued)
+        self.messages.extend(stored.messages)  # a kept part still reports its warnings
+        self.refused.extend(stored.refused)
+
+    def _guessed_folios(self, entries: list[_Entry], first_folio: int | None) -> list[int | None]:
+        """Each part's first folio as the page counts known so far suggest: those laid out, those
+        the store knows, and the others' guessed from their length."""
+        if first_folio is None:
+            return [None] * len(entries)
+        known = [(len(e.request.html), len(e.layout.page_anchors)) for e in entries if e.layout is not None]
+        pages_per_character = sum(p for _, p in known) / max(1, sum(c for c, _ in known)) if known else 0.0
+        folios: list[int | None] = []
+        number = first_folio
+        for entry in entries:
+            if number % 2 == 0:
+                number += 1
+            folios.append(number)
+            if entry.layout is not None:
+                number += len(entry.layout.page_anchors)
+            else:
+                number += entry.expected_pages or max(1, round(len(entry.request.html) * pages_per_character))
+        return folios
+
+    def _dispatch(self, entries: list[_Entry], first_folio: int | None) -> None:
+        """Give each lane with room a part to lay out: the first part not yet laid out whose
+        folio is settled, or, on a guessed folio, one the store will not have."""
+        guesses = self._guessed_folios(entries, first_folio)
+        waiting = [(entry, entry.folio if entry.placed else guess) for entry, guess in zip(entries, guesses, strict=True)
+                   if entry.ticket is None and entry.layout is None]
+        waiting = [(entry, folio) for entry, folio in waiting
+                   if entry.placed or self.store is None or not self.store.has(part_name(entry.layout_key, folio))]
+        for lane in sorted(self.lanes, key=lambda lane: lane.here):  # the second process first: it works meanwhile
+            if not waiting or not lane.ready():
+                continue
+            if not lane.here and len(waiting) < 2:
+                continue  # a lone part is laid out here at once rather than sent away
+            in_hand = [e for e in self._tickets.values() if e.lane is lane and e.layout is None]
+            if len(in_hand) >= (1 if lane.here else 2):
+                continue
+            held = sum(1 for e in self._tickets.values() if e.lane is lane and e.layout is not None and not e.write_asked)
+            entry, folio = waiting[0]
+            if not entry.placed and held >= GUESSED_AHEAD:
+                continue
+            waiting.pop(0)
+            ticket = len(self._tickets) + 1
+            entry.lane, entry.ticket = lane, ticket
+            self._tickets[ticket] = entry
+            lane.lay_out(ticket, PartJob(entry.request.html, dict(entry.request.flows), entry.borrowed, folio))
+
+    def _take_answers(self) -> None:
+        """Take every answer ready; if none is, wait for the second process's next one."""
+        ready = [lane for lane in self.lanes if lane.answered()]
+        if not ready:
+            ready = [next(lane for lane in self.lanes if lane.pending())]
+        for lane in ready:
+            ticket, result = lane.answer()
+            entry = self._tickets[ticket]
+            if isinstance(result, PartLayout):
+                entry.layout = result
+                self.laid_out_elsewhere += 0 if lane.here else 1
+                if entry.placed:
+                    self._ask_write(entry)
+            else:
+                self._written(entry, result)
+
+    def _ask_write(self, entry: _Entry) -> None:
+        assert entry.lane is not None and entry.ticket is not None
+        entry.write_asked = True
+        entry.lane.write(entry.ticket, entry.folio)
+
+    def _written(self, entry: _Entry, written: WrittenPart) -> None:
+        assert entry.layout is not None
+        part = LaidPart(written.pdf, entry.layout.page_anchors, entry.layout.continued, entry.borrowed,
+                        written.messages, written.refused)
+        entry.part = part
+        self.messages.extend(written.messages)
+        self.refused.extend(written.refused)
+        if self.store is not None:
+            self.store.put(part_name(entry.layout_key, entry.folio), part)
+
+    def _blank_part(self) -> LaidPart:
+        """The blank page that keeps parts on right-hand pages: one part, made once."""
+        if self._blank is None:
+            request = PartRequest("blank", self.blank_html, {})
+            name = part_name(self._layout_key(request, frozenset()), None)
+            self._blank = self.store.get(name) if self.store is not None else None
+            if self._blank is None:
+                ticket = -1
+                layout = self.typesetter.lay_out(ticket, PartJob(self.blank_html, {}, frozenset(), None))
+                written = self.typesetter.write(ticket, None)
+                self._blank = LaidPart(written.pdf, layout.page_anchors, layout.continued, frozenset(),
+                                       written.messages, written.refused)
+                if self.store is not None:
+                    self.store.put(name, self._blank)
+        return self._blank
+
+
+def chapter_ids(requests: Sequence[PartRequest]) -> frozenset[str]:
+    """Every id the parts define, elements and marks: the targets one part may link to in another."""
+    return frozenset({anchor for request in requests for anchor in ELEMENT_ID.findall(request.html)}
+                     | {mark for request in requests for flow in request.flows.values() for mark, _ in flow.marks})
+

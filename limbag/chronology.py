@@ -446,6 +446,23 @@ def _axis(events: tuple[Event, ...]) -> _Axis:
     return _Axis(starts, widths, tuple(breaks), position)
 
 
+def _markers(events: tuple[Event, ...]) -> list[tuple[int, int]]:
+    """(first, last) index of each run of events with the same date or span: one marker each, so
+    that many events on one date make one label ("4–9"), not a stack taller than the page."""
+    markers: list[tuple[int, int]] = []
+    for index, event in enumerate(events):
+        if markers and event.when == events[markers[-1][0]].when:
+            markers[-1] = (markers[-1][0], index)
+        else:
+            markers.append((index, index))
+    return markers
+
+
+def _marker_label(first: int, last: int) -> str:
+    """The events' numbers as in the list below the timeline (which counts from 1)."""
+    return str(first + 1) if first == last else f"{first + 1}–{last + 1}"
+
+
 def timeline_svg(events: tuple[Event, ...], language: Language, width: int = 1000) -> str:
     """A horizontal timeline: a numbered dot (or a bar, for a range) per event, as in the list below it."""
     if not events:
@@ -456,27 +473,33 @@ def timeline_svg(events: tuple[Event, ...], language: Language, width: int = 100
     def x(when: float) -> float:
         return left + axis.unit(when) / axis.length * (right - left)
 
-    font, lane_height, label_width = 26, 40, 34.0
+    font, lane_height = 26, 40
+    markers = _markers(events)
     lanes: list[float] = []  # the right edge of the last label in each lane
     placed: list[tuple[float, int]] = []
-    for event in events:
-        at = x(_position(event.when.start))
-        lane = next((i for i, edge in enumerate(lanes) if edge < at - label_width / 2), None)
+    for first, last in markers:
+        at = x(_position(events[first].when.start))
+        half_label = font * 0.3 * len(_marker_label(first, last)) + 4
+        lane = next((i for i, edge in enumerate(lanes) if edge < at - half_label), None)
         if lane is None:
             lanes.append(0.0)
             lane = len(lanes) - 1
-        lanes[lane] = at + label_width / 2
+        lanes[lane] = at + half_label
         placed.append((at, lane))
     base = 30 + len(lanes) * lane_height
     height = base + 62
     parts: list[str] = []
     scale = (right - left) / axis.length
+    year_label_end = -float("inf")  # a year squeezed against the last one goes unnamed, not overprinted
     for year, start in sorted(axis.starts.items()):
         for tick in (left + start * scale, left + (start + axis.widths[year]) * scale):
             parts.append(f'<line x1="{tick:.1f}" y1="{base}" x2="{tick:.1f}" y2="{base + 10}" stroke="currentColor" '
                          f'stroke-width="1.5"/>')
         middle = left + (start + axis.widths[year] / 2) * scale  # the year's name in the middle of its stretch
-        parts.append(f'<text x="{middle:.1f}" y="{base + 40}" text-anchor="middle" font-size="{font}">{year}</text>')
+        half_label = font * 0.3 * len(str(year))
+        if middle - half_label > year_label_end + 6:
+            parts.append(f'<text x="{middle:.1f}" y="{base + 40}" text-anchor="middle" font-size="{font}">{year}</text>')
+            year_label_end = middle + half_label
     segments = [left, *(left + b * scale for b in axis.breaks), right]
     gap = BREAK_UNITS * scale / 2 - 6
     for number, (start, end) in enumerate(zip(segments, segments[1:], strict=False)):
@@ -487,8 +510,9 @@ def timeline_svg(events: tuple[Event, ...], language: Language, width: int = 100
         for shift in (-6, 6):
             parts.append(f'<line x1="{at + shift - 5:.1f}" y1="{base + 10}" x2="{at + shift + 5:.1f}" y2="{base - 10}" '
                          f'stroke="currentColor" stroke-width="2"/>')
-    for number, ((at, lane), event) in enumerate(zip(placed, events, strict=True), start=1):
+    for (at, lane), (first, last) in zip(placed, markers, strict=True):
         label_y = base - 22 - lane * lane_height
+        event = events[first]
         if event.when.end is not None:
             end_x = x(_position(event.when.end, end=True))
             parts.append(f'<rect x="{at:.1f}" y="{base - 6}" width="{max(end_x - at, 4):.1f}" height="12" rx="5" '
@@ -496,7 +520,7 @@ def timeline_svg(events: tuple[Event, ...], language: Language, width: int = 100
         parts.append(f'<line x1="{at:.1f}" y1="{label_y + 6}" x2="{at:.1f}" y2="{base}" stroke="#7a4b2a" stroke-width="1.5"/>')
         parts.append(f'<circle cx="{at:.1f}" cy="{base}" r="7" fill="#7a4b2a"/>')
         parts.append(f'<text x="{at:.1f}" y="{label_y}" text-anchor="middle" font-size="{font}" '
-                     f'font-weight="bold">{number}</text>')
+                     f'font-weight="bold">{_marker_label(first, last)}</text>')
     title = escape(language.word("timeline"))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
             f'aria-label="{title}" font-family="Gentium Book Plus, serif" fill="currentColor">'

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 import tempfile
 import time
@@ -36,7 +35,7 @@ from .pagemap import PageMap
 from .parts import PartStore
 from .pdf import BackMatter, RenderedPdf, render_book
 from .reader import read_book
-from .typeset import RemoteLane
+from .typeset import RemoteLane, process_context
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,9 +206,13 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         slug = next((n[:-4] for n in cached.outputs if n.endswith(".pdf") and not n.endswith(("-booklet.pdf", "-press.pdf"))), "")
         return BuildResult(slug, tuple(target / name for name in cached.outputs), cached.warnings, cached.page_count)
 
-    second = RemoteLane() if parallel else None  # forked now, while this process holds little
-    helper: ProcessPoolExecutor | None = None
+    # The second layout process and the helper (e-book fonts, booklet) start now, while this
+    # process holds little and has started no thread.
+    second = RemoteLane() if parallel else None
+    helper = ProcessPoolExecutor(max_workers=1, mp_context=process_context()) if parallel else None
     try:
+        if helper is not None:
+            helper.submit(os.getpid)
         with _stage(progress, lambda: f"read {len(prepared.book.chapters)} chapters"):
             prepared = prepare(book_dir)
         config = prepared.config
@@ -218,9 +221,6 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         faces, font_problems = find_fonts(book_dir)
         parts = PartCache(target / CACHE_FOLDER)
         environment = layout_environment(inputs)
-        helper = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) if parallel else None
-        if helper is not None:  # start it now, so that its start-up overlaps the layout
-            helper.submit(os.getpid)
         fonts = None
         if "epub" in requested:  # the characters are known before layout: subset the fonts meanwhile
             fonts = subset_fonts(epub_faces(faces, layouts), book_characters(prepared.book, prepared.language),

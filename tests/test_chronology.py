@@ -9,10 +9,10 @@ import pytest
 import yaml
 from pypdf import PdfReader
 
-from limbag.chronology import find_dates, format_when, sentence_at, sort_key
+from limbag.chronology import Event, find_dates, format_when, sentence_at, sort_key, timeline_svg
 from limbag.config import load_config
 from limbag.dates import parse_date_value
-from limbag.errors import ConfigError, ManuscriptError
+from limbag.errors import ConfigError, Location, ManuscriptError
 from limbag.language import load_language
 from limbag.pipeline import build
 
@@ -153,6 +153,20 @@ def test_the_appendix_is_printed_before_the_index_with_a_vector_timeline(dated_b
     images = [x for x in (resources.get("/XObject") or {}).values() if x.get_object().get("/Subtype") == "/Image"]
     assert images == []  # the timeline is drawn, not pasted in as a picture
     assert "1991" in texts[page] and "1955" in texts[page]  # the timeline's year labels are text
+
+
+def test_many_events_on_one_date_make_one_marker_not_a_tower():
+    """Thirty treaties signed on one day are one marker labelled with their numbers in the list."""
+    import re
+
+    def event(when: str) -> Event:
+        return Event(parse_date_value(when), "Nilagdaan ang kasunduan.", None, "curated", Location(REPO))
+
+    events = tuple([event("1949-04-04")] * 30 + [event("1955-05-14")])
+    svg = timeline_svg(events, load_language("tl"))
+    height = float(re.search(r'viewBox="0 0 \d+ ([\d.]+)"', svg).group(1))
+    assert "1–30" in svg and ">31<" in svg
+    assert height < 200, height  # one lane, as for two events
 
 
 def test_an_english_book_has_a_chronology_too(make_book):

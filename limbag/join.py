@@ -10,6 +10,7 @@ qpdf (through pikepdf) does the copying: it is some fifty times faster than rewr
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -207,33 +208,96 @@ def _share_fonts(book: pikepdf.Pdf) -> None:
 def _union_of_subsets(programs: list[bytes]) -> bytes:
     """One TrueType program holding every glyph that any of the subsets (same glyph ids) holds.
 
-    The fullest subset is the base; the others give only the glyphs it lacks, read straight from
-    their `loca` offsets and `glyf` bytes, so no subset but the base is decompiled."""
-    from fontTools.ttLib import TTFont
-    from fontTools.ttLib.tables._g_l_y_f import Glyph
-
-    # No timestamp on saving: the same parts must give the same bytes.
-    fonts = [TTFont(io.BytesIO(data), recalcTimestamp=False) for data in programs]
-    union = max(fonts, key=lambda font: font["maxp"].numGlyphs)
-    glyphs, metrics, names = union["glyf"].glyphs, union["hmtx"].metrics, union.getGlyphOrder()
-    missing = {glyph_id for glyph_id, name in enumerate(names) if not _has_outline(glyphs[name])}
+    Worked on raw tables, nothing decompiled: each glyph's outline and metrics come from the first
+    subset (the fullest first) that has it; `loca`, `hmtx` and the bounds in `head`, `hhea` and
+    `maxp` are made anew; every other table is the fullest subset's."""
+    fonts = sorted((_sfnt_tables(data) for data in programs), key=_glyph_count, reverse=True)
+    count = _glyph_count(fonts[0])
+    outlines = [b""] * count
+    metrics = [_metrics(fonts[0], glyph) for glyph in range(count)]
     for font in fonts:
-        if font is union or not missing:
-            continue
-        offsets, raw = font["loca"].locations, font.reader["glyf"]
-        their_names = font.getGlyphOrder()
-        for glyph_id in [g for g in sorted(missing) if g + 1 < len(offsets) and offsets[g + 1] > offsets[g]]:
-            glyphs[names[glyph_id]] = Glyph(raw[offsets[glyph_id]:offsets[glyph_id + 1]])
-            metrics[names[glyph_id]] = font["hmtx"].metrics[their_names[glyph_id]]
-            missing.discard(glyph_id)
-    output = io.BytesIO()
-    union.save(output)
-    return output.getvalue()
+        locations = _locations(font)
+        for glyph in range(min(count, len(locations) - 1)):
+            start, end = locations[glyph], locations[glyph + 1]
+            if end > start and not outlines[glyph]:
+                outline = font[b"glyf"][start:end]
+                outlines[glyph] = outline + b"\0" * (-len(outline) % 4)
+                metrics[glyph] = _metrics(font, glyph)
+    offsets = [0]
+    for outline in outlines:
+        offsets.append(offsets[-1] + len(outline))
+    tables = dict(fonts[0])
+    tables[b"glyf"] = b"".join(outlines)
+    tables[b"loca"] = struct.pack(f">{count + 1}I", *offsets)
+    tables[b"hmtx"] = b"".join(struct.pack(">Hh", advance, bearing) for advance, bearing in metrics)
+    head = bytearray(tables[b"head"])
+    head[8:12] = b"\0\0\0\0"  # checkSumAdjustment, set when the file is written
+    for offset, pick in ((36, min), (38, min), (40, max), (42, max)):  # xMin, yMin, xMax, yMax
+        struct.pack_into(">h", head, offset, pick(struct.unpack_from(">h", font[b"head"], offset)[0] for font in fonts))
+    struct.pack_into(">h", head, 50, 1)  # long loca offsets
+    hhea = bytearray(tables[b"hhea"])
+    for offset, pick, kind in ((10, max, ">H"), (12, min, ">h"), (14, min, ">h"), (16, max, ">h")):
+        struct.pack_into(kind, hhea, offset, pick(struct.unpack_from(kind, font[b"hhea"], offset)[0] for font in fonts))
+    struct.pack_into(">H", hhea, 34, count)
+    maxp = bytearray(tables[b"maxp"])
+    for offset in range(6, min(len(maxp), 32), 2):  # the largest points, contours, depths … of any subset
+        struct.pack_into(">H", maxp, offset, max(struct.unpack_from(">H", font[b"maxp"], offset)[0]
+                                                 for font in fonts if len(font[b"maxp"]) > offset))
+    tables[b"head"], tables[b"hhea"], tables[b"maxp"] = bytes(head), bytes(hhea), bytes(maxp)
+    return _sfnt_bytes(tables, programs[0][:4])
 
 
-def _has_outline(glyph: Any) -> bool:
-    if glyph is None:
-        return False
-    if hasattr(glyph, "data"):
-        return bool(glyph.data)
-    return bool(getattr(glyph, "numberOfContours", 0))
+def _sfnt_tables(data: bytes) -> dict[bytes, bytes]:
+    count = struct.unpack_from(">H", data, 4)[0]
+    tables = {}
+    for index in range(count):
+        tag, _, offset, length = struct.unpack_from(">4sIII", data, 12 + 16 * index)
+        tables[tag] = data[offset:offset + length]
+    return tables
+
+
+def _glyph_count(font: dict[bytes, bytes]) -> int:
+    return int(struct.unpack_from(">H", font[b"maxp"], 4)[0])
+
+
+def _locations(font: dict[bytes, bytes]) -> tuple[int, ...]:
+    """Where each glyph's outline starts in `glyf` (one more than there are glyphs)."""
+    loca = font[b"loca"]
+    if struct.unpack_from(">h", font[b"head"], 50)[0]:
+        return struct.unpack(f">{len(loca) // 4}I", loca)
+    return tuple(2 * value for value in struct.unpack(f">{len(loca) // 2}H", loca))
+
+
+def _metrics(font: dict[bytes, bytes], glyph: int) -> tuple[int, int]:
+    """(advance width, left side bearing); glyphs past the last full metric share its advance."""
+    long_metrics = struct.unpack_from(">H", font[b"hhea"], 34)[0]
+    hmtx = font[b"hmtx"]
+    if glyph < long_metrics:
+        advance, bearing = struct.unpack_from(">Hh", hmtx, 4 * glyph)
+        return int(advance), int(bearing)
+    advance = struct.unpack_from(">H", hmtx, 4 * (long_metrics - 1))[0]
+    extra = 4 * long_metrics + 2 * (glyph - long_metrics)
+    bearing = struct.unpack_from(">h", hmtx, extra)[0] if extra + 2 <= len(hmtx) else 0
+    return int(advance), int(bearing)
+
+
+def _sfnt_bytes(tables: dict[bytes, bytes], version: bytes) -> bytes:
+    """A font file of these tables: sorted directory, each table 4-byte aligned, checksums set."""
+    tags = sorted(tables)
+    search = 1 << (len(tags).bit_length() - 1)
+    header = version + struct.pack(">HHHH", len(tags), search * 16, search.bit_length() - 1, len(tags) * 16 - search * 16)
+    offset = 12 + 16 * len(tags)
+    directory, body = b"", b""
+    for tag in tags:
+        data = tables[tag]
+        directory += struct.pack(">4sIII", tag, _checksum(data), offset + len(body), len(data))
+        body += data + b"\0" * (-len(data) % 4)
+    font = bytearray(header + directory + body)
+    head_offset = offset + sum(len(tables[tag]) + (-len(tables[tag]) % 4) for tag in tags[:tags.index(b"head")])
+    struct.pack_into(">I", font, head_offset + 8, (0xB1B0AFBA - _checksum(bytes(font))) & 0xFFFFFFFF)
+    return bytes(font)
+
+
+def _checksum(data: bytes) -> int:
+    padded = data + b"\0" * (-len(data) % 4)
+    return sum(struct.unpack(f">{len(padded) // 4}I", padded)) & 0xFFFFFFFF

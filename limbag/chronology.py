@@ -10,6 +10,7 @@ Like the index, two pure steps around the layout:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -120,11 +121,17 @@ class FoundDate:
 
 def date_pattern(language: Language) -> re.Pattern[str]:
     """One regular expression for all of the language's written date forms, most specific first."""
-    months = "|".join(re.escape(month) for month in language.months)
+    return _date_pattern(language.months, tuple(language.date_patterns))
+
+
+@functools.lru_cache(maxsize=16)
+def _date_pattern(month_names: tuple[str, ...], forms: tuple[str, ...]) -> re.Pattern[str]:
+    """Built once per language: the reader looks for dates in every run of text."""
+    months = "|".join(re.escape(month) for month in month_names)
     pieces = {"{month}": rf"(?P<month>{months})", "{month2}": rf"(?P<month2>{months})",
               "{day}": r"(?P<day>\d{1,2})", "{day2}": r"(?P<day2>\d{1,2})", "{year}": r"(?P<year>\d{4})"}
     alternatives = []
-    for number, template in enumerate(language.date_patterns):
+    for number, template in enumerate(forms):
         pattern = template
         for placeholder, regex in pieces.items():
             pattern = pattern.replace(placeholder, regex.replace("(?P<", f"(?P<p{number}_"))

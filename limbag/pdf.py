@@ -158,9 +158,9 @@ def _title_string_css(title: str) -> str:
     return f'html {{ string-set: book-title "{escaped}"; }}\n'
 
 
-def engine_settings(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], press: bool) -> EngineSettings:
-    """How the layout engine is set up for this book: stylesheets, fonts, where files may come from."""
-    config = book.config
+def engine_settings(config: BookConfig, layouts: Layouts, faces: tuple[FontFace, ...], press: bool) -> EngineSettings:
+    """How the layout engine is set up for this book: stylesheets, fonts, where files may come from.
+    Only book.yaml is needed, so a second process can set up while the chapters are read."""
     stylesheet_path = layouts.find("print/book.css")
     css = page_css(config.page) + _title_string_css(config.title) + (press_css(config.page) if press else "")
     stylesheets = (("\n".join(face.css() for face in faces), None),
@@ -179,7 +179,7 @@ def engine_settings(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], p
 def lay_out_body_in_one_pass(book: Book, layouts: Layouts, faces: tuple[FontFace, ...]) -> LaidPart:
     """All chapters laid out as one document, as a plain single-pass layout would: the reference
     that the chapter-by-chapter layout is checked against (it must give the same pages)."""
-    typesetter = Typesetter(engine_settings(book, layouts, faces, press=False))
+    typesetter = Typesetter(engine_settings(book.config, layouts, faces, press=False))
     fonts = families(faces, layouts.find("print/book.css").read_text(encoding="utf-8"))
     written = print_html(book, load_language(book.config.language), layouts, fonts, BackMatter(), "body")
     layout = typesetter.lay_out(0, PartJob(written.html, dict(written.flows), frozenset(), None))
@@ -206,7 +206,7 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     language = load_language(config.language)
     stylesheet = layouts.find("print/book.css")
     fonts = families(faces, stylesheet.read_text(encoding="utf-8"))
-    settings = engine_settings(book, layouts, faces, press)
+    settings = engine_settings(config, layouts, faces, press)
     settings_key = hashlib.sha256(repr((environment, settings)).encode()).hexdigest()
     maker = PartMaker(settings, store, settings_key, f'<html lang="{config.language}"><body></body></html>', second)
     here = maker.typesetter

@@ -33,7 +33,7 @@ from .layouts import Layouts, book_layouts
 from .model import Book
 from .pagemap import PageMap
 from .parts import PartStore
-from .pdf import BackMatter, RenderedPdf, render_book
+from .pdf import BackMatter, RenderedPdf, engine_settings, render_book
 from .reader import read_book
 from .typeset import RemoteLane, process_context
 
@@ -115,9 +115,11 @@ class PreparedBook:
     warnings: tuple[Problem, ...]
 
 
-def prepare(book_dir: Path, detect_all: bool = False) -> PreparedBook:
-    """Read the book and mark what the index and chronology need (detect_all: find every date, curate none)."""
-    config, config_warnings = load_config(book_dir)
+def prepare(book_dir: Path, detect_all: bool = False,
+            loaded: tuple[BookConfig, list[Problem]] | None = None) -> PreparedBook:
+    """Read the book and mark what the index and chronology need (detect_all: find every date, curate
+    none). `loaded` is book.yaml as `load_config` gave it, if it was read already."""
+    config, config_warnings = loaded or load_config(book_dir)
     book, reader_warnings = read_book(config)
     language = load_language(config.language)
     settings, index_warnings = index_settings(config)
@@ -213,12 +215,15 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     try:
         if helper is not None:
             helper.submit(os.getpid)
-        with _stage(progress, lambda: f"read {len(prepared.book.chapters)} chapters"):
-            prepared = prepare(book_dir)
-        config = prepared.config
-        requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
+        loaded = load_config(book_dir)
         layouts = book_layouts(book_dir)
         faces, font_problems = find_fonts(book_dir)
+        if second is not None:  # it sets its engine up while this process reads the chapters
+            second.set_up(engine_settings(loaded[0], layouts, faces, press=False))
+        with _stage(progress, lambda: f"read {len(prepared.book.chapters)} chapters"):
+            prepared = prepare(book_dir, loaded=loaded)
+        config = prepared.config
+        requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
         parts = PartCache(target / CACHE_FOLDER)
         environment = layout_environment(inputs)
         fonts = None

@@ -166,7 +166,7 @@ def _one_chapter_job(tmp_path, first_folio):
         shutil.copytree(REPO / "manuscript", book_dir / "manuscript")
     prepared = prepare(book_dir)
     layouts = book_layouts(book_dir)
-    settings = engine_settings(prepared.book, layouts, find_fonts(book_dir)[0], press=False)
+    settings = engine_settings(prepared.config, layouts, find_fonts(book_dir)[0], press=False)
     one_chapter = dataclasses.replace(prepared.book, chapters=prepared.book.chapters[1:2])
     written = print_html(one_chapter, load_language("tl"), layouts, [], BackMatter(), "body")
     return settings, PartJob(written.html, dict(written.flows), frozenset(), first_folio)

@@ -173,8 +173,12 @@ def save_build(out_dir: Path, key: str, outputs: dict[str, bytes], warnings: Ite
     os.replace(temporary, folder / MANIFEST)
 
 
+SUBSETTING = b"hb-subset 1"
+"""Changes when the way fonts are subset changes, so that no subset made the old way is kept."""
+
+
 def _font_path(cache_dir: Path, font: Path, characters: str) -> Path:
-    key = hashlib.sha256(hashlib.sha256(font.read_bytes()).digest() + characters.encode()).hexdigest()
+    key = hashlib.sha256(SUBSETTING + hashlib.sha256(font.read_bytes()).digest() + characters.encode()).hexdigest()
     return cache_dir / "fonts" / f"{key}{font.suffix}"
 
 

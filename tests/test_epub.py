@@ -227,6 +227,25 @@ def test_fonts_are_embedded_subset_with_their_licence(built):
     assert len(ttf) == 4 and all(size < 200_000 for size in ttf.values())  # the full faces are ~800 kB
 
 
+def test_each_face_is_cut_to_the_books_characters_keeping_its_names_and_features():
+    """The subset holds every character the book uses, the font's names and licence, and the
+    features the full face has (small capitals), whichever subsetter the system has."""
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    from limbag.fonts import _fonttools_subset, subset_font
+
+    characters = "".join(sorted(set("Ang Kahilingan ng USSR na Sumali sa NATO: Ñño «»–0123456789")))
+    face = next((REPO / "fonts").rglob("*-Regular.ttf"))
+    for data in (subset_font(face, characters), _fonttools_subset(face.read_bytes(), characters)):
+        font = TTFont(io.BytesIO(data))
+        assert {ord(c) for c in characters} <= set(font.getBestCmap())
+        assert {13, 14} <= {record.nameID for record in font["name"].names}  # licence and its URL
+        features = {record.FeatureTag for record in font["GSUB"].table.FeatureList.FeatureRecord}
+        assert {"smcp", "c2sc"} <= features, features
+
+
 def test_the_same_input_gives_a_byte_identical_epub(built, tmp_path):
     result, epub = built
     again = build(result.book.config.book_dir, tmp_path, formats=("pdf", "epub"))

@@ -19,11 +19,13 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import Location, Problem
-from .join import LaidPart
 from .layouts import PACKAGE_DIR, builtin_folder
+
+if TYPE_CHECKING:
+    from .join import LaidPart
 
 CACHE_FOLDER = ".limbag-cache"
 MANIFEST = "manifest.json"
@@ -83,6 +85,8 @@ class PartCache:
                 self._by_layout[path.stem.rsplit("-", 1)[0]] = path.stem
 
     def get(self, name: str) -> LaidPart | None:
+        from .join import LaidPart
+
         record = self._record(name)
         try:
             pdf = (self.folder / f"{name}.pdf").read_bytes()

@@ -11,8 +11,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .booklet import impose
 from .cache import CACHE_FOLDER, PartCache, fingerprint, input_digests, layout_environment, load_build, save_build
 from .chronology import (
     Chronology,
@@ -24,18 +24,19 @@ from .chronology import (
     mark_dates,
 )
 from .config import OUTPUT_FORMATS, BookConfig, load_config
-from .epub import book_characters, epub_faces, subset_fonts, write_epub
 from .errors import LimbagError, Problem, StrictModeError
-from .fonts import FontFace, find_fonts
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
 from .layouts import Layouts, book_layouts
 from .model import Book
 from .pagemap import PageMap
-from .parts import PartStore
-from .pdf import BackMatter, RenderedPdf, engine_settings, render_book
 from .reader import read_book
-from .typeset import RemoteLane, process_context
+
+if TYPE_CHECKING:  # the layout engine and the PDF libraries are imported when a build needs them
+    from .fonts import FontFace
+    from .parts import PartStore
+    from .pdf import BackMatter, RenderedPdf
+    from .typeset import RemoteLane
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,8 @@ def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings:
     """Lay the book out once; the chronology and index take their pages from the chapters' layout.
     Parts found in `store` (see cache.PartCache) are taken as they are; `second` is a second
     layout process (see pdf.render_book)."""
+    from .pdf import BackMatter, render_book
+
     has_index = bool(index_terms(book, settings))
 
     def back_matter(page_map: PageMap) -> BackMatter:
@@ -167,6 +170,8 @@ def check(book_dir: Path, strict: bool = False) -> CheckSummary:
         layouts.template(template)
     layouts.find("print/book.css")
     layouts.find("epub/book.css")
+    from .fonts import find_fonts
+
     _, font_problems = find_fonts(book_dir)
     warnings = (*prepared.warnings, *font_problems)
     if strict and warnings:
@@ -207,6 +212,13 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
             raise StrictModeError(list(cached.warnings))
         slug = next((n[:-4] for n in cached.outputs if n.endswith(".pdf") and not n.endswith(("-booklet.pdf", "-press.pdf"))), "")
         return BuildResult(slug, tuple(target / name for name in cached.outputs), cached.warnings, cached.page_count)
+
+    # Imported only now, so that an unchanged book does not wait a third of a second for the engine.
+    from .booklet import impose
+    from .epub import book_characters, epub_faces, subset_fonts, write_epub
+    from .fonts import find_fonts
+    from .pdf import engine_settings
+    from .typeset import RemoteLane, process_context
 
     # The second layout process and the helper (e-book fonts, booklet) start now, while this
     # process holds little and has started no thread.

@@ -392,7 +392,7 @@ def _chapters(checker: _Checker, data: Mapping[str, Any], manuscript: Path) -> t
     root = manuscript.resolve()
     for number, name in enumerate(raw):
         path_key = f"chapters[{number}]"
-        if not isinstance(name, str) or not name.strip():
+        if not isinstance(name, str) or not name.strip() or "\0" in name:
             checker.error(path_key, f"expected a file name, got {_describe(name)}", "write the chapter's file name")
             continue
         candidate = (manuscript / name.strip())

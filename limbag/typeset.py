@@ -337,7 +337,8 @@ class RemoteLane:
         self._process = context.Process(target=_serve, args=(theirs,), daemon=True)
         self._process.start()
         theirs.close()
-        self._ready = False
+        self._setting_up = 0
+        """Set-ups asked for and not yet answered."""
         self._failed = False
         self._pending = 0
         self._settings: EngineSettings | None = None
@@ -347,19 +348,19 @@ class RemoteLane:
         assert not self._pending
         if not self._failed and settings != self._settings:
             self._settings = settings
-            self._ready = False
+            self._setting_up += 1
             self._connection.send(("set up", 0, settings))
 
     def ready(self) -> bool:
-        """True once the second process has set its engine up (it does so while this one works);
-        never, if it could not: this process then does all the work."""
-        if not self._ready and not self._failed and self._connection.poll():
+        """True once the second process has set its engine up for the last settings given (it does
+        so while this one works); never, if it could not: this process then does all the work."""
+        while self._setting_up and not self._failed and self._connection.poll():
             try:
                 self._receive()
-                self._ready = True
+                self._setting_up -= 1
             except (RenderError, RuntimeError):
                 self._failed = True
-        return self._ready
+        return self._settings is not None and not self._setting_up and not self._failed
 
     def lay_out(self, ticket: int, job: PartJob) -> None:
         self._connection.send(("lay out", ticket, job))

@@ -135,7 +135,8 @@ def _is_whole(name: str, data: bytes) -> bool:
 
 
 def test_interrupting_the_command_says_the_outputs_are_kept(make_book):
-    book = make_book({"book.yaml": "title: T\nlanguage: en\n", "01.md": "# One\n\n" + "Text. " * 3000 + "\n"})
+    # Long enough to be still at work a second after starting.
+    book = make_book({"book.yaml": "title: T\nlanguage: en\n", "01.md": "# One\n\n" + "Text. " * 20000 + "\n"})
     process = subprocess.Popen([sys.executable, str(REPO / "build.py"), "build", str(book)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})

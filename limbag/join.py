@@ -44,23 +44,102 @@ class LaidPart:
 
 def join_parts(parts: Sequence[LaidPart], front_matter_end: int, version: str) -> bytes:
     """One PDF of all the parts' pages; the first `front_matter_end` pages are numbered i, ii, …"""
-    sources = [pikepdf.open(io.BytesIO(part.pdf)) for part in parts]
-    book = sources[0]
-    root = book.Root
-    tree = root.get("/StructTreeRoot")
-    document = tree.K[0] if tree is not None else None
-    numbers: list[Any] = list(tree.ParentTree.Nums) if tree is not None else []
-    next_key = int(tree.get("/ParentTreeNextKey", _next_key(numbers))) if tree is not None else 0
-    destinations = _destinations(book, parts[0].borrowed)
-    outline: list[Any] = _top_level_outline(book)
-    for part, source in zip(parts[1:], sources[1:], strict=True):
+    joiner = BookJoiner()
+    for part in parts:
+        joiner.append(part)
+    return joiner.finish(front_matter_end, version)
+
+
+CATALOG_OWN = ("/Type", "/Pages", "/StructTreeRoot", "/Names", "/Outlines", "/PageLabels", "/Dests")
+"""Catalog entries the joining makes; the others (language, metadata, output intents) are the
+first printed part's, as is the document information."""
+
+
+class BookJoiner:
+    """Joins parts into one PDF as they come: in printed order (`append`), and the front matter,
+    which is made last, before them all (`prepend`), so that the chapters are joined while the
+    front matter is still being laid out."""
+
+    def __init__(self) -> None:
+        self.book: pikepdf.Pdf | None = None
+        self.sources: list[pikepdf.Pdf] = []  # kept open: the book's objects are copied from them
+        self.numbers: list[Any] = []
+        self.next_key = 0
+        self.destinations: dict[str, Any] = {}
+        self.outline: list[Any] = []
+        self.document: Any = None
+        self.prepended = (0, 0, 0)
+        """Pages, structure elements and outline items added by `prepend` (they come first)."""
+
+    def append(self, part: LaidPart) -> None:
+        source = pikepdf.open(io.BytesIO(part.pdf))
+        self.sources.append(source)
+        if self.book is None:
+            self._start(source, part)
+        else:
+            self._add(source, part, len(self.book.pages), None, None)
+
+    def prepend(self, parts: Sequence[LaidPart]) -> None:
+        """Put these parts, in this order, before everything joined so far; the first of them gives
+        the book its catalog entries and document information."""
+        if self.book is None:
+            for part in parts:
+                self.append(part)
+            return
+        first: pikepdf.Pdf | None = None
+        for part in parts:
+            source = pikepdf.open(io.BytesIO(part.pdf))
+            self.sources.append(source)
+            first = first or source
+            self._add(source, part, *self.prepended)
+        if first is not None:
+            self._take_catalog(first)
+
+    def finish(self, front_matter_end: int, version: str) -> bytes:
+        assert self.book is not None
+        book, root = self.book, self.book.Root
+        tree = root.get("/StructTreeRoot")
+        if tree is not None:
+            tree.ParentTree = book.make_indirect(Dictionary(Nums=Array(self.numbers)))
+            tree.ParentTreeNextKey = self.next_key
+        names: list[object] = []  # built in Python: growing a pikepdf Array item by item is quadratic
+        for name in sorted(self.destinations):
+            names.extend([pikepdf.String(name), self.destinations[name]])
+        root.Names = Dictionary(Dests=book.make_indirect(Dictionary(Names=Array(names))))
+        _link_outline(book, self.outline)
+        _share_fonts(book)
+        labels: list[Any] = []
+        if front_matter_end:
+            labels.extend([0, Dictionary(S=Name.r)])
+        if front_matter_end < len(book.pages):
+            labels.extend([front_matter_end, Dictionary(S=Name.D, St=1)])
+        root.PageLabels = Dictionary(Nums=Array(labels))
+        output = io.BytesIO()
+        book.save(output, deterministic_id=True, min_version=version, compress_streams=True,
+                  object_stream_mode=pikepdf.ObjectStreamMode.generate)
+        return output.getvalue()
+
+    def _start(self, source: pikepdf.Pdf, part: LaidPart) -> None:
+        self.book = source
+        tree = source.Root.get("/StructTreeRoot")
+        self.document = tree.K[0] if tree is not None else None
+        self.numbers = list(tree.ParentTree.Nums) if tree is not None else []
+        self.next_key = int(tree.get("/ParentTreeNextKey", _next_key(self.numbers))) if tree is not None else 0
+        self.destinations = _destinations(source, part.borrowed)
+        self.outline = _top_level_outline(source)
+
+    def _add(self, source: pikepdf.Pdf, part: LaidPart, page_at: int, kid_at: int | None, item_at: int | None) -> None:
+        """Copy the part's pages in at `page_at`, its structure elements and outline items at
+        `kid_at` and `item_at` (None: at the end)."""
+        assert self.book is not None
+        book = self.book
         # One copy of everything the part brings, so that qpdf copies each object once and every
         # reference (a structure element's page, a destination's page) meets the same copy.
         theirs = source.Root.get("/StructTreeRoot")
-        first_new = len(book.pages)
         with warnings.catch_warnings():  # named destinations are joined below, by name
             warnings.simplefilter("ignore", pikepdf.PageCopyWarning)
-            book.pages.extend(source.pages)
+            for index, page in enumerate(source.pages):
+                book.pages.insert(page_at + index, page)
         bundle = source.make_indirect(Dictionary(
             Document=theirs.K[0] if theirs is not None else Dictionary(),
             Kids=Array(list(theirs.K[0].K)) if theirs is not None else Array(),
@@ -69,47 +148,55 @@ def join_parts(parts: Sequence[LaidPart], front_matter_end: int, version: str) -
             Outline=Array(_top_level_outline(source)),
         ))
         copied = book.copy_foreign(bundle)
-        offset = next_key
-        for page in book.pages[first_new:]:
+        offset = self.next_key
+        for page in book.pages[page_at:page_at + len(source.pages)]:
             _shift_struct_parents(page.obj, offset)
-        if document is not None:
-            for kid in copied.Kids:
-                kid.P = document
-                document.K.append(kid)
+        kids = list(copied.Kids)
+        if self.document is not None:
+            for kid in kids:
+                kid.P = self.document
+            if kid_at is None:
+                for kid in kids:
+                    self.document.K.append(kid)
+            else:
+                for index, kid in enumerate(kids):
+                    self.document.K.insert(kid_at + index, kid)
         nums: list[Any] = list(copied.Nums)
         their_document = copied.Document.objgen
         for index in range(0, len(nums), 2):
             value: Any = nums[index + 1]
             if isinstance(value, pikepdf.Array):  # a page's marked content: its elements, by MCID
-                value = Array([document if element.objgen == their_document else element for element in value])
+                value = Array([self.document if element.objgen == their_document else element for element in value])
             elif value.objgen == their_document:
-                value = document
-            numbers.extend([int(nums[index]) + offset, value])
+                value = self.document
+            self.numbers.extend([int(nums[index]) + offset, value])
         if theirs is not None:
-            next_key = offset + int(theirs.get("/ParentTreeNextKey", _next_key(nums)))
+            self.next_key = offset + int(theirs.get("/ParentTreeNextKey", _next_key(nums)))
         entries = list(copied.Dests)
         for index in range(0, len(entries), 2):
-            destinations.setdefault(str(entries[index]), entries[index + 1])
-        outline.extend(copied.Outline)
-    if tree is not None:
-        tree.ParentTree = book.make_indirect(Dictionary(Nums=Array(numbers)))
-        tree.ParentTreeNextKey = next_key
-    names: list[object] = []  # built in Python: growing a pikepdf Array item by item is quadratic
-    for name in sorted(destinations):
-        names.extend([pikepdf.String(name), destinations[name]])
-    root.Names = Dictionary(Dests=book.make_indirect(Dictionary(Names=Array(names))))
-    _link_outline(book, outline)
-    _share_fonts(book)
-    labels: list[Any] = []
-    if front_matter_end:
-        labels.extend([0, Dictionary(S=Name.r)])
-    if front_matter_end < len(book.pages):
-        labels.extend([front_matter_end, Dictionary(S=Name.D, St=1)])
-    root.PageLabels = Dictionary(Nums=Array(labels))
-    output = io.BytesIO()
-    book.save(output, deterministic_id=True, min_version=version, compress_streams=True,
-              object_stream_mode=pikepdf.ObjectStreamMode.generate)
-    return output.getvalue()
+            self.destinations.setdefault(str(entries[index]), entries[index + 1])
+        items = list(copied.Outline)
+        if item_at is None:
+            self.outline.extend(items)
+        else:
+            self.outline[item_at:item_at] = items
+            pages, elements, outline_items = self.prepended
+            self.prepended = (pages + len(source.pages), elements + len(kids), outline_items + len(items))
+
+    def _take_catalog(self, source: pikepdf.Pdf) -> None:
+        assert self.book is not None
+        root: Any = self.book.Root
+        for name in [str(key) for key in root if str(key) not in CATALOG_OWN]:
+            del root[name]
+        for name, value in source.Root.items():
+            if str(name) in CATALOG_OWN:
+                continue
+            if isinstance(value, pikepdf.Dictionary | pikepdf.Array | pikepdf.Stream):
+                value = self.book.copy_foreign(value if value.is_indirect else source.make_indirect(value))
+            root[str(name)] = value
+        info = source.trailer.get("/Info")
+        if info is not None:
+            self.book.trailer.Info = self.book.copy_foreign(info)
 
 
 def _next_key(numbers: list[Any]) -> int:

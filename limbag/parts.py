@@ -69,6 +69,12 @@ class _Entry:
     ticket: int | None = None
     write_asked: bool = False
     part: LaidPart | None = None
+    away: bool = False
+    """To be laid out by the second process if there is one, so that this one can work meanwhile."""
+
+
+Run = list[_Entry]
+"""A run of parts on its way (see PartMaker.send_run)."""
 
 
 class PartMaker:
@@ -99,8 +105,16 @@ class PartMaker:
         """Make parts that follow on, each beginning on a right-hand page (after a blank page when
         the last part ended on one); with `first_folio`, their pages are numbered on from it.
         Returns the layouts in printed order, blank pages included, as soon as all are known;
-        the parts are written meanwhile and come back from `finish`."""
-        entries = [self._entry(request, known_ids) for request in requests]
+        the parts are written meanwhile and come back from `written`."""
+        return self.run_layouts(self._start_run(requests, known_ids, first_folio, away=False), first_folio)
+
+    def send_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str]) -> Run:
+        """Start making unnumbered parts in the second process and return at once (`run_layouts`
+        waits for them): this process joins what is written meanwhile."""
+        return self._start_run(requests, known_ids, None, away=True)
+
+    def run_layouts(self, entries: Run, first_folio: int | None = None) -> list[PartLayout]:
+        """The layouts of a run (see make_run), once all are known; its parts join the printed ones."""
         while True:
             self._place(entries, first_folio)
             if all(entry.layout is not None for entry in entries):
@@ -123,18 +137,26 @@ class PartMaker:
             number += len(entry.layout.page_anchors)
         return layouts
 
+    def _start_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str], first_folio: int | None,
+                   away: bool) -> Run:
+        entries = [self._entry(request, known_ids) for request in requests]
+        for entry in entries:
+            entry.away = away
+        self._place(entries, first_folio)
+        self._dispatch(entries, first_folio)
+        return entries
+
     def blank_page(self) -> PartLayout:
         """A blank page after the parts made so far (to end the front matter on a left-hand page)."""
         blank = self._blank_part()
         self.printed.append(blank)
         return PartLayout(blank.page_anchors, blank.continued)
 
-    def finish(self) -> list[LaidPart]:
-        """All parts made, written, in printed order."""
-        while any(lane.pending() for lane in self.lanes):
+    def written(self) -> list[LaidPart]:
+        """The parts printed so far, in printed order, once all of them are written."""
+        while any(isinstance(item, _Entry) and item.part is None for item in self.printed):
             self._take_answers()
         parts = [item if isinstance(item, LaidPart) else item.part for item in self.printed]
-        assert all(part is not None for part in parts)
         return [part for part in parts if part is not None]
 
     def _entry(self, request: PartRequest, known_ids: frozenset[str]) -> _Entry:
@@ -207,13 +229,16 @@ class PartMaker:
         for lane in sorted(self.lanes, key=lambda lane: lane.here):  # the second process first: it works meanwhile
             if not waiting or not lane.ready():
                 continue
-            if not lane.here and len(waiting) < 2:
+            entry, folio = waiting[0]
+            second_ready = any(other.ready() for other in self.lanes if not other.here)
+            if lane.here and entry.away and second_ready:
+                continue
+            if not lane.here and len(waiting) < 2 and not entry.away:
                 continue  # a lone part is laid out here at once rather than sent away
             in_hand = [e for e in self._tickets.values() if e.lane is lane and e.layout is None]
             if len(in_hand) >= (1 if lane.here else 2):
                 continue
             held = sum(1 for e in self._tickets.values() if e.lane is lane and e.layout is not None and not e.write_asked)
-            entry, folio = waiting[0]
             if not entry.placed and held >= GUESSED_AHEAD:
                 continue
             waiting.pop(0)

@@ -17,13 +17,13 @@ from .config import BookConfig, PageSettings, parse_length_mm
 from .errors import Location, Problem
 from .fonts import FontFace, families, font_folders
 from .index import Index
-from .join import LaidPart, join_parts
+from .join import BookJoiner, LaidPart
 from .language import Language, load_language
 from .layouts import Layouts
 from .markup import FlowText, MarkupOptions, blocks_html, inlines_html
 from .model import Book, Chapter, Heading, note_ids
 from .pagemap import PageMap, build_page_map
-from .parts import ELEMENT_ID, PartMaker, PartRequest, PartStore, chapter_ids
+from .parts import ELEMENT_ID, PartMaker, PartRequest, PartStore, Run, chapter_ids
 from .typeset import EngineSettings, PartJob, PartLayout, RemoteLane, Typesetter
 
 
@@ -210,12 +210,22 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     settings_key = hashlib.sha256(repr((environment, settings)).encode()).hexdigest()
     maker = PartMaker(settings, store, settings_key, f'<html lang="{config.language}"><body></body></html>', second)
     here = maker.typesetter
-    back, front_parts, html = _make_parts(book, language, layouts, fonts, maker, make_back)
-    made = maker.finish()
-    parts = made[-front_parts:] + made[:-front_parts]  # the front matter is made last, printed first
-    front_count = sum(part.page_count for part in parts[:front_parts])
+    back, front_run, html = _make_parts(book, language, layouts, fonts, maker, make_back)
+    # The front matter is made last and printed first: the chapters and back matter are joined
+    # while it is laid out (in the second process, if there is one).
+    joiner = BookJoiner()
+    body_and_back = maker.written()
+    for part in body_and_back:
+        joiner.append(part)
+    front = maker.run_layouts(front_run)
+    if len(front[-1].page_anchors) % 2:
+        maker.blank_page()
+    front_parts = maker.written()[len(body_and_back):]
+    joiner.prepend(front_parts)
+    parts = [*front_parts, *body_and_back]
+    front_count = sum(part.page_count for part in front_parts)
     page_map = _page_map(parts, front_count, _source_order(html), frozenset(note_ids(book)))
-    pdf = join_parts(parts, front_count, "1.6" if press else "1.7")
+    pdf = joiner.finish(front_count, "1.6" if press else "1.7")
     problems = [Problem(Location(stylesheet), f"layout engine: {message}",
                         "check the layout's CSS and the files it refers to")
                 for message in dict.fromkeys([*here.setup_messages, *maker.messages])]
@@ -228,9 +238,9 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
 
 
 def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]], maker: PartMaker,
-                make_back: Callable[[PageMap], BackMatter]) -> tuple[BackMatter, int, str]:
-    """Make the parts (see render_book): body, back matter, then front matter. Returns the back
-    matter, how many parts the front matter made (the last ones) and the HTML of all parts in
+                make_back: Callable[[PageMap], BackMatter]) -> tuple[BackMatter, Run, str]:
+    """Make the parts (see render_book): body, back matter, then start the front matter. Returns
+    the back matter, the front matter's run (see PartMaker.send_run) and the HTML of all parts in
     printed order."""
     floating = frozenset(note_ids(book))
 
@@ -256,10 +266,7 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
     labels = _page_map([*body, *back_parts], 0, _source_order(body_html + back_html), floating)
     contents_pages = {anchor: labels.labels[index] for anchor, index in labels.anchor_pages.items()}
     front_request = request("front matter", "front", back, contents_pages)
-    front = maker.make_run([front_request], known)
-    if len(front[0].page_anchors) % 2:
-        front.append(maker.blank_page())
-    return back, len(front), front_request.html + body_html + back_html
+    return back, maker.send_run([front_request], known), front_request.html + body_html + back_html
 
 
 def _page_map(parts: Sequence[LaidPart | PartLayout], front_matter_end: int, source_order: Mapping[str, int],

@@ -70,8 +70,11 @@ class BookJoiner:
         self.document: Any = None
         self.prepended = (0, 0, 0)
         """Pages, structure elements and outline items added by `prepend` (they come first)."""
+        self.appended = 0
+        """Parts added by `append`."""
 
     def append(self, part: LaidPart) -> None:
+        self.appended += 1
         source = pikepdf.open(io.BytesIO(part.pdf))
         self.sources.append(source)
         if self.book is None:

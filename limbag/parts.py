@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -99,6 +99,9 @@ class PartMaker:
         self.refused: list[str] = []
         self._tickets: dict[int, _Entry] = {}
         self._blank: LaidPart | None = None
+        self.while_waiting: Callable[[], bool] | None = None
+        """Work of this process's own to do while the second one works (joining what is written):
+        does a piece of it and returns True, or returns False if there is none."""
 
     def make_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str],
                  first_folio: int | None = None) -> list[PartLayout]:
@@ -151,6 +154,13 @@ class PartMaker:
         blank = self._blank_part()
         self.printed.append(blank)
         return PartLayout(blank.page_anchors, blank.continued)
+
+    def printed_part(self, index: int) -> LaidPart | None:
+        """The `index`th part printed so far, if it is written."""
+        if index >= len(self.printed):
+            return None
+        item = self.printed[index]
+        return item if isinstance(item, LaidPart) else item.part
 
     def written(self) -> list[LaidPart]:
         """The parts printed so far, in printed order, once all of them are written."""
@@ -226,15 +236,15 @@ class PartMaker:
                    if entry.ticket is None and entry.layout is None]
         waiting = [(entry, folio) for entry, folio in waiting
                    if entry.placed or self.store is None or not self.store.has(part_name(entry.layout_key, folio))]
-        for lane in sorted(self.lanes, key=lambda lane: lane.here):  # the second process first: it works meanwhile
+        # This process takes the first part, the one the others' folios wait for (its own work waits
+        # until the second process has been given its part); the second process the next.
+        for lane in sorted(self.lanes, key=lambda lane: not lane.here):
             if not waiting or not lane.ready():
                 continue
             entry, folio = waiting[0]
             second_ready = any(other.ready() for other in self.lanes if not other.here)
             if lane.here and entry.away and second_ready:
                 continue
-            if not lane.here and len(waiting) < 2 and not entry.away:
-                continue  # a lone part is laid out here at once rather than sent away
             in_hand = [e for e in self._tickets.values() if e.lane is lane and e.layout is None]
             if len(in_hand) >= (1 if lane.here else 2):
                 continue
@@ -248,20 +258,28 @@ class PartMaker:
             lane.lay_out(ticket, PartJob(entry.request.html, dict(entry.request.flows), entry.borrowed, folio))
 
     def _take_answers(self) -> None:
-        """Take every answer ready; if none is, wait for the second process's next one."""
-        ready = [lane for lane in self.lanes if lane.answered()]
-        if not ready:
-            ready = [next(lane for lane in self.lanes if lane.pending())]
-        for lane in ready:
-            ticket, result = lane.answer()
-            entry = self._tickets[ticket]
-            if isinstance(result, PartLayout):
-                entry.layout = result
-                self.laid_out_elsewhere += 0 if lane.here else 1
-                if entry.placed:
-                    self._ask_write(entry)
-            else:
-                self._written(entry, result)
+        """Take the answers the second process has sent; if there are none, do one piece of this
+        process's own work, or else what `while_waiting` offers; only with nothing to do, wait."""
+        away = [lane for lane in self.lanes if not lane.here and lane.answered()]
+        here = [lane for lane in self.lanes if lane.here and lane.pending()]
+        if away or here:
+            for lane in away or here[:1]:
+                self._take(lane)
+            return
+        if self.while_waiting is not None and self.while_waiting():
+            return
+        self._take(next(lane for lane in self.lanes if lane.pending()))
+
+    def _take(self, lane: Lane) -> None:
+        ticket, result = lane.answer()
+        entry = self._tickets[ticket]
+        if isinstance(result, PartLayout):
+            entry.layout = result
+            self.laid_out_elsewhere += 0 if lane.here else 1
+            if entry.placed:
+                self._ask_write(entry)
+        else:
+            self._written(entry, result)
 
     def _ask_write(self, entry: _Entry) -> None:
         assert entry.lane is not None and entry.ticket is not None

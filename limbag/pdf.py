@@ -210,13 +210,16 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     settings_key = hashlib.sha256(repr((environment, settings)).encode()).hexdigest()
     maker = PartMaker(settings, store, settings_key, f'<html lang="{config.language}"><body></body></html>', second)
     here = maker.typesetter
-    back, front_run, html = _make_parts(book, language, layouts, fonts, maker, make_back)
+    # Parts are joined as soon as they are written, by this process while it waits for the second.
     # The front matter is made last and printed first: the chapters and back matter are joined
     # while it is laid out (in the second process, if there is one).
     joiner = BookJoiner()
+    maker.while_waiting = lambda: _join_next(joiner, maker)
+    back, front_run, html = _make_parts(book, language, layouts, fonts, maker, make_back)
     body_and_back = maker.written()
-    for part in body_and_back:
+    for part in body_and_back[joiner.appended:]:
         joiner.append(part)
+    maker.while_waiting = None
     front = maker.run_layouts(front_run)
     if len(front[-1].page_anchors) % 2:
         maker.blank_page()
@@ -235,6 +238,15 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     rendered = RenderedPdf(pdf, page_map, html, tuple(fonts), tuple(problems), tuple(maker.laid_out),
                            maker.laid_out_elsewhere)
     return rendered, back
+
+
+def _join_next(joiner: BookJoiner, maker: PartMaker) -> bool:
+    """Join the next printed part if it is written; False if it is not (or there is none yet)."""
+    part = maker.printed_part(joiner.appended)
+    if part is None:
+        return False
+    joiner.append(part)
+    return True
 
 
 def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]], maker: PartMaker,

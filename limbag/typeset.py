@@ -289,31 +289,35 @@ class Lane(Protocol):
 
 
 class LocalLane:
-    """This process: each request is carried out when it is made."""
+    """This process: requests wait until their answers are asked for, and are carried out then, so
+    that this process first hands the second one its work."""
 
     here = True
 
     def __init__(self, typesetter: Typesetter) -> None:
         self.typesetter = typesetter
-        self._answers: deque[Answer] = deque()
+        self._requests: deque[tuple[str, int, Any]] = deque()
 
     def ready(self) -> bool:
         return True
 
     def lay_out(self, ticket: int, job: PartJob) -> None:
-        self._answers.append((ticket, self.typesetter.lay_out(ticket, job)))
+        self._requests.append(("lay out", ticket, job))
 
     def write(self, ticket: int, first_folio: int | None) -> None:
-        self._answers.append((ticket, self.typesetter.write(ticket, first_folio)))
+        self._requests.append(("write", ticket, first_folio))
 
     def pending(self) -> int:
-        return len(self._answers)
+        return len(self._requests)
 
     def answered(self) -> bool:
-        return bool(self._answers)
+        return bool(self._requests)
 
     def answer(self) -> Answer:
-        return self._answers.popleft()
+        request, ticket, argument = self._requests.popleft()
+        if request == "lay out":
+            return ticket, self.typesetter.lay_out(ticket, argument)
+        return ticket, self.typesetter.write(ticket, argument)
 
 
 def process_context() -> multiprocessing.context.ForkContext | multiprocessing.context.SpawnContext:

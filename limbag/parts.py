@@ -78,7 +78,8 @@ Run = list[_Entry]
 
 
 class PartMaker:
-    """Makes runs of parts (`make_run`) and hands back the written parts in printed order (`finish`)."""
+    """Makes runs of parts (`make_run`, `send_run`) and hands back the written parts in printed
+    order (`written`)."""
 
     def __init__(self, settings: EngineSettings, store: PartStore | None, settings_key: str, blank_html: str,
                  second: RemoteLane | None = None) -> None:

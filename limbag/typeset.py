@@ -14,7 +14,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import multiprocessing
+import os
 import re
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -321,11 +323,20 @@ class LocalLane:
 
 
 def process_context() -> multiprocessing.context.ForkContext | multiprocessing.context.SpawnContext:
-    """Fork where the system can: a forked process has the engine and fonts loaded already, where a
-    spawned one spends half a second importing them. Forked before any thread is started."""
-    if "fork" in multiprocessing.get_all_start_methods():
+    """Fork where the system can and this process runs one thread: a forked process has the engine
+    and fonts loaded already, where a spawned one spends half a second importing them. With other
+    threads about (`watch` has its file watcher's), a fork could inherit a lock no one will
+    release, so the process is spawned."""
+    if "fork" in multiprocessing.get_all_start_methods() and _one_thread():
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
+
+
+def _one_thread() -> bool:
+    try:
+        return len(os.listdir("/proc/self/task")) == 1  # every thread, the ones Python did not start too
+    except OSError:
+        return threading.active_count() == 1
 
 
 class RemoteLane:

@@ -10,6 +10,7 @@ qpdf (through pikepdf) does the copying: it is some fifty times faster than rewr
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 from collections.abc import Sequence
@@ -111,6 +112,7 @@ class BookJoiner:
         root.Names = Dictionary(Dests=book.make_indirect(Dictionary(Names=Array(names))))
         _link_outline(book, self.outline)
         _share_fonts(book)
+        _one_font_per_face(book)
         labels: list[Any] = []
         if front_matter_end:
             labels.extend([0, Dictionary(S=Name.r)])
@@ -293,6 +295,122 @@ def _share_fonts(book: pikepdf.Pdf) -> None:
             descriptor.FontFile2 = shared
             if "/CIDSet" in descriptor:
                 del descriptor["/CIDSet"]
+
+
+def _one_font_per_face(book: pikepdf.Pdf) -> None:
+    """Each part has its own font dictionary per face (the widths and ToUnicode map of its own
+    glyphs); make one per face for the whole book, with the union of their widths and maps, and
+    point every page and form at it. Readers, preflight tools and the booklet's imposition then
+    meet four fonts, not four a chapter."""
+    faces: dict[str, list[Any]] = {}
+    for item in book.objects:
+        if (isinstance(item, Dictionary) and item.get("/Type") == "/Font" and item.get("/Subtype") == "/Type0"
+                and item.get("/Encoding") == "/Identity-H" and "/ToUnicode" in item):
+            faces.setdefault(str(item.BaseFont), []).append(item)
+    merged: dict[tuple[int, int], Any] = {}
+    for fonts in faces.values():
+        if len(fonts) < 2:
+            continue
+        try:
+            widths = [_widths(font.DescendantFonts[0].get("/W", Array())) for font in fonts]
+            unicodes = [_unicode_map(font.ToUnicode.read_bytes()) for font in fonts]
+        except (ValueError, AttributeError, IndexError):
+            continue  # a dictionary not as the engine writes it: left as it is
+        first = fonts[0]
+        descendant = first.DescendantFonts[0]
+        descendant.W = _widths_array({cid: width for found in reversed(widths) for cid, width in found.items()})
+        boxes = [[float(v) for v in font.DescendantFonts[0].FontDescriptor.FontBBox] for font in fonts]
+        descendant.FontDescriptor.FontBBox = Array([min(b[0] for b in boxes), min(b[1] for b in boxes),
+                                                    max(b[2] for b in boxes), max(b[3] for b in boxes)])
+        first.ToUnicode = book.make_stream(_unicode_cmap(
+            {cid: text for found in reversed(unicodes) for cid, text in found.items()}))
+        for font in fonts[1:]:
+            merged[font.objgen] = first
+    if not merged:
+        return
+    for item in book.objects:
+        if isinstance(item, Dictionary | pikepdf.Stream) and "/Resources" in item:
+            fonts_used: Any = item.Resources.get("/Font")
+            for name in list(fonts_used.keys()) if fonts_used is not None else ():
+                font = fonts_used[name]
+                if font.is_indirect and font.objgen in merged:
+                    fonts_used[name] = merged[font.objgen]
+
+
+def _widths(array: Any) -> dict[int, float]:
+    """A CIDFont's W array as cid → width: `c [w1 w2 …]` and `c_first c_last w` runs."""
+    items = list(array)
+    widths: dict[int, float] = {}
+    index = 0
+    while index < len(items):
+        start = int(items[index])
+        if isinstance(items[index + 1], pikepdf.Array):
+            for offset, width in enumerate(items[index + 1]):
+                widths[start + offset] = float(width)
+            index += 2
+        else:
+            for cid in range(start, int(items[index + 1]) + 1):
+                widths[cid] = float(items[index + 2])
+            index += 3
+    return widths
+
+
+def _widths_array(widths: dict[int, float]) -> Any:
+    runs: list[Any] = []
+    for cid in sorted(widths):
+        if runs and cid == runs[-2] + len(runs[-1]):
+            runs[-1].append(widths[cid])
+        else:
+            runs.extend([cid, [widths[cid]]])
+    return Array([Array([_number(w) for w in item]) if isinstance(item, list) else item for item in runs])
+
+
+def _number(value: float) -> int | float:
+    return int(value) if value == int(value) else value
+
+
+BFCHAR = re.compile(rb"beginbfchar(.*?)endbfchar", re.S)
+BFRANGE = re.compile(rb"beginbfrange(.*?)endbfrange", re.S)
+HEX = re.compile(rb"<([0-9a-fA-F]+)>")
+
+
+def _unicode_map(cmap: bytes) -> dict[int, str]:
+    """A ToUnicode CMap as cid → the hex of the UTF-16 text it stands for."""
+    found: dict[int, str] = {}
+    for block in BFCHAR.findall(cmap):
+        codes = HEX.findall(block)
+        for source, target in zip(codes[::2], codes[1::2], strict=True):
+            found[int(source, 16)] = target.decode().lower()
+    for block in BFRANGE.findall(cmap):
+        for line in block.splitlines():
+            codes = HEX.findall(line)
+            if len(codes) < 3:
+                continue
+            low, high = int(codes[0], 16), int(codes[1], 16)
+            if b"[" in line:
+                for offset, target in enumerate(codes[2:]):
+                    found[low + offset] = target.decode().lower()
+            else:
+                first = int(codes[2], 16)
+                width = len(codes[2])
+                for offset in range(high - low + 1):
+                    found[low + offset] = f"{first + offset:0{width}x}"
+    return found
+
+
+def _unicode_cmap(mapping: dict[int, str]) -> bytes:
+    entries = sorted(mapping.items())
+    lines = ["/CIDInit /ProcSet findresource begin", "12 dict begin", "begincmap",
+             "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
+             "/CMapName /Adobe-Identity-UCS def", "/CMapType 2 def",
+             "1 begincodespacerange", "<0000> <ffff>", "endcodespacerange"]
+    for start in range(0, len(entries), 100):  # at most 100 entries a block
+        block = entries[start:start + 100]
+        lines.append(f"{len(block)} beginbfchar")
+        lines.extend(f"<{cid:04x}> <{text}>" for cid, text in block)
+        lines.append("endbfchar")
+    lines += ["endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"]
+    return "\n".join(lines).encode()
 
 
 def _union_of_subsets(programs: list[bytes]) -> bytes:

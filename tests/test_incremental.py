@@ -215,17 +215,29 @@ def test_a_part_laid_out_on_a_guessed_folio_is_renumbered_exactly(tmp_path):
     assert "37" in first_pages[0] and "38" in first_pages[1] and "5" not in first_pages[0], first_pages
 
 
-def test_each_face_is_embedded_once_however_many_chapters(make_book):
+def test_each_face_is_one_font_however_many_chapters(make_book):
+    """Every chapter is written with its own subset of each face; the book carries one font per
+    face (one program, one widths and text map), and the text still reads the same."""
     import pikepdf
 
     result = build(make_book(EDITED_BOOK), formats=("pdf",))
     programs: dict[str, set[tuple[int, int]]] = {}
+    dictionaries: dict[str, set[tuple[int, int]]] = {}
     with pikepdf.open(result.written[0]) as pdf:
         for item in pdf.objects:
             if isinstance(item, pikepdf.Dictionary) and item.get("/Type") == "/FontDescriptor":
                 programs.setdefault(str(item.FontName).split("+")[-1], set()).add(item.FontFile2.objgen)
+        for page in pdf.pages:
+            for font in page.Resources.get("/Font", {}).values():
+                dictionaries.setdefault(str(font.BaseFont).split("+")[-1], set()).add(font.objgen)
     assert programs and all(len(objects) == 1 for objects in programs.values()), programs
-    assert len(PdfReader(result.written[0]).pages) >= 4
+    assert dictionaries.keys() == programs.keys()
+    assert all(len(objects) == 1 for objects in dictionaries.values()), dictionaries
+    reader = PdfReader(result.written[0])
+    assert len(reader.pages) >= 4
+    text = " ".join(page.extract_text() for page in reader.pages)
+    for chapter in ("One", "Two", "Three"):
+        assert chapter in text
 
 
 def test_a_kept_chapter_still_reports_its_warnings(make_book, tmp_path):

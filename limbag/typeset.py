@@ -269,7 +269,7 @@ class Lane(Protocol):
     answered in the order they were made."""
 
     here: bool
-    """True for this process: its requests are carried out as they are made."""
+    """True for this process, which carries a request out when its answer is asked for."""
 
     def ready(self) -> bool: ...
 

@@ -43,14 +43,6 @@ class LaidPart:
         return len(self.page_anchors)
 
 
-def join_parts(parts: Sequence[LaidPart], front_matter_end: int, version: str) -> bytes:
-    """One PDF of all the parts' pages; the first `front_matter_end` pages are numbered i, ii, …"""
-    joiner = BookJoiner()
-    for part in parts:
-        joiner.append(part)
-    return joiner.finish(front_matter_end, version)
-
-
 CATALOG_OWN = ("/Type", "/Pages", "/StructTreeRoot", "/Names", "/Outlines", "/PageLabels", "/Dests")
 """Catalog entries the joining makes; the others (language, metadata, output intents) are the
 first printed part's, as is the document information."""

@@ -412,7 +412,8 @@ class RemoteLane:
         try:
             status, value = self._connection.recv()
         except (EOFError, OSError):
-            raise RenderError("the second layout process stopped", Location(Path(".")),
+            book = self._settings.source if self._settings is not None else Path(".")
+            raise RenderError("the second layout process stopped", Location(book),
                               "run the build again; if it keeps failing, report it") from None
         if status == "error":
             _, message, location, hint = value

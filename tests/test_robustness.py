@@ -150,6 +150,36 @@ def test_interrupting_the_command_says_the_outputs_are_kept(make_book):
 
 
 @pytest.mark.build
+def test_if_the_second_layout_process_dies_the_build_says_so_and_keeps_the_last_outputs(make_book):
+    chapters = {f"{n:02}.md": f"# Chapter {n}\n\n" + "A sentence of the chapter. " * 700 + "\n" for n in range(1, 41)}
+    book = make_book({"book.yaml": "title: T\nlanguage: en\noutputs: [pdf]\n", **chapters})
+    first = build(book)
+    kept = first.written[0].read_bytes()
+    shutil.rmtree(book / "build" / ".limbag-cache")  # every chapter to be laid out again, by both processes
+    process = subprocess.Popen([sys.executable, str(REPO / "build.py"), "build", str(book)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    helpers: list[str] = []
+    while len(helpers) < 2 and time.monotonic() < deadline and process.poll() is None:
+        helpers = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+        time.sleep(0.02)
+    if len(helpers) < 2:
+        process.kill()
+        pytest.skip("the build's helper processes were not seen")
+    time.sleep(1.5)  # well into the chapters (stopped while setting up, it is done without)
+    try:
+        os.kill(min(int(pid) for pid in helpers), signal.SIGKILL)  # the second layout process is started first
+    except ProcessLookupError:
+        pytest.skip("the build finished before its second process was stopped")
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip("the build finished before its second process was stopped")
+    assert process.returncode == 1, stderr
+    assert "book.yaml: the second layout process stopped" in stderr and "Traceback" not in stderr
+    assert first.written[0].read_bytes() == kept
+
+
+@pytest.mark.build
 def test_a_rebuild_with_nothing_changed_does_no_work_and_an_edit_rebuilds(tmp_path):
     book = tmp_path / "book"
     shutil.copytree(REPO / "manuscript", book / "manuscript")

@@ -87,6 +87,7 @@ def test_pdf_has_the_book_page_size_and_metadata(english_pdf):
     assert reader.metadata.title == "A Small Test Book"
     assert reader.metadata.author == "Jane Roe, Juan dela Cruz"
     assert reader.trailer["/Root"]["/Lang"] == "en"
+    assert reader.xmp_metadata.dc_title == {"x-default": "A Small Test Book"}  # PDF/UA asks for it in XMP
 
 
 def test_front_matter_is_roman_and_the_first_chapter_is_page_one(english_pdf):

@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from .chronology import (
     mark_dates,
 )
 from .config import OUTPUT_FORMATS, BookConfig, load_config
-from .errors import LimbagError, Problem, StrictModeError
+from .errors import LimbagError, Location, Problem, RenderError, StrictModeError
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
 from .layouts import Layouts, book_layouts
@@ -270,6 +271,9 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         if booklet is not None:
             with _stage(progress, lambda: "imposed the booklet"):
                 outputs["booklet"] = booklet if isinstance(booklet, bytes) else booklet.result()
+    except BrokenProcessPool:  # the helper was killed (out of memory, by hand): not the book's fault
+        raise RenderError("the helper process stopped", Location(book_dir / "manuscript" / "book.yaml"),
+                          "run the build again; if it keeps failing, report it") from None
     finally:
         if helper is not None:
             helper.shutdown(cancel_futures=True)

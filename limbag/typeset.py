@@ -364,7 +364,10 @@ class RemoteLane:
         if not self._failed and settings != self._settings:
             self._settings = settings
             self._setting_up += 1
-            self._connection.send(("set up", 0, settings))
+            try:
+                self._connection.send(("set up", 0, settings))
+            except OSError:  # it has stopped: this process does all the work
+                self._failed = True
 
     def ready(self) -> bool:
         """True once the second process has set its engine up for the last settings given (it does
@@ -378,11 +381,11 @@ class RemoteLane:
         return self._settings is not None and not self._setting_up and not self._failed
 
     def lay_out(self, ticket: int, job: PartJob) -> None:
-        self._connection.send(("lay out", ticket, job))
+        self._send(("lay out", ticket, job))
         self._pending += 1
 
     def write(self, ticket: int, first_folio: int | None) -> None:
-        self._connection.send(("write", ticket, first_folio))
+        self._send(("write", ticket, first_folio))
         self._pending += 1
 
     def pending(self) -> int:
@@ -407,14 +410,23 @@ class RemoteLane:
             self._process.kill()
         self._connection.close()
 
+    def _send(self, request: tuple[str, int, Any]) -> None:
+        try:
+            self._connection.send(request)
+        except OSError:
+            raise self._stopped() from None
+
+    def _stopped(self) -> RenderError:
+        book = self._settings.source if self._settings is not None else Path(".")
+        return RenderError("the second layout process stopped", Location(book),
+                           "run the build again; if it keeps failing, report it")
+
     def _receive(self) -> Answer | None:
         """The next message: an answer, or None for "ready"; the second process's errors are raised here."""
         try:
             status, value = self._connection.recv()
         except (EOFError, OSError):
-            book = self._settings.source if self._settings is not None else Path(".")
-            raise RenderError("the second layout process stopped", Location(book),
-                              "run the build again; if it keeps failing, report it") from None
+            raise self._stopped() from None
         if status == "error":
             _, message, location, hint = value
             raise RenderError(message, location, hint)

@@ -150,9 +150,11 @@ def test_interrupting_the_command_says_the_outputs_are_kept(make_book):
 
 
 @pytest.mark.build
-def test_if_the_second_layout_process_dies_the_build_says_so_and_keeps_the_last_outputs(make_book):
+@pytest.mark.parametrize(("pick", "stopped"), [(min, "the second layout process"), (max, "the helper process")])
+def test_if_a_helping_process_dies_the_build_says_so_and_keeps_the_last_outputs(make_book, pick, stopped):
+    """The second layout process is started first, the helper (e-book fonts, booklet) next."""
     chapters = {f"{n:02}.md": f"# Chapter {n}\n\n" + "A sentence of the chapter. " * 700 + "\n" for n in range(1, 41)}
-    book = make_book({"book.yaml": "title: T\nlanguage: en\noutputs: [pdf]\n", **chapters})
+    book = make_book({"book.yaml": "title: T\nlanguage: en\noutputs: [pdf, booklet]\n", **chapters})
     first = build(book)
     kept = first.written[0].read_bytes()
     shutil.rmtree(book / "build" / ".limbag-cache")  # every chapter to be laid out again, by both processes
@@ -168,14 +170,14 @@ def test_if_the_second_layout_process_dies_the_build_says_so_and_keeps_the_last_
         pytest.skip("the build's helper processes were not seen")
     time.sleep(1.5)  # well into the chapters (stopped while setting up, it is done without)
     try:
-        os.kill(min(int(pid) for pid in helpers), signal.SIGKILL)  # the second layout process is started first
+        os.kill(pick(int(pid) for pid in helpers), signal.SIGKILL)
     except ProcessLookupError:
-        pytest.skip("the build finished before its second process was stopped")
+        pytest.skip(f"the build finished before {stopped} was stopped")
     _, stderr = process.communicate(timeout=120)
     if process.returncode == 0:
-        pytest.skip("the build finished before its second process was stopped")
+        pytest.skip(f"the build finished before {stopped} was stopped")
     assert process.returncode == 1, stderr
-    assert "book.yaml: the second layout process stopped" in stderr and "Traceback" not in stderr
+    assert f"book.yaml: {stopped} stopped" in stderr and "Traceback" not in stderr
     assert first.written[0].read_bytes() == kept
 
 

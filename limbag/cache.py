@@ -80,6 +80,8 @@ class PartCache:
         self.used: set[str] = set()
         self._by_layout: dict[str, str] = {}
         """A kept part's name for each layout key."""
+        self._records: dict[str, dict[str, Any] | None] = {}
+        """Records read so far: a part's page count is asked for before the part itself."""
         if self.folder.is_dir():
             for path in sorted(self.folder.glob("*.json")):
                 self._by_layout[path.stem.rsplit("-", 1)[0]] = path.stem
@@ -107,16 +109,19 @@ class PartCache:
         return len(record["page_anchors"]) if record else None
 
     def _record(self, name: str) -> dict[str, Any] | None:
-        try:
-            record = json.loads((self.folder / f"{name}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return record if isinstance(record, dict) else None
+        if name not in self._records:
+            try:
+                record = json.loads((self.folder / f"{name}.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                record = None
+            self._records[name] = record if isinstance(record, dict) else None
+        return self._records[name]
 
     def put(self, name: str, part: LaidPart) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         record = {"pdf": _digest(part.pdf), "page_anchors": part.page_anchors, "continued": part.continued,
                   "borrowed": sorted(part.borrowed), "messages": part.messages, "refused": part.refused}
+        self._records.pop(name, None)
         for suffix, data in ((".pdf", part.pdf), (".json", json.dumps(record).encode())):
             temporary = self.folder / f"{name}{suffix}.{os.getpid()}.part"  # two builds may share a folder
             temporary.write_bytes(data)

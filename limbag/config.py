@@ -437,9 +437,13 @@ def _section(checker: _Checker, data: Mapping[str, Any], key: str) -> Mapping[st
     return MappingProxyType(dict(raw))
 
 
+def config_path(book_dir: Path) -> Path:
+    return book_dir / "manuscript" / "book.yaml"
+
+
 def load_config(book_dir: Path) -> tuple[BookConfig, list[Problem]]:
     """Read and validate `book_dir/manuscript/book.yaml`; raise ConfigError listing every error."""
-    source = book_dir / "manuscript" / "book.yaml"
+    source = config_path(book_dir)
     if not (book_dir / "manuscript").is_dir():
         raise ConfigError([Problem(Location(book_dir), "no manuscript/ folder here",
                                    "a book folder holds manuscript/book.yaml and the chapters (*.md)")])

@@ -167,7 +167,7 @@ class PartMaker:
         """The parts printed so far, in printed order, once all of them are written."""
         while any(isinstance(item, _Entry) and item.part is None for item in self.printed):
             self._take_answers()
-        parts = [item if isinstance(item, LaidPart) else item.part for item in self.printed]
+        parts = [self.printed_part(index) for index in range(len(self.printed))]
         return [part for part in parts if part is not None]
 
     def _entry(self, request: PartRequest, known_ids: frozenset[str]) -> _Entry:

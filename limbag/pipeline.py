@@ -24,7 +24,7 @@ from .chronology import (
     events_yaml,
     mark_dates,
 )
-from .config import OUTPUT_FORMATS, BookConfig, load_config
+from .config import OUTPUT_FORMATS, BookConfig, config_path, load_config
 from .errors import LimbagError, Location, Problem, RenderError, StrictModeError
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
@@ -272,7 +272,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
             with _stage(progress, lambda: "imposed the booklet"):
                 outputs["booklet"] = booklet if isinstance(booklet, bytes) else booklet.result()
     except BrokenProcessPool:  # the helper was killed (out of memory, by hand): not the book's fault
-        raise RenderError("the helper process stopped", Location(book_dir / "manuscript" / "book.yaml"),
+        raise RenderError("the helper process stopped", Location(config_path(book_dir)),
                           "run the build again; if it keeps failing, report it") from None
     finally:
         if helper is not None:

@@ -271,3 +271,52 @@ def test_parts_made_by_both_processes_give_the_one_process_book(make_book, tmp_p
     assert both.rendered.laid_out_elsewhere > 0, "the second process took no part"
     assert one.rendered.laid_out_elsewhere == 0
     assert both.written[0].read_bytes() == one.written[0].read_bytes()
+
+
+def _dense_notes_chapter() -> str:
+    """Paragraphs with up to four notes each, some notes long enough to fill the footnote area and
+    be carried to the next page."""
+    sentence = "The council met again in spring to argue about treaties, borders and old promises"
+    paragraphs, notes = [], []
+    for number in range(1, 61):
+        calls = "".join(f" {sentence} once more[^n{number}-{k}]." for k in range(number % 4 + 1))
+        paragraphs.append(f"{sentence}.{calls}")
+        for k in range(number % 4 + 1):
+            notes.append(f"[^n{number}-{k}]: {' '.join([sentence] * (1 + (number * 7 + k) % 9))}.")
+    return "# Notes\n\n" + "\n\n".join(paragraphs) + "\n\n" + "\n".join(notes) + "\n"
+
+
+def _text_boxes(pages) -> list[list[tuple[str, float, float]]]:
+    from weasyprint.formatting_structure.boxes import TextBox
+
+    return [[(box.text, round(box.position_x, 6), round(box.position_y, 6))
+             for box in page._page_box.descendants() if isinstance(box, TextBox)] for page in pages]
+
+
+def test_footnotes_laid_out_one_at_a_time_land_where_the_engine_puts_them(make_book):
+    """The engine lays a page's footnote area out again for every note added; Limbag lays out
+    the new note only. Every line of text, in the body and the notes, stands where the engine's
+    own way puts it, and notes that do not fit move on to the next page as they would."""
+    from weasyprint import HTML
+    from weasyprint.formatting_structure.boxes import FootnoteAreaBox
+
+    from limbag.language import load_language
+    from limbag.pdf import BackMatter, engine_settings, print_html
+    from limbag.typeset import PartJob, Typesetter
+
+    book_dir = make_book({"book.yaml": "title: Notes\nauthor: A. Writer\nlanguage: en\n",
+                          "01.md": _dense_notes_chapter()})
+    prepared = prepare(book_dir)
+    layouts = book_layouts(book_dir)
+    settings = engine_settings(prepared.config, layouts, find_fonts(book_dir)[0], press=False)
+    written = print_html(prepared.book, load_language("en"), layouts, [], BackMatter(), "body")
+    typesetter = Typesetter(settings)
+    typesetter.lay_out(1, PartJob(written.html, {}, frozenset(), None))
+    stacked = typesetter._held[1].document.pages
+    engine = HTML(string=written.html, base_url=settings.base_url).render(
+        stylesheets=typesetter.stylesheets, font_config=typesetter.font_config).pages
+
+    assert len(stacked) >= 10
+    assert _text_boxes(stacked) == _text_boxes(engine)
+    areas = [box for page in stacked for box in page._page_box.children if isinstance(box, FootnoteAreaBox)]
+    assert max(len(area.children) for area in areas) >= 4

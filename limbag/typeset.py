@@ -171,6 +171,7 @@ class Typesetter:
             html = HTML(string=job.html, base_url=self.settings.base_url, url_fetcher=self.fetcher)
             document, context = _render(html, stylesheets, self.font_config)
         places = place_marks(document.pages, job.flows)
+        merge_leaders(document, context)
         for page, anchors in zip(document.pages, places.anchors, strict=True):
             for anchor, position in anchors.items():
                 page.anchors.setdefault(anchor, position)
@@ -307,6 +308,38 @@ def stack_footnotes(context: Any) -> None:
         return content > area.height + stack.below
 
     context._update_footnote_area = update
+
+
+def merge_leaders(document: Any, context: Any) -> None:
+    """Make each leader (the dots of a contents line) one run of text.
+
+    The engine fills a leader with copies of its text, one box each, which it shapes and writes
+    one by one: 3,000 boxes in a 30-chapter book's contents, more than half the time it takes to
+    write the front matter. One run of the same dots, shaped once, stands where the copies stood
+    (within a twentieth of a point). Leaves the boxes as they are if the engine's insides differ."""
+    if context is None:
+        return
+    try:
+        from weasyprint.formatting_structure.boxes import ParentBox, TextBox
+        from weasyprint.text.line_break import split_first_line
+
+        boxes = [page._page_box for page in document.pages]
+        while boxes:
+            box = boxes.pop()
+            if not isinstance(box, ParentBox):
+                continue
+            copies = box.children
+            if not (box.is_leader and len(copies) > 1 and all(isinstance(copy, TextBox) for copy in copies)):
+                boxes.extend(copies)
+                continue
+            first = min(copies, key=lambda copy: copy.position_x)
+            text = first.text * len(copies)
+            layout, _, _, width, _, _ = split_first_line(text, first.style, context, math.inf, 0)
+            run = first.copy()
+            run.text, run.pango_layout, run.width = text, layout, width
+            box.children = (run,)
+    except (AttributeError, ImportError, TypeError, ValueError):
+        return
 
 
 def _renumber(held: _Held, shift: int) -> bool:

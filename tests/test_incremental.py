@@ -320,3 +320,46 @@ def test_footnotes_laid_out_one_at_a_time_land_where_the_engine_puts_them(make_b
     assert _text_boxes(stacked) == _text_boxes(engine)
     areas = [box for page in stacked for box in page._page_box.children if isinstance(box, FootnoteAreaBox)]
     assert max(len(area.children) for area in areas) >= 4
+
+
+def _leaders(pages) -> list[list]:
+    from weasyprint.formatting_structure.boxes import ParentBox
+
+    found = []
+    for page in pages:
+        for box in page._page_box.descendants():
+            if isinstance(box, ParentBox) and box.is_leader:
+                found.append(sorted(box.children, key=lambda copy: copy.position_x))
+    return found
+
+
+def test_contents_dots_are_one_run_a_line_where_the_engines_copies_stand(tmp_path):
+    """The engine fills a contents line's leader with one box per ". . "; Limbag writes one run
+    of the same dots, which begins and ends where the copies do."""
+    from collections import defaultdict
+
+    from weasyprint import HTML
+
+    from limbag.language import load_language
+    from limbag.pdf import BackMatter, engine_settings, print_html
+    from limbag.typeset import PartJob, Typesetter
+
+    book_dir = tmp_path / "sample"
+    shutil.copytree(REPO / "manuscript", book_dir / "manuscript")
+    prepared = prepare(book_dir)
+    layouts = book_layouts(book_dir)
+    settings = engine_settings(prepared.config, layouts, find_fonts(book_dir)[0], press=False)
+    written = print_html(prepared.book, load_language("tl"), layouts, [], BackMatter(), "front",
+                         defaultdict(lambda: "128"))
+    typesetter = Typesetter(settings)
+    typesetter.lay_out(1, PartJob(written.html, {}, frozenset(), None))
+    ours = _leaders(typesetter._held[1].document.pages)
+    engines = _leaders(HTML(string=written.html, base_url=settings.base_url).render(
+        stylesheets=typesetter.stylesheets, font_config=typesetter.font_config).pages)
+
+    assert len(ours) == len(engines) == len(prepared.book.chapters) >= 3
+    for (run,), copies in zip(ours, engines, strict=True):
+        assert len(copies) > 10 and run.text == copies[0].text * len(copies)
+        assert run.position_x == copies[0].position_x
+        assert abs(run.position_x + run.width - (copies[-1].position_x + copies[-1].width)) < 0.1
+    assert "128" in PdfReader(io.BytesIO(typesetter.write(1, None).pdf)).pages[2].extract_text()

@@ -273,7 +273,7 @@ def stack_footnotes(context: Any) -> None:
 
     def stacked(area: Any, notes: list[Any]) -> _FootnoteStack | None:
         """The area's notes laid out, the new ones only; None if they do not simply stack."""
-        if not notes or not all(isinstance(note, BlockBox) for note in notes):
+        if not all(isinstance(note, BlockBox) for note in notes):
             return None
         known = stacks.get(id(area))
         kept = 0
@@ -293,9 +293,12 @@ def stack_footnotes(context: Any) -> None:
     def update() -> bool:
         area = context.current_footnote_area
         notes = context.current_page_footnotes
-        stack = stacked(area, notes)
-        if stack is None:
+        if not notes:
             stacks.pop(id(area), None)
+            return bool(engine_update())
+        stack = stacked(area, notes)
+        if stack is None:  # the engine's way from now on, for this part
+            context._update_footnote_area = engine_update
             return bool(engine_update())
         stacks[id(area)] = stack
         if area.height != "auto" and not context.in_column:

@@ -156,17 +156,24 @@ def test_a_changed_figure_is_laid_out_again(make_book, tmp_path):
     assert "chapter 3" in _chapters_laid_out(build(book, out, ("pdf",)))
 
 
+def _engine_for(book_dir):
+    """The book read, its layouts, and the engine settings of its reading PDF."""
+    from limbag.pdf import engine_settings
+
+    prepared = prepare(book_dir)
+    layouts = book_layouts(book_dir)
+    return prepared, layouts, engine_settings(prepared.config, layouts, find_fonts(book_dir)[0], press=False)
+
+
 def _one_chapter_job(tmp_path, first_folio):
     from limbag.language import load_language
-    from limbag.pdf import BackMatter, engine_settings, print_html
+    from limbag.pdf import BackMatter, print_html
     from limbag.typeset import PartJob
 
     book_dir = tmp_path / "sample"
     if not book_dir.exists():
         shutil.copytree(REPO / "manuscript", book_dir / "manuscript")
-    prepared = prepare(book_dir)
-    layouts = book_layouts(book_dir)
-    settings = engine_settings(prepared.config, layouts, find_fonts(book_dir)[0], press=False)
+    prepared, layouts, settings = _engine_for(book_dir)
     one_chapter = dataclasses.replace(prepared.book, chapters=prepared.book.chapters[1:2])
     written = print_html(one_chapter, load_language("tl"), layouts, [], BackMatter(), "body")
     return settings, PartJob(written.html, dict(written.flows), frozenset(), first_folio)
@@ -301,14 +308,12 @@ def test_footnotes_laid_out_one_at_a_time_land_where_the_engine_puts_them(make_b
     from weasyprint.formatting_structure.boxes import FootnoteAreaBox
 
     from limbag.language import load_language
-    from limbag.pdf import BackMatter, engine_settings, print_html
+    from limbag.pdf import BackMatter, print_html
     from limbag.typeset import PartJob, Typesetter
 
     book_dir = make_book({"book.yaml": "title: Notes\nauthor: A. Writer\nlanguage: en\n",
                           "01.md": _dense_notes_chapter()})
-    prepared = prepare(book_dir)
-    layouts = book_layouts(book_dir)
-    settings = engine_settings(prepared.config, layouts, find_fonts(book_dir)[0], press=False)
+    prepared, layouts, settings = _engine_for(book_dir)
     written = print_html(prepared.book, load_language("en"), layouts, [], BackMatter(), "body")
     typesetter = Typesetter(settings)
     typesetter.lay_out(1, PartJob(written.html, {}, frozenset(), None))
@@ -341,14 +346,12 @@ def test_contents_dots_are_one_run_a_line_where_the_engines_copies_stand(tmp_pat
     from weasyprint import HTML
 
     from limbag.language import load_language
-    from limbag.pdf import BackMatter, engine_settings, print_html
+    from limbag.pdf import BackMatter, print_html
     from limbag.typeset import PartJob, Typesetter
 
     book_dir = tmp_path / "sample"
     shutil.copytree(REPO / "manuscript", book_dir / "manuscript")
-    prepared = prepare(book_dir)
-    layouts = book_layouts(book_dir)
-    settings = engine_settings(prepared.config, layouts, find_fonts(book_dir)[0], press=False)
+    prepared, layouts, settings = _engine_for(book_dir)
     written = print_html(prepared.book, load_language("tl"), layouts, [], BackMatter(), "front",
                          defaultdict(lambda: "128"))
     typesetter = Typesetter(settings)

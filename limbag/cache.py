@@ -16,12 +16,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import Location, Problem
+from .files import is_temporary, remove_leftovers, write_atomically
 from .layouts import PACKAGE_DIR, builtin_folder
 
 if TYPE_CHECKING:
@@ -31,25 +35,69 @@ CACHE_FOLDER = ".limbag-cache"
 MANIFEST = "manifest.json"
 
 
-def _files(folder: Path) -> Iterable[Path]:
-    if folder.is_dir():
-        yield from sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+ENGINE_PACKAGES = ("limbag", "weasyprint", "pydyf", "tinycss2", "cssselect2", "pikepdf", "pypdf", "fonttools",
+                   "pillow", "jinja2", "pyyaml", "markdown-it-py", "mdit-py-plugins")
+"""Packages whose version can change what a build makes: part of every fingerprint."""
+
+
+def package_versions() -> str:
+    """`name version` of each package in ENGINE_PACKAGES: an upgraded engine lays the book out anew."""
+    return "; ".join(f"{name} {_version(name)}" for name in ENGINE_PACKAGES)
+
+
+@cache
+def _version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "absent"
+
+
+def _files(root: Path) -> Iterator[Path]:
+    """The files below `root`, in a stable order; links are followed only to files and folders
+    inside `root` (the build refuses the others where it would read them, so they are not read
+    here either)."""
+    seen: set[Path] = set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        here = Path(folder).resolve()
+        if here in seen or not here.is_relative_to(root):
+            subfolders[:] = []
+            continue
+        seen.add(here)
+        subfolders[:] = sorted(name for name in subfolders if name != "__pycache__")
+        for name in sorted(names):
+            path = Path(folder) / name
+            if path.suffix == ".pyc" or is_temporary(name):
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                continue
+            if path.is_file():
+                yield path
 
 
 def input_digests(book_dir: Path) -> dict[tuple[Path, Path], bytes]:
     """The sha256 of every file a build reads, by (root folder, path inside it): the book's files,
-    the built-in layouts, fonts and language data, and Limbag's own code. Read once per build."""
+    the built-in layouts, fonts and language data, and Limbag's own code. Read once per build,
+    in pieces, so that a large file costs time but not memory."""
     roots = [book_dir / "manuscript", book_dir / "layouts", book_dir / "fonts",
              builtin_folder("layouts"), builtin_folder("fonts"), PACKAGE_DIR]
-    return {(root, path.relative_to(root)): hashlib.sha256(path.read_bytes()).digest()
-            for root in dict.fromkeys(root.resolve() for root in roots)
-            for path in _files(root) if path.suffix != ".pyc"}
+    digests: dict[tuple[Path, Path], bytes] = {}
+    for root in dict.fromkeys(root.resolve() for root in roots if root.is_dir()):
+        for path in _files(root):
+            try:
+                with path.open("rb") as stream:
+                    digests[root, path.relative_to(root)] = hashlib.file_digest(stream, "sha256").digest()
+            except OSError:  # unreadable: the stage that reads it says so, with its place
+                digests[root, path.relative_to(root)] = b"unreadable"
+    return digests
 
 
 def fingerprint(inputs: dict[tuple[Path, Path], bytes], formats: tuple[str, ...], strict: bool) -> str:
-    """A hash of everything a build reads; equal fingerprints give byte-identical outputs."""
+    """A hash of everything a build reads and the versions of what lays it out; equal fingerprints
+    give byte-identical outputs."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([sorted(formats), strict, os.environ.get("SOURCE_DATE_EPOCH", "")]).encode())
+    digest.update(json.dumps([sorted(formats), strict, os.environ.get("SOURCE_DATE_EPOCH", ""),
+                              package_versions()]).encode())
     for (_, relative), file_digest in inputs.items():
         digest.update(str(relative).encode() + b"\0")
         digest.update(file_digest)
@@ -58,11 +106,9 @@ def fingerprint(inputs: dict[tuple[Path, Path], bytes], formats: tuple[str, ...]
 
 def layout_environment(inputs: dict[tuple[Path, Path], bytes]) -> str:
     """A hash of what shapes a layout besides the text: layouts, fonts, images, Limbag's code and
-    the layout engine's version (the chapters' Markdown and book.yaml reach the layout as HTML and
-    CSS, which the parts' keys hold)."""
-    from importlib.metadata import version
-
-    digest = hashlib.sha256(f"weasyprint {version('weasyprint')} pydyf {version('pydyf')}".encode())
+    the versions of the layout engine and its libraries (the chapters' Markdown and book.yaml
+    reach the layout as HTML and CSS, which the parts' keys hold)."""
+    digest = hashlib.sha256(package_versions().encode())
     for (root, relative), file_digest in inputs.items():
         if relative.suffix == ".md" or relative.name == "book.yaml":
             continue
@@ -96,9 +142,17 @@ class PartCache:
             return None
         if record is None or record.get("pdf") != _digest(pdf):
             return None
+        try:
+            part = LaidPart(pdf, tuple(tuple(str(a) for a in page) for page in record["page_anchors"]),
+                            tuple(None if word is None else str(word) for word in record["continued"]),
+                            frozenset(str(a) for a in record["borrowed"]), tuple(str(m) for m in record["messages"]),
+                            tuple(str(u) for u in record["refused"]))
+        except (KeyError, TypeError):  # written by another version, or damaged: laid out again
+            return None
+        if len(part.continued) != part.page_count:
+            return None
         self.used.add(name)
-        return LaidPart(pdf, tuple(tuple(page) for page in record["page_anchors"]), tuple(record["continued"]),
-                        frozenset(record["borrowed"]), tuple(record["messages"]), tuple(record.get("refused", ())))
+        return part
 
     def has(self, name: str) -> bool:
         return (self.folder / f"{name}.json").is_file()
@@ -106,7 +160,8 @@ class PartCache:
     def page_count(self, layout_key: str) -> int | None:
         name = self._by_layout.get(layout_key)
         record = self._record(name) if name else None
-        return len(record["page_anchors"]) if record else None
+        anchors = record.get("page_anchors") if record else None
+        return len(anchors) if isinstance(anchors, list) else None
 
     def _record(self, name: str) -> dict[str, Any] | None:
         if name not in self._records:
@@ -118,23 +173,25 @@ class PartCache:
         return self._records[name]
 
     def put(self, name: str, part: LaidPart) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Keep a part; a cache that cannot be written (full or read-only disk) only costs time."""
         record = {"pdf": _digest(part.pdf), "page_anchors": part.page_anchors, "continued": part.continued,
                   "borrowed": sorted(part.borrowed), "messages": part.messages, "refused": part.refused}
         self._records.pop(name, None)
-        for suffix, data in ((".pdf", part.pdf), (".json", json.dumps(record).encode())):
-            temporary = self.folder / f"{name}{suffix}.{os.getpid()}.part"  # two builds may share a folder
-            temporary.write_bytes(data)
-            os.replace(temporary, self.folder / f"{name}{suffix}")
         self.used.add(name)
+        with suppress(OSError):
+            write_atomically(self.folder / f"{name}.pdf", part.pdf)
+            write_atomically(self.folder / f"{name}.json", json.dumps(record).encode())
 
     def prune(self) -> None:
-        """Forget the parts this build did not use, so the cache does not grow with every edit."""
+        """Forget the parts this build did not use, so the cache does not grow with every edit (and
+        the temporary files of builds that were killed)."""
         if not self.folder.is_dir():
             return
-        for path in self.folder.iterdir():
-            if path.name.split(".")[0] not in self.used:
-                path.unlink(missing_ok=True)
+        remove_leftovers(self.folder)
+        with suppress(OSError):
+            for path in self.folder.iterdir():
+                if not path.name.startswith(".") and path.name.split(".")[0] not in self.used:
+                    path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,37 +206,61 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_build(out_dir: Path, key: str) -> CachedBuild | None:
-    """The last build's record if it was made from the same inputs and its outputs are untouched."""
+MANIFEST_FORMAT = 2
+"""Changes when the manifest's shape does: an older manifest is simply not used."""
+
+
+def load_build(out_dir: Path, key: str) -> tuple[CachedBuild | None, tuple[Problem, ...]]:
+    """The last build's record if it was made from the same inputs and its outputs are untouched;
+    a damaged or foreign manifest is reported and not used."""
+    path = out_dir / CACHE_FOLDER / MANIFEST
     try:
-        record = json.loads((out_dir / CACHE_FOLDER / MANIFEST).read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, ()
     except (OSError, ValueError):
-        return None
-    if record.get("key") != key:
-        return None
-    outputs: dict[str, str] = record.get("outputs", {})
+        return None, (_damaged(path),)
+    if not isinstance(record, dict) or record.get("format") != MANIFEST_FORMAT:
+        return None, () if isinstance(record, dict) and "key" in record else (_damaged(path),)
+    try:
+        if not isinstance(record["key"], str):
+            raise TypeError("the key is not text")
+        outputs = {str(name): str(digest) for name, digest in record["outputs"].items()}
+        warnings = tuple(Problem(Location(Path(w["file"]), w["line"]), str(w["message"]), str(w["hint"]))
+                         for w in record["warnings"])
+        page_count = int(record["page_count"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None, (_damaged(path),)
+    if record["key"] != key:
+        return None, ()
     for name, digest in outputs.items():
-        path = out_dir / name
-        if not path.is_file() or _digest(path.read_bytes()) != digest:
-            return None
-    warnings = tuple(Problem(Location(Path(w["file"]), w["line"]), w["message"], w["hint"])
-                     for w in record.get("warnings", []))
-    return CachedBuild(outputs, warnings, int(record.get("page_count", 0)))
+        output = out_dir / name
+        if Path(name).name != name or not output.is_file() or _file_digest(output) != digest:
+            return None, ()
+    return CachedBuild(outputs, warnings, page_count), ()
+
+
+def _damaged(path: Path) -> Problem:
+    return Problem(Location(path), "the build cache is damaged or was written by something else; not used",
+                   "nothing to do: the book is built again and the cache rewritten")
+
+
+def _file_digest(path: Path) -> str:
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def save_build(out_dir: Path, key: str, outputs: dict[str, bytes], warnings: Iterable[Problem], page_count: int) -> None:
-    folder = out_dir / CACHE_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
     record = {
+        "format": MANIFEST_FORMAT,
         "key": key,
         "outputs": {name: _digest(data) for name, data in outputs.items()},
         "warnings": [{"file": str(w.location.file), "line": w.location.line, "message": w.message, "hint": w.hint}
                      for w in warnings],
         "page_count": page_count,
     }
-    temporary = folder / (MANIFEST + ".part")
-    temporary.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(temporary, folder / MANIFEST)
+    with suppress(OSError):  # without a manifest the next build only takes longer
+        write_atomically(out_dir / CACHE_FOLDER / MANIFEST, json.dumps(record, indent=1).encode())
 
 
 SUBSETTING = b"hb-subset 1"
@@ -187,25 +268,29 @@ SUBSETTING = b"hb-subset 1"
 
 
 def _font_path(cache_dir: Path, font: Path, characters: str) -> Path:
-    key = hashlib.sha256(SUBSETTING + hashlib.sha256(font.read_bytes()).digest() + characters.encode()).hexdigest()
+    with font.open("rb") as stream:
+        font_digest = hashlib.file_digest(stream, "sha256").digest()
+    key = hashlib.sha256(SUBSETTING + font_digest + characters.encode()).hexdigest()
     return cache_dir / "fonts" / f"{key}{font.suffix}"
 
 
 def cached_font_if_present(cache_dir: Path | None, font: Path, characters: str) -> bytes | None:
-    """A subset font kept from an earlier build (`<out>/.limbag-cache/fonts/`), if there is one."""
+    """A subset font kept from an earlier build (`<out>/.limbag-cache/fonts/`), if there is one and it
+    is whole: each is stored after the sha256 of its bytes, and one that does not match is made again."""
     if cache_dir is None:
         return None
-    path = _font_path(cache_dir, font, characters)
-    return path.read_bytes() if path.is_file() else None
+    try:
+        stored = _font_path(cache_dir, font, characters).read_bytes()
+    except OSError:
+        return None
+    digest, data = stored[:32], stored[32:]
+    return data if data and hashlib.sha256(data).digest() == digest else None
 
 
 def store_font(cache_dir: Path | None, font: Path, characters: str, data: bytes) -> None:
     if cache_dir is None:
         return
     path = _font_path(cache_dir, font, characters)
-    if path.is_file():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".part")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    if cached_font_if_present(cache_dir, font, characters) is None:
+        with suppress(OSError):
+            write_atomically(path, hashlib.sha256(data).digest() + data)

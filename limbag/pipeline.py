@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,12 +23,14 @@ from .chronology import (
     mark_dates,
 )
 from .config import OUTPUT_FORMATS, BookConfig, config_path, load_config
+from .files import output_error, remove_leftovers, replace_together
 from .errors import LimbagError, Location, Problem, RenderError, StrictModeError
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
 from .layouts import Layouts, book_layouts
 from .model import Book
 from .pagemap import PageMap
+from .processes import process_pool
 from .reader import read_book
 
 if TYPE_CHECKING:  # the layout engine and the PDF libraries are imported when a build needs them
@@ -72,21 +72,6 @@ class BuildResult:
 def output_name(slug: str, output_format: str) -> str:
     return {"pdf": f"{slug}.pdf", "booklet": f"{slug}-booklet.pdf",
             "press": f"{slug}-press.pdf", "epub": f"{slug}.epub"}[output_format]
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write beside the target and rename when whole: a failed build never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings: IndexSettings,
@@ -205,7 +190,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     target = out_dir if out_dir is not None else book_dir / "build"
     inputs = input_digests(book_dir)
     key = fingerprint(inputs, formats, strict)
-    cached = load_build(target, key)
+    cached, cache_problems = load_build(target, key)
     if cached is not None:
         if progress is not None:
             progress("nothing changed since the last build: its files are kept")
@@ -219,15 +204,13 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     from .epub import book_characters, epub_faces, subset_fonts, write_epub
     from .fonts import find_fonts
     from .pdf import engine_settings
-    from .typeset import RemoteLane, process_context
+    from .typeset import RemoteLane
 
     # The second layout process and the helper (e-book fonts, booklet) start now, while this
     # process holds little and has started no thread.
     second = RemoteLane() if parallel else None
-    helper = ProcessPoolExecutor(max_workers=1, mp_context=process_context()) if parallel else None
+    helper = process_pool(1) if parallel else None
     try:
-        if helper is not None:
-            helper.submit(os.getpid)
         loaded = load_config(book_dir)
         layouts = book_layouts(book_dir)
         faces, font_problems = find_fonts(book_dir)
@@ -281,16 +264,19 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
             second.close()
     outputs = {name: outputs[name] for name in OUTPUT_FORMATS if name in outputs}
 
-    written = []
-    for output_format, data in outputs.items():
-        path = target / output_name(config.slug, output_format)
-        write_atomically(path, data)
-        written.append(path)
+    paths = {output_format: target / output_name(config.slug, output_format) for output_format in outputs}
+    remove_leftovers(target)
+    try:
+        replace_together({paths[output_format]: data for output_format, data in outputs.items()})
+    except OSError as error:
+        raise output_error(error, target) from None
+    written = list(paths.values())
     page_count = len(rendered.page_map.labels)
     parts.prune()
-    save_build(target, key, {path.name: outputs[fmt] for fmt, path in zip(outputs, written, strict=True)},
-               warnings, page_count)
-    return BuildResult(config.slug, tuple(written), warnings, page_count, prepared.book, rendered, back)
+    save_build(target, key, {path.name: outputs[fmt] for fmt, path in paths.items()}, warnings, page_count)
+    # A damaged cache is reported, but is not the book's doing: it never fails a --strict build.
+    return BuildResult(config.slug, tuple(written), (*warnings, *cache_problems), page_count, prepared.book,
+                       rendered, back)
 
 
 def _reuse(rendered: RenderedPdf, chapters: int) -> str:

@@ -1,0 +1,81 @@
+"""The processes a build starts end with it: when it finishes, fails, is interrupted or is killed.
+
+A build starts a second layout process and a helper (see typeset.RemoteLane and
+pipeline.build), and a catalog a pool of workers. Each of them, first thing, ignores Ctrl-C
+(the build's own process answers it for all, once) and asks the kernel to end it when its
+parent ends, even by SIGKILL or the out-of-memory killer; their pipes to the parent close
+then too, which is how they notice elsewhere than on Linux. Ctrl-C is held back from the
+moment a process is started until it ignores it, so that no child ever prints a traceback.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager, suppress
+from multiprocessing.context import ForkContext, SpawnContext
+
+PR_SET_PDEATHSIG = 1
+INTERRUPTS = {signal.SIGINT}
+
+
+def process_context() -> ForkContext | SpawnContext:
+    """Fork where the system can and this process runs one thread: a forked process has the engine
+    and fonts loaded already, where a spawned one spends half a second importing them. With other
+    threads about (`watch` has its file watcher's), a fork could inherit a lock no one will
+    release, so the process is spawned."""
+    if "fork" in multiprocessing.get_all_start_methods() and _one_thread():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _one_thread() -> bool:
+    try:
+        return len(os.listdir("/proc/self/task")) == 1  # every thread, the ones Python did not start too
+    except OSError:
+        return threading.active_count() == 1
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C back in this thread while it starts processes: they inherit the held signal, and
+    let it through only once they ignore it (`become_child`)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)
+
+
+def become_child(parent: int) -> None:
+    """First thing in a process a build starts: leave Ctrl-C to the parent, and end with it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_parent()
+    if os.getppid() != parent:  # it ended before the kernel was told to end this one with it
+        os._exit(1)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)
+
+
+def _end_with_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)  # the C library this process has loaded already
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def process_pool(workers: int | None = None) -> ProcessPoolExecutor:
+    """A pool whose workers end with this process; they are started at once (the first task starts
+    them, in this thread), while this process has started no thread."""
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=process_context(), initializer=become_child,
+                               initargs=(os.getpid(),))
+    with interrupts_held():
+        pool.submit(os.getpid)
+    return pool

@@ -3,7 +3,7 @@
 
 from pathlib import Path
 
-from limbag.cli import main
+from limbag.__main__ import main
 
 if __name__ == "__main__":
-    main(obj={"default_book": Path(__file__).resolve().parent})
+    main(default_book=Path(__file__).resolve().parent)

@@ -6,7 +6,6 @@ import functools
 import sys
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from .config import OUTPUT_FORMATS
 from .errors import LimbagError, Problem
 from .newbook import create_book
 from .pipeline import build, build_catalog, check, find_events
+from .processes import process_pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,7 @@ class _Limbag(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # from Python, without the command line's handler (see processes.py)
             click.echo("interrupted — the last good outputs are kept", err=True)
             sys.exit(130)
         except Exception as error:  # noqa: BLE001 - the last line of defence
@@ -128,7 +128,7 @@ def build_command(output: Output, book_dirs: tuple[Path, ...], out_dir: Path | N
     if len(book_dirs) <= 1:
         run_build(output, book_dirs[0] if book_dirs else Path("."), out_dir, formats, strict)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as executor:
+    with process_pool(jobs) as executor:
         entries = build_catalog(book_dirs, executor, out_dir, formats, strict)
     failed = 0
     for entry in entries:

@@ -14,16 +14,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import multiprocessing
 import os
 import re
-import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.context import ForkContext
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +35,7 @@ from .fetch import BookFetcher
 from .hyphenation import register as register_hyphenation
 from .markup import FlowText
 from .pagemap import place_marks
+from .processes import become_child, interrupts_held, process_context
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,23 +435,6 @@ class LocalLane:
         return ticket, self.typesetter.write(ticket, argument)
 
 
-def process_context() -> multiprocessing.context.ForkContext | multiprocessing.context.SpawnContext:
-    """Fork where the system can and this process runs one thread: a forked process has the engine
-    and fonts loaded already, where a spawned one spends half a second importing them. With other
-    threads about (`watch` has its file watcher's), a fork could inherit a lock no one will
-    release, so the process is spawned."""
-    if "fork" in multiprocessing.get_all_start_methods() and _one_thread():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
-def _one_thread() -> bool:
-    try:
-        return len(os.listdir("/proc/self/task")) == 1  # every thread, the ones Python did not start too
-    except OSError:
-        return threading.active_count() == 1
-
-
 class RemoteLane:
     """A second process with its own engine. It is started first thing in a build, forked where the
     system allows (no start-up to wait for: this process has the engine loaded), and set up for a
@@ -462,8 +445,12 @@ class RemoteLane:
     def __init__(self) -> None:
         context = process_context()
         self._connection, theirs = context.Pipe()
-        self._process = context.Process(target=_serve, args=(theirs,), daemon=True)
-        self._process.start()
+        # A forked process has this end too: it closes it, so that it sees the pipe close when this
+        # process ends (see processes.py).
+        ours = self._connection if isinstance(context, ForkContext) else None
+        self._process = context.Process(target=_serve, args=(theirs, ours, os.getpid()), daemon=True)
+        with interrupts_held():
+            self._process.start()
         theirs.close()
         self._setting_up = 0
         """Set-ups asked for and not yet answered."""
@@ -552,8 +539,11 @@ class RemoteLane:
         return ticket, result
 
 
-def _serve(connection: Connection) -> None:
+def _serve(connection: Connection, parents_end: Connection | None, parent: int) -> None:
     """The second process: set the engine up when told the book, then lay out and write parts as asked."""
+    become_child(parent)
+    if parents_end is not None:
+        parents_end.close()
     typesetter: Typesetter | None = None
     source = Path(".")
     try:
@@ -577,5 +567,5 @@ def _serve(connection: Connection) -> None:
                 connection.send(("error", (type(error).__name__, error.message, location, error.hint)))
             except Exception as error:  # noqa: BLE001 — reported in the main process
                 connection.send(("failed", f"{type(error).__name__}: {error}"))
-    except (EOFError, KeyboardInterrupt, BrokenPipeError):
+    except (EOFError, BrokenPipeError):
         return

@@ -1,0 +1,110 @@
+"""An editor stops a build (Ctrl-C, a kill, the out-of-memory killer): every process it started
+ends with it, and Ctrl-C prints one line, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.build
+
+
+def long_book(make_book) -> Path:
+    """A book that takes several seconds: both layout processes and the helper are at work."""
+    chapters = {f"{n:02}.md": f"# Chapter {n}\n\n" + "A sentence of the chapter.[^a] " * 400 + "\n\n[^a]: A note.\n"
+                for n in range(1, 25)}
+    return make_book({"book.yaml": "title: T\nlanguage: en\noutputs: [pdf, booklet, epub]\n", **chapters})
+
+
+def session_processes(session: int) -> dict[int, str]:
+    """The live processes of a session (zombies, already ended, are left out), with their command lines."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        state, session_id = fields[0], int(fields[3])
+        if session_id == session and state != "Z":
+            found[int(entry.name)] = command
+    return found
+
+
+def start_build(book: Path) -> subprocess.Popen[str]:
+    """The command line in a session of its own, so that all it starts can be found (and signalled) as one."""
+    return subprocess.Popen([sys.executable, str(REPO / "build.py"), "build", str(book)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_for_helpers(process: subprocess.Popen[str], count: int = 3, seconds: float = 20) -> dict[int, str]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        members = session_processes(process.pid)
+        if len(members) >= count:
+            return members
+        time.sleep(0.01)
+    return session_processes(process.pid)
+
+
+def assert_all_end(session: int, seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while session_processes(session) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = session_processes(session)
+    for pid in left:  # not to leave them running when the test fails
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert left == {}
+
+
+@pytest.mark.parametrize("moment", [0.0, 0.15, 0.5, 1.5, 3.0])
+def test_a_killed_build_leaves_no_process_behind(make_book, moment):
+    book = long_book(make_book)
+    process = start_build(book)
+    members = wait_for_helpers(process, count=3 if moment else 1)
+    time.sleep(moment)
+    members.update(session_processes(process.pid))
+    process.kill()
+    process.wait()
+    assert_all_end(process.pid)
+    assert moment == 0.0 or len(members) >= 3, members  # the second process and the helper were running
+
+
+@pytest.mark.parametrize("moment", [0.1, 0.2, 0.35, 0.5, 1.0, 2.0, 3.5])
+def test_ctrl_c_at_any_moment_prints_one_line_in_all_the_processes(make_book, moment):
+    """Ctrl-C in a terminal goes to every process of the group: the build's helpers as well. (From a
+    tenth of a second on: before, Python itself is still starting, and answers Ctrl-C its own way.)"""
+    book = long_book(make_book)
+    process = start_build(book)
+    time.sleep(moment)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert_all_end(process.pid)
+    if process.returncode == 0:
+        pytest.skip("the build finished before the interrupt")
+    assert (process.returncode, stderr) == (130, "interrupted — the last good outputs are kept\n")
+
+
+def test_a_catalog_killed_leaves_no_worker_behind(make_book, tmp_path):
+    books = [make_book({"book.yaml": f"title: B{n}\nlanguage: en\noutputs: [pdf]\n",
+                        "01.md": "# One\n\n" + "Words of the book. " * 4000 + "\n"}, name=f"b{n}") for n in (1, 2, 3)]
+    process = subprocess.Popen([sys.executable, str(REPO / "build.py"), "build", *map(str, books), "--out",
+                                str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    members = wait_for_helpers(process, count=3)  # this process and two workers
+    assert len(members) >= 3, members
+    process.kill()
+    process.wait()
+    assert_all_end(process.pid)

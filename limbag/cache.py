@@ -54,9 +54,8 @@ def _version(name: str) -> str:
 
 
 def _files(root: Path) -> Iterator[Path]:
-    """The files below `root`, in a stable order; links are followed only to files and folders
-    inside `root` (the build refuses the others where it would read them, so they are not read
-    here either)."""
+    """The files below `root`, in a stable order; links are followed only to folders inside `root`.
+    Links to files outside are listed but not read (see input_digests)."""
     seen: set[Path] = set()
     for folder, subfolders, names in os.walk(root, followlinks=True):
         here = Path(folder).resolve()
@@ -69,9 +68,7 @@ def _files(root: Path) -> Iterator[Path]:
             path = Path(folder) / name
             if path.suffix == ".pyc" or is_temporary(name):
                 continue
-            if path.is_symlink() and not path.resolve().is_relative_to(root):
-                continue
-            if path.is_file():
+            if path.is_file() or path.is_symlink():
                 yield path
 
 
@@ -84,6 +81,10 @@ def input_digests(book_dir: Path) -> dict[tuple[Path, Path], bytes]:
     digests: dict[tuple[Path, Path], bytes] = {}
     for root in dict.fromkeys(root.resolve() for root in roots if root.is_dir()):
         for path in _files(root):
+            target = path.resolve()
+            if not target.is_relative_to(root):  # refused where the build would read it: not read here
+                digests[root, path.relative_to(root)] = f"a link to {target}".encode()
+                continue
             try:
                 with path.open("rb") as stream:
                     digests[root, path.relative_to(root)] = hashlib.file_digest(stream, "sha256").digest()

@@ -144,14 +144,14 @@ def _interrupts_deferred() -> Iterator[None]:
         return
     arrived: list[int] = []
     deferred = (signal.SIGINT, signal.SIGTERM)
-    previous = {number: signal.signal(number, lambda number, _: arrived.append(number)) for number in deferred}
+    previous = {number: signal.signal(number, lambda received, _: arrived.append(received)) for number in deferred}
     try:
         yield
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-        for number in dict.fromkeys(arrived):
-            signal.raise_signal(number)
+        for received in dict.fromkeys(arrived):
+            signal.raise_signal(received)
 
 
 def remove_leftovers(folder: Path) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from .engine import PlacedText, placed_texts
 from .markup import FlowText, solid_text
 
 
@@ -78,39 +79,23 @@ class MarkPlaces:
 @dataclass
 class _Fragment:
     page: int
-    box: Any
+    piece: PlacedText
     start: int = 0
 
 
 def place_marks(pages: list[Any], flows: Mapping[str, FlowText]) -> MarkPlaces:
     """Find each paragraph's and note's pieces of text on the laid-out pages, line by line, and
     with them the page and position of every mark and of the word each page begins with."""
-    from weasyprint.formatting_structure import boxes
-
     fragments: dict[str, list[_Fragment]] = {}
     first_text: list[tuple[str, _Fragment] | None] = []
-
-    def walk(box: Any, page: int, owner: str | None, in_flow: bool) -> None:
-        if isinstance(box, boxes.MarginBox) or "::" in (box.element_tag or ""):
-            return
-        if isinstance(box, boxes.FootnoteAreaBox):
-            in_flow = False
-        element_id = box.element.get("id") if box.element is not None else None
-        if element_id in flows:
-            owner = element_id
-        if isinstance(box, boxes.TextBox):
-            if owner is not None and solid_text(box.text):
-                fragment = _Fragment(page, box)
-                fragments.setdefault(owner, []).append(fragment)
-                if in_flow and first_text[page] is None:
-                    first_text[page] = (owner, fragment)
-            return
-        for child in getattr(box, "children", ()) or ():
-            walk(child, page, owner, in_flow)
-
     for number, page in enumerate(pages):
         first_text.append(None)
-        walk(page._page_box, number, None, True)
+        for piece in placed_texts(page, flows):
+            if piece.owner is not None and solid_text(piece.text):
+                fragment = _Fragment(number, piece)
+                fragments.setdefault(piece.owner, []).append(fragment)
+                if piece.in_flow and first_text[number] is None:
+                    first_text[number] = (piece.owner, fragment)
 
     anchors: list[dict[str, tuple[float, float, float, float]]] = [{} for _ in pages]
     for owner, pieces in fragments.items():
@@ -118,9 +103,8 @@ def place_marks(pages: list[Any], flows: Mapping[str, FlowText]) -> MarkPlaces:
         _align(pieces, flow.text)
         starts = [piece.start for piece in pieces]
         for mark, position in flow.marks:
-            piece = pieces[max(bisect_right(starts, position) - 1, 0)]
-            box = piece.box
-            anchors[piece.page].setdefault(mark, (box.position_x, box.position_y, box.width, box.height))
+            fragment = pieces[max(bisect_right(starts, position) - 1, 0)]
+            anchors[fragment.page].setdefault(mark, fragment.piece.box)
 
     continued: list[str | None] = []
     for first in first_text:
@@ -142,7 +126,7 @@ def _align(pieces: list[_Fragment], text: str) -> None:
     position = 0
     for piece in pieces:
         piece.start = min(position, len(text))
-        solid = solid_text(piece.box.text)
+        solid = solid_text(piece.piece.text)
         if text.startswith(solid, position):
             position += len(solid)
             continue

@@ -23,8 +23,8 @@ from .chronology import (
     mark_dates,
 )
 from .config import OUTPUT_FORMATS, BookConfig, config_path, load_config
-from .files import output_error, remove_leftovers, replace_together
 from .errors import LimbagError, Location, Problem, RenderError, StrictModeError
+from .files import output_error, remove_leftovers, replace_together
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
 from .layouts import Layouts, book_layouts
@@ -200,6 +200,9 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         return BuildResult(slug, tuple(target / name for name in cached.outputs), cached.warnings, cached.page_count)
 
     # Imported only now, so that an unchanged book does not wait a third of a second for the engine.
+    from .engine import check_version
+
+    check_version()
     from .booklet import impose
     from .epub import book_characters, epub_faces, subset_fonts, write_epub
     from .fonts import find_fonts

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import os
 import re
 import uuid
@@ -30,6 +29,7 @@ import pydyf
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
+from .engine import merge_leaders, render, renumber
 from .errors import LimbagError, Location, RenderError
 from .fetch import BookFetcher
 from .hyphenation import register as register_hyphenation
@@ -136,7 +136,7 @@ class _Held:
     job: PartJob
     document: Any
     context: Any
-    """The engine's layout context, which margin boxes are made from; None if it could not be kept."""
+    """The engine's layout context, which margin boxes are made from."""
     messages: list[str]
     refused: tuple[str, ...]
 
@@ -169,7 +169,7 @@ class Typesetter:
             stylesheets = self.stylesheets + ([CSS(string=first_folio_css(job.first_folio), font_config=self.font_config)]
                                               if job.first_folio is not None else [])
             html = HTML(string=job.html, base_url=self.settings.base_url, url_fetcher=self.fetcher)
-            document, context = _render(html, stylesheets, self.font_config)
+            document, context = render(html, stylesheets, self.font_config)
         places = place_marks(document.pages, job.flows)
         merge_leaders(document, context)
         for page, anchors in zip(document.pages, places.anchors, strict=True):
@@ -197,180 +197,17 @@ class Typesetter:
         allow that, the part is laid out again."""
         held = self._held.pop(ticket)
         if first_folio != held.job.first_folio:
-            shift = (first_folio or 0) - (held.job.first_folio or 0)
-            if first_folio is None or held.job.first_folio is None or not _renumber(held, shift):
+            if first_folio is None or held.job.first_folio is None:  # numbered, or not: laid out anew
                 self.lay_out(ticket, dataclasses.replace(held.job, first_folio=first_folio))
                 held = self._held.pop(ticket)
+            else:
+                renumber(held.document, held.context, first_folio - held.job.first_folio)
         refused_before = len(self.fetcher.refused)
         with collect_engine_warnings() as messages:
             pdf = held.document.write_pdf(**self.write_options)
         if pdf is None:
             raise RenderError("the layout engine produced no PDF", Location(self.settings.source), "check the layouts")
         return WrittenPart(pdf, (*held.messages, *messages), (*held.refused, *self.fetcher.refused[refused_before:]))
-
-
-def _render(html: HTML, stylesheets: list[CSS], font_config: FontConfiguration) -> tuple[Any, Any]:
-    """What `HTML.render` does, keeping the layout context (see `_renumber`); plain `render` (and no
-    context) with an engine whose insides differ."""
-    from weasyprint import DEFAULT_OPTIONS
-    from weasyprint.css.counters import CounterStyle
-    from weasyprint.document import Document, DocumentMetadata, Page
-    from weasyprint.formatting_structure.build import build_formatting_structure
-    from weasyprint.html import get_html_metadata
-    from weasyprint.layout import layout_document
-
-    options = {**DEFAULT_OPTIONS, "stylesheets": stylesheets}
-    counter_style = CounterStyle()
-    try:
-        context = Document._build_layout_context(html, font_config, counter_style, {}, options)
-    except (AttributeError, TypeError):
-        return html.render(stylesheets=stylesheets, font_config=font_config), None
-    root = build_formatting_structure(html.etree_element, context.style_for, context.get_image_from_uri,
-                                      html.base_url, context.target_collector, counter_style, context.footnotes)
-    stack_footnotes(context)
-    pages = [Page(box) for box in layout_document(html, root, context)]
-    document = Document(pages, DocumentMetadata(**get_html_metadata(html)), html.url_fetcher, font_config, {},
-                        options["output_intent"])
-    document._html = html
-    return document, context
-
-
-@dataclass(frozen=True, slots=True)
-class _FootnoteStack:
-    """A page's footnote area with the notes laid out in it so far (see stack_footnotes)."""
-
-    area: Any
-    notes: tuple[Any, ...]
-    heights: tuple[float, ...]
-    min_height: float
-    max_height: float
-    below: float
-    """The area's bottom padding and border: notes may reach into them without overflowing."""
-
-
-def stack_footnotes(context: Any) -> None:
-    """Lay out only the footnote added to a page, not the page's whole footnote area again.
-
-    The engine lays out every footnote of the page each time one is added (or moved on), so a
-    page with n notes lays out n(n+1)/2 of them: a fifth of a chapter's layout in a book with
-    notes. Block footnotes without vertical margins stack: the area is as tall as their heights
-    added up, so each note is laid out once per page. For other footnotes (inline, with margins)
-    and an engine whose insides differ, the engine's own way is kept."""
-    try:
-        from weasyprint.formatting_structure.boxes import BlockBox
-        from weasyprint.formatting_structure.build import create_anonymous_boxes
-        from weasyprint.layout.block import block_level_layout
-
-        engine_update = context._update_footnote_area
-    except (AttributeError, ImportError):
-        return
-    stacks: dict[int, _FootnoteStack] = {}
-    """By footnote area (one a page; the stack keeps its area, so the id stays that area's)."""
-
-    def lay_out_area(area: Any, notes: list[Any]) -> Any:
-        return block_level_layout(context, create_anonymous_boxes(area.copy_with_children(
-            [note.deepcopy() for note in notes])), -math.inf, None, area.page)[0]
-
-    def stacked(area: Any, notes: list[Any]) -> _FootnoteStack | None:
-        """The area's notes laid out, the new ones only; None if they do not simply stack."""
-        if not all(isinstance(note, BlockBox) for note in notes):
-            return None
-        known = stacks.get(id(area))
-        kept = 0
-        if known is not None:
-            while kept < min(len(known.notes), len(notes)) and known.notes[kept] is notes[kept]:
-                kept += 1
-        if known is not None and kept == len(notes):
-            return dataclasses.replace(known, notes=tuple(notes), heights=known.heights[:kept])
-        laid = lay_out_area(area, notes[kept:])
-        if len(laid.children) != len(notes) - kept or any(child.margin_top or child.margin_bottom
-                                                         for child in laid.children):
-            return None
-        heights = (known.heights[:kept] if known else ()) + tuple(child.margin_height() for child in laid.children)
-        return _FootnoteStack(area, tuple(notes), heights, laid.min_height, laid.max_height,
-                              laid.padding_bottom + laid.border_bottom_width)
-
-    def update() -> bool:
-        area = context.current_footnote_area
-        notes = context.current_page_footnotes
-        if not notes:
-            stacks.pop(id(area), None)
-            return bool(engine_update())
-        stack = stacked(area, notes)
-        if stack is None:  # the engine's way from now on, for this part
-            context._update_footnote_area = engine_update
-            return bool(engine_update())
-        stacks[id(area)] = stack
-        if area.height != "auto" and not context.in_column:
-            context.page_bottom += area.margin_height()
-        area.children = notes
-        content = sum(stack.heights)
-        area.height = max(min(content, stack.max_height), stack.min_height)
-        if not context.in_column:
-            context.page_bottom -= area.margin_height()
-        return content > area.height + stack.below
-
-    context._update_footnote_area = update
-
-
-def merge_leaders(document: Any, context: Any) -> None:
-    """Make each leader (the dots of a contents line) one run of text.
-
-    The engine fills a leader with copies of its text, one box each, which it shapes and writes
-    one by one: 3,000 boxes in a 30-chapter book's contents, more than half the time it takes to
-    write the front matter. One run of the same dots, shaped once, stands where the copies stood
-    (within a twentieth of a point). Leaves the boxes as they are if the engine's insides differ."""
-    if context is None:
-        return
-    try:
-        from weasyprint.formatting_structure.boxes import ParentBox, TextBox
-        from weasyprint.text.line_break import split_first_line
-
-        boxes = [page._page_box for page in document.pages]
-        while boxes:
-            box = boxes.pop()
-            if not isinstance(box, ParentBox):
-                continue
-            copies = box.children
-            if not (box.is_leader and len(copies) > 1 and all(isinstance(copy, TextBox) for copy in copies)):
-                boxes.extend(copies)
-                continue
-            first = min(copies, key=lambda copy: copy.position_x)
-            text = first.text * len(copies)
-            layout, _, _, width, _, _ = split_first_line(text, first.style, context, math.inf, 0)
-            run = first.copy()
-            run.text, run.pango_layout, run.width = text, layout, width
-            box.children = (run,)
-    except (AttributeError, ImportError, TypeError, ValueError):
-        return
-
-
-def _renumber(held: _Held, shift: int) -> bool:
-    """Add `shift` to the page counter of every page and make the margin boxes (running heads,
-    folios) again from it; the rest of each page stays as it was laid out. False if the engine's
-    insides are not as expected."""
-    if held.context is None:
-        return False
-    try:
-        from weasyprint.formatting_structure.boxes import MarginBox
-        from weasyprint.layout.background import layout_box_backgrounds
-        from weasyprint.layout.page import make_margin_boxes
-
-        context = held.context
-        for number, page in enumerate(held.document.pages, start=1):
-            box = page._page_box
-            state = context.page_maker[number][3]
-            counters = state[1]
-            counters["page"] = [value + shift for value in counters["page"]]
-            context.current_page = number
-            kept = tuple(child for child in box.children if not isinstance(child, MarginBox))
-            margins = tuple(make_margin_boxes(context, box, state))
-            for margin in margins:
-                layout_box_backgrounds(box, margin, context.get_image_from_uri)
-            box.children = kept + margins
-    except (AttributeError, ImportError, IndexError, KeyError, TypeError, ValueError):
-        return False
-    return True
 
 
 Answer = tuple[int, PartLayout | WrittenPart]

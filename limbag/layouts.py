@@ -1,12 +1,23 @@
-"""Layout files (Jinja2 templates and CSS): a book's own `layouts/` first, then the built-in ones."""
+"""Layout files (Jinja2 templates and CSS): a book's own `layouts/` first, then the built-in ones.
+
+A book's layouts may come from a stranger, so templates are code that must not run as code:
+they render in Jinja2's immutable sandbox (no access to Python's insides, no changing what they
+are given, `range` bounded), may include only templates of the layout folders, and each render
+is bounded in time and memory (`RENDER_SECONDS`, `RENDER_MEMORY`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ctypes
+import resource
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import Location, RenderError
 
@@ -41,7 +52,7 @@ class Layouts:
 
     def __post_init__(self) -> None:
         # StrictUndefined: a misspelt variable in a book's own template is an error, not blank text.
-        object.__setattr__(self, "_environment", jinja2.Environment(
+        object.__setattr__(self, "_environment", ImmutableSandboxedEnvironment(
             loader=_ContainedLoader([str(folder) for folder in self.folders]),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
@@ -60,27 +71,107 @@ class Layouts:
                           "restore the built-in layouts or add the file to the book's layouts/ folder")
 
     def template(self, name: str) -> jinja2.Template:
-        try:
+        """The template compiled (its constant expressions worked out, which is bounded like a render)."""
+        with self._reported(name):
             return self._environment.get_template(name)
-        except jinja2.TemplateSyntaxError as error:
-            raise RenderError(f"template error: {error.message}", Location(Path(error.filename or name), error.lineno),
-                              "fix the template syntax") from None
-        except jinja2.TemplateNotFound as error:
-            raise RenderError(f"layout template {error.name!r} not found", Location(self.folders[0]),
-                              "a layout may include only templates inside the book's layouts/ or the built-in ones") from None
 
     def render(self, template: str, **context: object) -> str:
+        compiled = self.template(template)
+        with self._reported(template):
+            return compiled.render(**context)
+
+    @contextmanager
+    def _reported(self, template: str) -> Iterator[None]:
+        """Bound the block in time and memory; what goes wrong in it, a located message."""
+
+        def where() -> Location:
+            try:
+                return Location(self.find(template))
+            except RenderError:
+                return Location(self.folders[0] / template)
+
         try:
-            return self.template(template).render(**context)
+            with _bounded(RENDER_SECONDS, RENDER_MEMORY):
+                yield
+        except _OverTime:
+            raise RenderError(f"template {template!r} ran for more than {RENDER_SECONDS} seconds", where(),
+                              "look for a loop that never ends, or loops nested too deep") from None
+        except MemoryError:
+            raise RenderError(f"template {template!r} took more than {RENDER_MEMORY >> 30} GB of memory", where(),
+                              "look for text or lists made very large") from None
         except jinja2.TemplateSyntaxError as error:
             raise RenderError(f"template error: {error.message}", Location(Path(error.filename or template), error.lineno),
                               "fix the template syntax") from None
         except jinja2.TemplateNotFound as error:
-            raise RenderError(f"layout template {error.name!r} not found", Location(self.find(template)),
+            raise RenderError(f"layout template {error.name!r} not found", where(),
                               "a layout may include only templates inside the book's layouts/ or the built-in ones") from None
-        except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, AttributeError) as error:
-            raise RenderError(f"template {template!r} failed: {type(error).__name__}: {error}",
-                              Location(self.find(template)), "check the variables and expressions the template uses") from None
+        except jinja2.exceptions.SecurityError as error:
+            raise RenderError(f"template {template!r} tried something a layout may not do: {error}", where(),
+                              "a layout can only lay out the book it is given") from None
+        except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, AttributeError, LookupError,
+                RecursionError) as error:
+            raise RenderError(f"template {template!r} failed: {type(error).__name__}: {error}", where(),
+                              "check the variables and expressions the template uses") from None
+
+
+RENDER_SECONDS = 20
+"""What one render of a template may take; the built-in ones take milliseconds for a 500-page book."""
+RENDER_MEMORY = 2 << 30
+"""Memory one render may add to what the process holds."""
+
+
+class _OverTime(BaseException):
+    """Raised in a rendering thread when its time is up (a BaseException: templates cannot catch it)."""
+
+
+@contextmanager
+def _bounded(seconds: float, memory: int) -> Iterator[None]:
+    """Stop the block after `seconds` (raising `_OverTime` in this thread, wherever it is) and let it
+    allocate at most `memory` more bytes (MemoryError past that)."""
+    thread = threading.get_ident()
+    lock = threading.Lock()
+    state = {"done": False, "fired": False}
+
+    def time_up() -> None:
+        with lock:
+            if not state["done"]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(_OverTime))
+                state["fired"] = True
+
+    timer = threading.Timer(seconds, time_up)
+    timer.daemon = True
+    timer.start()
+    try:
+        with _memory_limited(memory):
+            yield
+    finally:
+        with lock:
+            state["done"] = True
+        timer.cancel()
+        if state["fired"]:  # if the exception is still pending, it is not to be raised any more
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), None)
+
+
+@contextmanager
+def _memory_limited(extra: int) -> Iterator[None]:
+    """The process's address space limited to what it holds now plus `extra` bytes, meanwhile."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            held = int(statm.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    limit = held + extra
+    if soft != resource.RLIM_INFINITY and soft <= limit or hard != resource.RLIM_INFINITY and hard < limit:
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        with suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def book_layouts(book_dir: Path) -> Layouts:

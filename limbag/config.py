@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError, Location, Problem
+from .files import check_book_folders, inside
 from .language import data_code_for
 
 OUTPUT_FORMATS = ("pdf", "booklet", "press", "epub")
@@ -444,9 +445,13 @@ def config_path(book_dir: Path) -> Path:
 def load_config(book_dir: Path) -> tuple[BookConfig, list[Problem]]:
     """Read and validate `book_dir/manuscript/book.yaml`; raise ConfigError listing every error."""
     source = config_path(book_dir)
+    check_book_folders(book_dir)
     if not (book_dir / "manuscript").is_dir():
         raise ConfigError([Problem(Location(book_dir), "no manuscript/ folder here",
                                    "a book folder holds manuscript/book.yaml and the chapters (*.md)")])
+    if source.is_symlink() and not inside(source, book_dir / "manuscript"):
+        raise ConfigError([Problem(Location(source), "book.yaml is a link to a file outside manuscript/",
+                                   "copy the file into manuscript/ instead of linking to it")])
     data, lines = read_yaml(source)
     if data is None:
         data = {}

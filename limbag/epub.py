@@ -22,11 +22,12 @@ from markupsafe import Markup
 
 from .cache import cached_font_if_present, store_font
 from .config import BookConfig
-from .errors import Location, Problem
+from .errors import Location, Problem, RenderError
+from .files import inside
 from .fonts import FontFace, families, subset_font
 from .language import Language
 from .layouts import Layouts
-from .markup import MarkupOptions, attr, blocks_html, inlines_html
+from .markup import MarkupOptions, attr, blocks_html, css_string, inlines_html
 from .model import Block, Book, Chapter, Figure, Heading, chapter_ids, iter_blocks
 from .pagemap import PageMap
 from .pdf import BackMatter
@@ -260,7 +261,7 @@ def build_navigation_doc(context: _Context, page_files: list[tuple[str, str]]) -
 def build_stylesheets(context: _Context, faces: Iterable[FontFace]) -> list[PackageFile]:
     css = context.layouts.find("epub/book.css").read_bytes()
     font_css = "\n".join(
-        f'@font-face {{ font-family: "{face.family}"; src: url("../fonts/{face.path.name}"); '
+        f"@font-face {{ font-family: {css_string(face.family)}; src: url({css_string('../fonts/' + face.path.name)}); "
         f'font-weight: {face.weight}; font-style: {"italic" if face.italic else "normal"}; }}'
         for face in faces
     )
@@ -270,13 +271,23 @@ def build_stylesheets(context: _Context, faces: Iterable[FontFace]) -> list[Pack
 def build_fonts(faces: Iterable[FontFace], subset_data: Mapping[Path, bytes]) -> list[PackageFile]:
     """Each font, already cut down to the characters the book uses, with the licence beside it."""
     files: list[PackageFile] = []
-    licences: set[Path] = set()
+    licences: dict[bytes, str] = {}
+    """Each licence text once, under its file name (numbered if another text has the name already)."""
     for face in faces:
         media_type = "font/otf" if face.path.suffix.lower() == ".otf" else "font/ttf"
         files.append(PackageFile(f"fonts/{face.path.name}", subset_data[face.path], media_type))
-        licences.update(p for p in face.path.parent.glob("OFL*.txt"))
-    for licence in sorted(licences):
-        files.append(PackageFile(f"fonts/{licence.name}", licence.read_bytes(), "text/plain"))
+        for licence in sorted(face.path.parent.glob("OFL*.txt")):
+            if not inside(licence, face.path.parent):
+                raise RenderError("this licence file is a link to a file outside the fonts folder", Location(licence),
+                                  "copy the licence into the fonts/ folder instead of linking to it")
+            text = licence.read_bytes()
+            taken = set(licences.values())
+            name, number = licence.name, 1
+            while text not in licences and name in taken:
+                number += 1
+                name = f"{licence.stem}-{number}{licence.suffix}"
+            licences.setdefault(text, name)
+    files.extend(PackageFile(f"fonts/{name}", text, "text/plain") for text, name in licences.items())
     return files
 
 

@@ -24,6 +24,25 @@ TEMPORARY = re.compile(r"^\..+\.(\d+)-[^.]+\.(part|old)$")
 """`.<name>.<pid>-<random>.part` (being written) or `.old` (the file it replaces, until all are replaced)."""
 
 
+BOOK_FOLDERS = ("manuscript", "layouts", "fonts")
+
+
+def check_book_folders(book_dir: Path) -> None:
+    """A book's folders may be links, but only to folders inside the book: a book from a stranger
+    must not make the build read elsewhere."""
+    root = book_dir.resolve()
+    for name in BOOK_FOLDERS:
+        folder = book_dir / name
+        if folder.is_symlink() and not folder.resolve().is_relative_to(root):
+            raise LimbagError(f"{name}/ is a link to a folder outside the book ({folder.resolve()})", Location(folder),
+                              "copy the folder into the book instead of linking to it")
+
+
+def inside(path: Path, folder: Path) -> bool:
+    """True if `path`, links followed, is in `folder` (links followed too)."""
+    return path.resolve().is_relative_to(folder.resolve())
+
+
 def is_temporary(name: str) -> bool:
     """A file `write_atomically` or `replace_together` is writing, or one a killed build left."""
     return TEMPORARY.match(name) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from fontTools.ttLib import TTFont, TTLibError
 
 from .errors import Location, Problem
 from .layouts import builtin_folder
+from .markup import css_string
 
 FONT_SUFFIXES = (".ttf", ".otf", ".woff", ".woff2")
 
@@ -25,7 +27,7 @@ class FontFace:
 
     def css(self) -> str:
         style = "italic" if self.italic else "normal"
-        return (f'@font-face {{ font-family: "{self.family}"; src: url("{self.path.as_uri()}"); '
+        return (f"@font-face {{ font-family: {css_string(self.family)}; src: url({css_string(self.path.as_uri())}); "
                 f"font-weight: {self.weight}; font-style: {style}; }}")
 
 
@@ -54,8 +56,9 @@ def font_folders(book_dir: Path) -> tuple[Path, ...]:
 
 
 def find_fonts(book_dir: Path) -> tuple[tuple[FontFace, ...], list[Problem]]:
-    """Every usable font file in the built-in and the book's fonts/; broken files are warnings."""
-    faces: list[FontFace] = []
+    """Every usable font file in the built-in and the book's fonts/; broken files are warnings. A book's
+    font replaces a built-in one of the same file name, or of the same family, weight and style."""
+    faces: dict[tuple[str, int, bool], FontFace] = {}
     problems: list[Problem] = []
     for folder in font_folders(book_dir):
         for path in sorted(folder.iterdir()):
@@ -66,11 +69,16 @@ def find_fonts(book_dir: Path) -> tuple[tuple[FontFace, ...], list[Problem]]:
                                         "copy the font into the book's fonts/ folder"))
                 continue
             try:
-                faces.append(read_font(path))
-            except (TTLibError, KeyError, OSError, AssertionError) as error:
+                face = read_font(path)
+            except (TTLibError, KeyError, OSError, AssertionError, ValueError, struct.error) as error:
                 problems.append(Problem(Location(path), f"font cannot be loaded: {error}",
                                         "replace the file with a valid TrueType or OpenType font, or remove it"))
-    return tuple(faces), problems
+                continue
+            for key, known in list(faces.items()):
+                if known.path.name == path.name and known.path.parent != folder:
+                    del faces[key]
+            faces[(face.family, face.weight, face.italic)] = face
+    return tuple(faces.values()), problems
 
 
 def families(faces: tuple[FontFace, ...], used: str) -> list[tuple[str, str]]:

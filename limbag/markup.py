@@ -136,6 +136,12 @@ def _flow_for(element_id: str, options: MarkupOptions) -> _WordCounter:
     return _WordCounter(element_id, flow)
 
 
+def css_string(text: str) -> str:
+    """`text` as a quoted CSS string: quotes, backslashes and control characters escaped, so that text
+    from a book (a title, a font's family name) can never end the string or the rule."""
+    return '"' + re.sub(r'["\\\x00-\x1f\x7f]', lambda match: f"\\{ord(match.group()):x} ", text) + '"'
+
+
 def attr(value: str) -> str:
     return escape(value, quote=True)
 

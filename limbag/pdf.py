@@ -20,7 +20,7 @@ from .index import Index
 from .join import BookJoiner, LaidPart
 from .language import Language, load_language
 from .layouts import Layouts
-from .markup import FlowText, MarkupOptions, blocks_html, inlines_html
+from .markup import FlowText, MarkupOptions, blocks_html, css_string, inlines_html
 from .model import Book, Chapter, Heading, note_ids
 from .pagemap import PageMap, build_page_map
 from .parts import ELEMENT_ID, PartMaker, PartRequest, PartStore, Run, chapter_ids
@@ -153,9 +153,9 @@ def press_css(page: PageSettings) -> str:
 
 
 def _title_string_css(title: str) -> str:
-    # Each part is its own document, so the running head's book title is set on every part's root.
-    escaped = title.replace("\\", "\\\\").replace('"', '\\"')
-    return f'html {{ string-set: book-title "{escaped}"; }}\n'
+    # Each part is its own document, so the running head's book title is set on every part's root
+    # (on one line, whatever line breaks the title has).
+    return f"html {{ string-set: book-title {css_string(' '.join(title.split()))}; }}\n"
 
 
 def engine_settings(config: BookConfig, layouts: Layouts, faces: tuple[FontFace, ...], press: bool) -> EngineSettings:

@@ -230,3 +230,12 @@ def test_strict_turns_warnings_into_failure_and_keeps_the_last_good_output(make_
     assert "01.md:3: footnote [^nope] is not defined" in done.stderr
     assert (book / "build" / "t.pdf").read_bytes() == good
     assert run_cli("build", str(book), cwd=tmp_path).returncode == 0  # without --strict it is a warning
+
+
+def test_a_title_with_a_line_break_still_runs_at_the_head_of_the_pages(make_book):
+    book = make_book({"book.yaml": 'title: "Line one\\nLine two \\" and a quote"\nlanguage: en\noutputs: [pdf]\n',
+                      "01.md": "# One\n\n" + "A sentence of the chapter. " * 600 + "\n"})
+    result = build(book)
+    pages = pdf_pages_text(result.written[0])
+    body = pages[result.page_map.anchor_pages["one"] + 1:]
+    assert body and all('Line one Line two " and a quote' in text for text in body[::2]), body[:2]  # left pages

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import re
+import shutil
+import warnings
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
@@ -250,3 +253,27 @@ def test_the_same_input_gives_a_byte_identical_epub(built, tmp_path):
     result, epub = built
     again = build(result.book.config.book_dir, tmp_path, formats=("pdf", "epub"))
     assert next(p for p in again.written if p.suffix == ".epub").read_bytes() == epub.read_bytes()
+
+
+def test_a_book_s_own_copy_of_a_built_in_font_replaces_it_once(make_book, tmp_path):
+    """A designer drops a revised Gentium into the book's fonts/: it is the one used, packed once."""
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(REPO / "fonts" / "GentiumBookPlus-Regular.ttf")
+    font["name"].setName("Revised by the book's designer", 5, 3, 1, 0x409)
+    book = make_book({"book.yaml": "title: T\nlanguage: en\noutputs: [pdf, epub]\n", "01.md": "# One\n\nText.\n"})
+    (book / "fonts").mkdir()
+    font.save(book / "fonts" / "GentiumBookPlus-Regular.ttf")
+    shutil.copy(REPO / "fonts" / "OFL.txt", book / "fonts" / "OFL.txt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no duplicate zip entries
+        result = build(book)
+    assert result.warnings == ()
+    epub = next(path for path in result.written if path.suffix == ".epub")
+    with zipfile.ZipFile(epub) as archive:
+        names = archive.namelist()
+        packed = TTFont(io.BytesIO(archive.read("EPUB/fonts/GentiumBookPlus-Regular.ttf")))
+    assert len(names) == len(set(names)) and names.count("EPUB/fonts/OFL.txt") == 1
+    assert packed["name"].getDebugName(5) == "Revised by the book's designer"
+    report = epubcheck(epub)
+    assert (report.fatals, report.errors, report.warnings) == (0, 0, 0), report.output

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import time
 import zipfile
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from limbag.errors import LimbagError
 from limbag.pipeline import build
 
-from .conftest import pdf_pages_text, png_image
+from .conftest import REPO, pdf_pages_text, png_image
 
 pytestmark = pytest.mark.build
 
@@ -111,3 +113,89 @@ def test_markup_in_metadata_is_escaped(make_book):
     assert "<script>" not in result.rendered.html and "&lt;script&gt;" in result.rendered.html
     with zipfile.ZipFile(next(p for p in result.written if p.suffix == ".epub")) as archive:
         assert b"<script>" not in archive.read("EPUB/package.opf")
+
+
+ESCAPES = {
+    "cycler": "{{ cycler.__init__.__globals__.os.system('touch PWNED') }}",
+    "lipsum": "{{ lipsum.__globals__['os'].popen('touch PWNED').read() }}",
+    "joiner": "{{ joiner.__init__.__globals__.__builtins__.open('/etc/passwd').read() }}",
+    "namespace": "{{ namespace.__init__.__globals__['sys'].modules['os'].system('touch PWNED') }}",
+    "__subclasses__": "{% for c in ''.__class__.__mro__[1].__subclasses__() %}{{ c }}{% endfor %}",
+    "self.__init__": "{{ self.__init__.__globals__.__builtins__.__import__('os').system('touch PWNED') }}",
+    "attr filter": "{{ (cycler|attr('__init__')|attr('__globals__'))['os'].system('touch PWNED') }}",
+    "str.format": "{{ '{0.__init__.__globals__[os]}'.format(cycler) }}",
+    "format filter": "{{ '%s'|format(cycler.__init__) }}",
+    "config object": "{{ book.__class__.__init__.__globals__['Path']('/etc/passwd').read_text() }}",
+    "changing what it is given": "{{ chapters.append(1) }}{{ book.authors.__setattr__('x', 1) }}",
+}
+
+
+@pytest.mark.parametrize("payload", ESCAPES.values(), ids=ESCAPES.keys())
+def test_a_book_s_template_cannot_run_code_or_read_outside_the_book(make_book, payload, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    book = make_book({"book.yaml": YAML, "01.md": "# One\n\nText.\n", "layouts/print/book.html.j2": payload})
+    with pytest.raises(LimbagError) as raised:
+        build(book)
+    message = raised.value.format_message()
+    assert message.startswith(f"{book / 'layouts' / 'print' / 'book.html.j2'}: template 'print/book.html.j2' ")
+    assert "root:" not in message
+    assert not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize(("payload", "message"), [
+    ("{{ range(10**9)|list|length }}", "Range too big"),
+    ("{{ ('x' * 10**10)|length }}", "took more than 2 GB of memory"),
+    ("{{ (' '|center(10**5))|replace(' ', ' '|center(10**5))|length }}", "took more than 2 GB of memory"),
+    ("{% for i in range(10**5) %}{% for j in range(10**5) %}{% endfor %}{% endfor %}", "ran for more than 1 seconds"),
+])
+def test_a_template_s_time_and_memory_are_bounded(make_book, monkeypatch, payload, message):
+    from limbag import layouts
+
+    monkeypatch.setattr(layouts, "RENDER_SECONDS", 1)
+    book = make_book({"book.yaml": YAML, "01.md": "# One\n\nText.\n", "layouts/print/book.html.j2": payload})
+    started = time.monotonic()
+    with pytest.raises(LimbagError, match=message):
+        build(book)
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize("folder", ["manuscript", "layouts", "fonts"])
+def test_a_book_folder_that_links_out_of_the_book_is_refused(make_book, tmp_path, folder):
+    book = make_book({"book.yaml": YAML, "01.md": "# One\n\nText.\n"})
+    outside = tmp_path / "elsewhere"
+    shutil.copytree(book / "manuscript", outside) if folder == "manuscript" else outside.mkdir()
+    if folder == "manuscript":
+        shutil.rmtree(book / "manuscript")
+    os.symlink(outside, book / folder)
+    with pytest.raises(LimbagError) as raised:
+        build(book)
+    assert raised.value.format_message() == (
+        f"{book / folder}: {folder}/ is a link to a folder outside the book ({outside}) — "
+        "copy the folder into the book instead of linking to it")
+
+
+def test_a_book_folder_may_link_to_a_folder_inside_the_book(make_book):
+    book = make_book({"book.yaml": YAML, "01.md": "# One\n\nText.\n"})
+    (book / "manuscript").rename(book / "text")
+    os.symlink(book / "text", book / "manuscript")
+    assert build(book).page_count > 0
+
+
+def test_a_book_yaml_that_links_out_is_refused_without_echoing_what_it_points_at(make_book, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("title: [the secret\n")
+    book = make_book({"01.md": "# One\n\nText.\n"})
+    os.symlink(secret, book / "manuscript" / "book.yaml")
+    with pytest.raises(LimbagError) as raised:
+        build(book)
+    assert "the secret" not in raised.value.format_message()
+    assert "book.yaml is a link to a file outside manuscript/" in raised.value.format_message()
+
+
+def test_a_font_licence_that_links_out_is_refused(make_book, tmp_path):
+    book = make_book({"book.yaml": YAML, "01.md": "# One\n\nText.\n"})
+    (book / "fonts").mkdir()
+    shutil.copy(REPO / "fonts" / "GentiumBookPlus-Regular.ttf", book / "fonts" / "Copy-Regular.ttf")
+    os.symlink("/etc/passwd", book / "fonts" / "OFL.txt")
+    with pytest.raises(LimbagError, match="OFL.txt: this licence file is a link to a file outside the fonts folder"):
+        build(book)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import re
 import unicodedata
 import uuid
@@ -15,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError, Location, Problem
+from .errors import ConfigError, LimbagError, Location, Problem
 from .files import check_book_folders, inside
 from .language import data_code_for
 
@@ -47,7 +48,7 @@ TOP_LEVEL_KEYS = (
 )
 PAGE_KEYS = ("size", "margins", "bleed", "marks")
 BOOKLET_KEYS = ("sheet", "creep")
-LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 LENGTH = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(mm|cm|in|pt|pc)\s*$")
 
 
@@ -113,6 +114,23 @@ class BookConfig:
         return Location(self.source, line_of(self.key_lines, key_path))
 
 
+def written_moment(config: BookConfig) -> dt.datetime:
+    """The time written into the outputs, never the clock's, so that two builds are byte-identical:
+    SOURCE_DATE_EPOCH (seconds since 1970, UTC) when set, else the book's date, else 2000-01-01."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            moment = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch.isdigit() else None
+        except (OverflowError, OSError, ValueError):
+            moment = None
+        if moment is None:
+            raise LimbagError(f"SOURCE_DATE_EPOCH={epoch[:40]!r} is not a time the outputs can carry",
+                              hint="set it to whole seconds since 1970 (e.g. 1700000000), or unset it")
+        return moment
+    date = config.date or dt.date(2000, 1, 1)
+    return dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC)
+
+
 def line_of(lines: Mapping[str, int], key_path: str) -> int | None:
     """The line of a key path, or of its nearest parent that is written (`page.size` → `page`)."""
     path = key_path
@@ -131,6 +149,17 @@ def parse_length_mm(text: str) -> float | None:
     if not match:
         return None
     return float(match.group(1)) * MM_PER_UNIT[match.group(2)]
+
+
+MAX_SLUG = 80
+"""Output names are the slug and a suffix; file systems take 255 bytes a name."""
+
+
+def _shortened(slug: str) -> str:
+    """A slug made from a long title, cut at a word to MAX_SLUG characters."""
+    if len(slug) <= MAX_SLUG:
+        return slug
+    return slug[:MAX_SLUG + 1].rsplit("-", 1)[0][:MAX_SLUG].strip("-") or "book"
 
 
 def slugify(text: str) -> str:
@@ -160,8 +189,36 @@ def _key_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
             _key_lines(item, f"{path}[{number}]", lines)
 
 
+MAX_YAML_BYTES = 512 * 1024
+"""book.yaml is read whole; a real one, with hundreds of index terms and events, is a few dozen KB."""
+MAX_YAML_DEPTH = 40
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """YAML that is valid but not read: an alias, or nesting too deep."""
+
+
 class _BookLoader(yaml.SafeLoader):
-    """The safe loader, but dates stay text: `2026-13-01` becomes our located error, not a crash."""
+    """The safe loader, but dates stay text (`2026-13-01` becomes our located error, not a crash),
+    and without aliases (`*name`, which can make a few lines stand for billions of values) or
+    nesting deeper than MAX_YAML_DEPTH."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()
+        mark: Any = event.start_mark
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(problem="YAML aliases (*name) are not read", problem_mark=mark)
+        if self.depth >= MAX_YAML_DEPTH:
+            raise _Refused(problem=f"nested more than {MAX_YAML_DEPTH} levels deep", problem_mark=mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _BookLoader.yaml_implicit_resolvers = {
@@ -171,8 +228,13 @@ _BookLoader.yaml_implicit_resolvers = {
 
 
 def read_yaml(source: Path) -> tuple[Any, dict[str, int]]:
-    """Safe-load a YAML file and the line of each key path; syntax errors name line and column."""
+    """Safe-load a YAML file and the line of each key path; syntax errors name line and column,
+    and so do keys written twice."""
     try:
+        size = source.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError([Problem(Location(source), f"the file is {size / 1024:.0f} KB; at most "
+                                       f"{MAX_YAML_BYTES // 1024} KB is read", "keep long texts in the chapters")])
         text = source.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([Problem(Location(source), "file not found",
@@ -183,9 +245,19 @@ def read_yaml(source: Path) -> tuple[Any, dict[str, int]]:
     except OSError as error:
         raise ConfigError([Problem(Location(source), f"cannot be read: {error.strerror}",
                                    "check the file's permissions")]) from None
+    loader = _BookLoader(text)
     try:
-        data = yaml.load(text, Loader=_BookLoader)  # noqa: S506 - a SafeLoader subclass
-        node = yaml.compose(text, Loader=_BookLoader)
+        node = loader.get_single_node()
+        duplicates = _duplicate_keys(source, node)
+        if duplicates:
+            raise ConfigError(duplicates)
+        data = loader.construct_document(node) if node is not None else None
+    except _Refused as error:
+        mark = error.problem_mark
+        hint = ("write the values out in full, without anchors and aliases" if "alias" in str(error.problem)
+                else "write the settings with fewer levels")
+        raise ConfigError([Problem(Location(source, mark.line + 1, mark.column + 1) if mark else Location(source),
+                                   str(error.problem), hint)]) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         location = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
@@ -193,10 +265,34 @@ def read_yaml(source: Path) -> tuple[Any, dict[str, int]]:
                                    "check the indentation and quoting on this line or the one before")]) from None
     except yaml.YAMLError as error:
         raise ConfigError([Problem(Location(source), f"YAML error: {error}", "fix the YAML")]) from None
+    finally:
+        loader.dispose()
     lines: dict[str, int] = {}
     if node is not None:
         _key_lines(node, "", lines)
     return data, lines
+
+
+def _duplicate_keys(source: Path, root: yaml.Node | None) -> list[Problem]:
+    """A key written twice in one mapping: YAML would keep the last one without a word."""
+    problems = []
+    pending = [root] if root is not None else []
+    while pending:
+        node = pending.pop()
+        if isinstance(node, yaml.MappingNode):
+            first_lines: dict[str, int] = {}
+            for key, value in node.value:
+                name = str(key.value)
+                line = key.start_mark.line + 1
+                if isinstance(key, yaml.ScalarNode) and name in first_lines:
+                    problems.append(Problem(Location(source, line, key.start_mark.column + 1),
+                                            f"{name}: written twice (first on line {first_lines[name]})",
+                                            "keep one of them"))
+                first_lines.setdefault(name, line)
+                pending.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+    return sorted(problems, key=lambda problem: problem.location.line or 0)
 
 
 class _Checker:
@@ -463,17 +559,21 @@ def load_config(book_dir: Path) -> tuple[BookConfig, list[Problem]]:
 
     title = checker.text(data, "title", required=True) or ""
     language = checker.text(data, "language", required=True) or "en"
-    if "language" in data and not LANGUAGE_TAG.match(language):
+    if "language" in data and not LANGUAGE_TAG.fullmatch(language):
         checker.error("language", f"not a BCP 47 language tag: {language!r}", "write e.g. `tl`, `fil` or `en`")
     elif data_code_for(language) is None:
         checker.warn("language", f"no language data for {language!r}; UI words fall back to English",
                      "add limbag/languages/<code>.yaml (copy en.yaml) to translate them")
     authors = _authors(checker, data)
     isbn, identifier = _identifiers(checker, data, title, authors)
-    slug = checker.text(data, "slug") or slugify(title)
+    slug = checker.text(data, "slug") or _shortened(slugify(title))
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", slug):
         checker.error("slug", f"not usable as a file name: {slug!r}", "use letters, digits, '-', '_' and '.' only")
-        slug = slugify(slug)
+        slug = _shortened(slugify(slug))
+    elif len(slug) > MAX_SLUG:
+        checker.error("slug", f"{len(slug)} characters long; at most {MAX_SLUG}, for file names that every disk takes",
+                      "write a shorter slug")
+        slug = _shortened(slug)
 
     config = BookConfig(
         book_dir=book_dir,

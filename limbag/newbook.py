@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from .config import LANGUAGE_TAG
 from .errors import LimbagError, Location
 from .language import data_code_for
 
@@ -65,6 +66,8 @@ def create_book(book_dir: Path, language: str, title: str | None) -> list[Path]:
     """Write book.yaml and a first chapter; never overwrite anything."""
     if book_dir.exists() and any(book_dir.iterdir()):
         raise LimbagError("the folder is not empty", Location(book_dir), "choose a new folder name")
+    if not LANGUAGE_TAG.fullmatch(language):
+        raise LimbagError(f"--language {language!r} is not a BCP 47 language tag", hint="write e.g. tl, fil or en")
     data = "tl" if data_code_for(language) == "tl" else "en"
     first, chapter = FIRST_CHAPTER[data]
     default_title = "Bagong Aklat" if data == "tl" else "A New Book"

@@ -216,7 +216,7 @@ class _DateMarker:
             if found.start > position:
                 pieces.append(Text(text[position:found.start]))
             self.count += 1
-            anchor = f"d-{self.chapter.number}-{self.count}"
+            anchor = f"_d-{self.chapter.number}-{self.count}"
             written = text[found.start:found.end]
             self.marks.append(DateMark(anchor, _date_text(found.when), None, written,
                                        Location(self.chapter.source), detected=True))

@@ -7,10 +7,10 @@ page-list, and index and chronology locators that show print page numbers.
 
 from __future__ import annotations
 
-import datetime as dt
+import hashlib
 import io
 import mimetypes
-import os
+import re
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor
@@ -21,7 +21,7 @@ from typing import Any
 from markupsafe import Markup
 
 from .cache import cached_font_if_present, store_font
-from .config import BookConfig
+from .config import BookConfig, written_moment
 from .errors import Location, Problem, RenderError
 from .files import inside
 from .fonts import FontFace, families, subset_font
@@ -94,7 +94,7 @@ class _Markers:
     def before(self, element_id: str) -> str:
         labels = self.starts.pop(element_id, [])
         self.emitted.extend(labels)
-        return "".join(f'<span epub:type="pagebreak" role="doc-pagebreak" id="page-{attr(label)}" '
+        return "".join(f'<span epub:type="pagebreak" role="doc-pagebreak" id="_page-{attr(label)}" '
                        f'aria-label="{attr(label)}"></span>' for label in labels)
 
 
@@ -126,8 +126,8 @@ def _locations(book: Book, back: BackMatter) -> dict[str, str]:
 
 
 def _file_of(element_id: str, where: dict[str, str]) -> str | None:
-    if element_id.startswith("w-"):  # a word anchor: w-<paragraph id>-<n>
-        element_id = element_id[2:].rsplit("-", 1)[0]
+    if element_id.startswith("_w-"):  # a word anchor: _w-<paragraph id>-<n>
+        element_id = element_id[3:].rsplit("-", 1)[0]
     return where.get(element_id)
 
 
@@ -167,7 +167,15 @@ def _markup_options(context: _Context, chapter: Chapter) -> MarkupOptions:
 
 
 def image_href(path: Path, manuscript: Path) -> str:
-    return "media/" + path.relative_to(manuscript).as_posix()
+    """Where an image is packed: its path in manuscript/, under media/, and the same as a URL (a name
+    with characters a URL or a reading system might not take keeps a digest of the original)."""
+    relative = path.relative_to(manuscript).as_posix()
+    safe = re.sub(r"[^A-Za-z0-9._/-]", "_", relative)
+    if safe != relative:
+        stem, dot, suffix = safe.rpartition(".")
+        digest = hashlib.sha256(relative.encode()).hexdigest()[:8]
+        safe = f"{stem}-{digest}.{suffix}" if dot else f"{safe}-{digest}"
+    return "media/" + safe
 
 
 def build_title(context: _Context) -> PackageFile:
@@ -183,10 +191,10 @@ def build_imprint(context: _Context) -> PackageFile:
 
 
 def _footnotes_html(chapter: Chapter, options: MarkupOptions) -> str:
-    # The backlink goes to the note's first call, whose id the reader gives as fnref-<chapter>-<note>.
+    # The backlink goes to the note's first call, whose id the reader gives as _fnref-<chapter>-<note>.
     return "\n".join(
         f'<aside epub:type="footnote" role="doc-footnote" class="footnote" id="{attr(note.id)}">'
-        f'<a class="backlink" role="doc-backlink" href="#fnref-{chapter.number}-{note.number}">{note.number}.</a>'
+        f'<a class="backlink" role="doc-backlink" href="#_fnref-{chapter.number}-{note.number}">{note.number}.</a>'
         f"{blocks_html(note.children, options)}</aside>"
         for note in chapter.footnotes
     )
@@ -253,7 +261,7 @@ def build_navigation_doc(context: _Context, page_files: list[tuple[str, str]]) -
         landmarks.append({"type": "bodymatter", "href": chapter_file(first), "title": first.title_text})
     if context.back.index is not None:
         landmarks.append({"type": "index", "href": "index.xhtml", "title": ui["index"]})
-    pages = [{"label": label, "href": f"{file}#page-{label}"} for label, file in page_files]
+    pages = [{"label": label, "href": f"{file}#_page-{label}"} for label, file in page_files]
     data = context.render("nav.xhtml.j2", ui["contents"], toc=toc, landmarks=landmarks, pages=pages)
     return PackageFile("nav.xhtml", data, XHTML, properties="nav", in_spine=True)
 
@@ -337,7 +345,12 @@ def build_images(book: Book) -> list[PackageFile]:
     for figure in _figures(block for chapter in book.chapters for block in chapter.blocks):
         href = image_href(figure.image, manuscript)
         media_type = mimetypes.guess_type(figure.image.name)[0] or "application/octet-stream"
-        files[href] = PackageFile(href, figure.image.read_bytes(), media_type)
+        try:
+            data = figure.image.read_bytes()
+        except OSError as error:
+            raise RenderError(f"image {figure.image.name!r} could not be read: {error.strerror}", figure.location,
+                              "check the file; if it was moved or changed during the build, build again") from None
+        files[href] = PackageFile(href, data, media_type)
     return list(files.values())
 
 
@@ -346,14 +359,8 @@ def _figures(blocks: Iterable[Block]) -> Iterable[Figure]:
 
 
 def modified_time(config: BookConfig) -> str:
-    """dcterms:modified that does not change between builds: SOURCE_DATE_EPOCH, else the book's date."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
-    if epoch.isdigit():
-        moment = dt.datetime.fromtimestamp(int(epoch), dt.UTC)
-    else:
-        date = config.date or dt.date(2000, 1, 1)
-        moment = dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """dcterms:modified that does not change between builds (see config.written_moment)."""
+    return written_moment(config).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_package(context: _Context, files: list[PackageFile], has_images: bool) -> PackageFile:

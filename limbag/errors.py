@@ -43,6 +43,8 @@ class LimbagError(click.ClickException):
 
     def __init__(self, message: str, location: Location | None = None, hint: str = "") -> None:
         self.location = location
+        self.what = message
+        """The message alone, without place and hint."""
         self.hint = hint
         text = f"{location}: {message}" if location else message
         if hint:

@@ -23,7 +23,9 @@ class BookFetcher(URLFetcher):
         if parts.scheme == "file" and parts.netloc in ("", "localhost"):
             # resolve() follows symlinks, so a link pointing out of the book is refused too.
             path = Path(unquote(parts.path)).resolve()
-            if any(path.is_relative_to(folder) for folder in self.allowed) and path.is_file():
+            if any(path.is_relative_to(folder) for folder in self.allowed):
+                if not path.is_file():  # in the book, but not (or no longer) there: the engine says so
+                    raise FileNotFoundError(f"no file at {path}")
                 return URLFetcherResponse(url, body=path.read_bytes())
         self.refused.append(url)
         raise ValueError(f"refused to load {url}: only files inside the book folder are read")

@@ -154,7 +154,7 @@ class _AliasMarker:
             if match.start() > position:
                 pieces.append(Text(text[position:match.start()]))
             self.count += 1
-            anchor = f"a-{self.chapter.number}-{self.count}"
+            anchor = f"_a-{self.chapter.number}-{self.count}"
             found = " ".join(match.group(0).split())
             self.marks.append(IndexMark(anchor, (self.term_of[found],), found, Location(self.chapter.source)))
             pieces.append(Span((Text(match.group(0)),), anchor))

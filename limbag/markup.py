@@ -108,8 +108,8 @@ class _WordCounter:
             if self.flow is not None:
                 self.flow.word_starts.append(self.flow.length)
                 self.flow.add(match.group(0))
-            elif self.words:
-                marker = options.before_id(f"w-{self.paragraph_id}-{self.words}")
+            else:  # word 0 too: a page may begin inside a paragraph's one long word
+                marker = options.before_id(f"_w-{self.paragraph_id}-{self.words}")
                 if marker:
                     pieces.append(escape(text[position:match.start()], quote=False))
                     pieces.append(marker + escape(match.group(0), quote=False))
@@ -150,9 +150,32 @@ def inlines_html(nodes: Iterable[Inline], options: MarkupOptions, words: _WordCo
     return "".join(inline_html(node, options, words) for node in nodes)
 
 
+SOFT_HYPHEN_RUN = 200
+"""Print: the longest run of text with soft hyphens the layout engine is given as one piece."""
+BREAK_BEFORE = re.compile(r"[ \u200b]")
+
+
+def _short_runs(html: str) -> str:
+    """Print: text with soft hyphens cut into runs of some SOFT_HYPHEN_RUN characters, each its own
+    piece of text for the layout engine, which otherwise tries every soft hyphen of the rest of the
+    text at every line (a paragraph's time grows with the square of its soft hyphens). The cuts
+    stand before a space or zero-width space, where they change no line."""
+    if "\u00ad" not in html or len(html) <= SOFT_HYPHEN_RUN:
+        return html
+    runs: list[str] = []
+    start = 0
+    for match in BREAK_BEFORE.finditer(html):
+        if match.start() - start >= SOFT_HYPHEN_RUN:
+            runs.append(html[start:match.start()])
+            start = match.start()
+    runs.append(html[start:])
+    return "<span></span>".join(runs)
+
+
 def inline_html(node: Inline, options: MarkupOptions, words: _WordCounter | None = None) -> str:
     if isinstance(node, Text):
-        return words.anchors_in(node.text, options) if words else escape(node.text, quote=False)
+        html = words.anchors_in(node.text, options) if words else escape(node.text, quote=False)
+        return _short_runs(html) if options.flows is not None else html
     if isinstance(node, Emphasis):
         return f"<em>{inlines_html(node.children, options, words)}</em>"
     if isinstance(node, Strong):

@@ -130,6 +130,8 @@ class Figure:
     """Absolute path, checked to lie inside manuscript/."""
     alt: str
     caption: tuple[Inline, ...]
+    location: Location
+    """Where the image is called for, named when it cannot be shown."""
 
 
 @dataclass(frozen=True, slots=True)

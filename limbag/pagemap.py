@@ -21,7 +21,7 @@ class PageMap:
     anchor_pages: Mapping[str, int]
     """Page index on which each element id begins."""
     first_on_page: tuple[str | None, ...]
-    """Where each page begins: an element id, or `w-<paragraph id>-<n>` for a page that begins at
+    """Where each page begins: an element id, or `_w-<paragraph id>-<n>` for a page that begins at
     word n of a paragraph; None on a page where nothing begins (a blank page)."""
 
     def label_of(self, anchor_id: str) -> str:
@@ -73,7 +73,7 @@ class MarkPlaces:
     anchors: tuple[dict[str, tuple[float, float, float, float]], ...]
     """For each page, the marks on it: id → (x, y, width, height) of the text they begin in."""
     continued: tuple[str | None, ...]
-    """For each page that begins inside a paragraph, `w-<paragraph id>-<n>`: it begins at word n."""
+    """For each page that begins inside a paragraph, `_w-<paragraph id>-<n>`: it begins at word n."""
 
 
 @dataclass
@@ -115,7 +115,7 @@ def place_marks(pages: list[Any], flows: Mapping[str, FlowText]) -> MarkPlaces:
             began_before = fragments[owner][0].page < fragment.page
             if began_before and flow.word_starts:
                 word = min(bisect_left(flow.word_starts, fragment.start), len(flow.word_starts) - 1)
-                label = f"w-{owner}-{word}"
+                label = f"_w-{owner}-{word}"
         continued.append(label)
     return MarkPlaces(tuple(anchors), tuple(continued))
 

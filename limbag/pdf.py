@@ -5,15 +5,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
+from urllib.parse import quote
 
 from markupsafe import Markup
 
 from .chronology import Chronology
-from .config import BookConfig, PageSettings, parse_length_mm
+from .config import BookConfig, PageSettings, parse_length_mm, written_moment
 from .errors import Location, Problem
 from .fonts import FontFace, families, font_folders
 from .index import Index
@@ -21,7 +23,7 @@ from .join import BookJoiner, LaidPart
 from .language import Language, load_language
 from .layouts import Layouts
 from .markup import FlowText, MarkupOptions, blocks_html, css_string, inlines_html
-from .model import Book, Chapter, Heading, note_ids
+from .model import Book, Chapter, Figure, Heading, iter_blocks, note_ids
 from .pagemap import PageMap, build_page_map
 from .parts import ELEMENT_ID, PartMaker, PartRequest, PartStore, Run, chapter_ids
 from .typeset import EngineSettings, PartJob, PartLayout, RemoteLane, Typesetter
@@ -95,10 +97,7 @@ def _chapter_view(chapter: Chapter, options: MarkupOptions, with_body: bool) -> 
 def document_date(config: BookConfig) -> dt.date:
     """The date written into the PDF: SOURCE_DATE_EPOCH, else the book's date, else a fixed one,
     never the clock, so that two builds are byte-identical."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
-    if epoch.isdigit():
-        return dt.datetime.fromtimestamp(int(epoch), dt.UTC).date()
-    return config.date or dt.date(2000, 1, 1)
+    return written_moment(config).date()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +118,7 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
         options = MarkupOptions(
             language=language,
             notes={note.id: note for note in chapter.footnotes},
-            image_url=lambda path: path.relative_to(manuscript).as_posix(),
+            image_url=lambda path: quote(path.relative_to(manuscript).as_posix()),
             notes_inline=True,
             flows=flows,
         )
@@ -176,6 +175,32 @@ def engine_settings(config: BookConfig, layouts: Layouts, faces: tuple[FontFace,
     )
 
 
+def rehearse(book: Book, layouts: Layouts, faces: tuple[FontFace, ...],
+             make_back: Callable[[PageMap], BackMatter]) -> tuple[BackMatter, PageMap, tuple[Problem, ...]]:
+    """Everything `render_book` does before and around the layout, without laying out: the engine set
+    up (stylesheets parsed, fonts loaded) and every part's HTML written from the layouts, with a
+    stand-in page map that puts everything on page 1. What `check` runs, so that a book it passes
+    does not fail before its layout."""
+    language = load_language(book.config.language)
+    stylesheet = layouts.find("print/book.css")
+    typesetter = Typesetter(engine_settings(book.config, layouts, faces, press=False))
+    fonts = families(faces, stylesheet.read_text(encoding="utf-8"))
+    body = [print_html(dataclasses.replace(book, chapters=(chapter,)), language, layouts, fonts, BackMatter(), "body")
+            for chapter in book.chapters]
+    body_html = "".join(part.html for part in body)
+    anchors = [*ELEMENT_ID.findall(body_html), *(mark for part in body for flow in part.flows.values()
+                                                  for mark, _ in flow.marks)]
+    page_map = build_page_map([tuple(dict.fromkeys(anchors))], 0, _source_order(body_html), frozenset(note_ids(book)))
+    back = make_back(page_map)
+    back_html = "".join(print_html(book, language, layouts, fonts, section, "back").html
+                        for section in (BackMatter(chronology=back.chronology), BackMatter(index=back.index))
+                        if section.chronology is not None or section.index is not None)
+    pages = dict.fromkeys([*page_map.anchor_pages, *ELEMENT_ID.findall(back_html)], "1")
+    print_html(book, language, layouts, fonts, back, "front", pages)
+    problems = tuple(_engine_problem(message, book, stylesheet) for message in dict.fromkeys(typesetter.setup_messages))
+    return back, page_map, problems
+
+
 def lay_out_body_in_one_pass(book: Book, layouts: Layouts, faces: tuple[FontFace, ...]) -> LaidPart:
     """All chapters laid out as one document, as a plain single-pass layout would: the reference
     that the chapter-by-chapter layout is checked against (it must give the same pages)."""
@@ -229,8 +254,7 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     front_count = sum(part.page_count for part in front_parts)
     page_map = _page_map(parts, front_count, _source_order(html), frozenset(note_ids(book)))
     pdf = joiner.finish(front_count, "1.6" if press else "1.7")
-    problems = [Problem(Location(stylesheet), f"layout engine: {message}",
-                        "check the layout's CSS and the files it refers to")
+    problems = [_engine_problem(message, book, stylesheet)
                 for message in dict.fromkeys([*here.setup_messages, *maker.messages])]
     for url in dict.fromkeys([*here.fetcher.refused, *maker.refused]):
         problems.append(Problem(Location(stylesheet), f"refused to load {url}",
@@ -238,6 +262,23 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     rendered = RenderedPdf(pdf, page_map, html, tuple(fonts), tuple(problems), tuple(maker.laid_out),
                            maker.laid_out_elsewhere)
     return rendered, back
+
+
+FAILED_IMAGE = re.compile(r"^Failed to load image at '([^']+)'")
+
+
+def _engine_problem(message: str, book: Book, stylesheet: Path) -> Problem:
+    """What the layout engine warned about, at the place it concerns: an image it could not load at
+    the chapter line that calls for it, anything else at the stylesheet."""
+    failed = FAILED_IMAGE.match(message)
+    if failed:
+        for figure in (block for chapter in book.chapters for block in iter_blocks(chapter.blocks)):
+            if isinstance(figure, Figure) and figure.image.as_uri() == failed.group(1):
+                reason = message[failed.end():].strip(" :") or "it could not be read"
+                return Problem(figure.location, f"the layout engine could not load image "
+                               f"{figure.image.name!r}: {reason}", "check the file; if it was moved or changed "
+                               "during the build, build again")
+    return Problem(Location(stylesheet), f"layout engine: {message}", "check the layout's CSS and the files it refers to")
 
 
 def _join_next(joiner: BookJoiner, maker: PartMaker) -> bool:

@@ -22,7 +22,7 @@ from .chronology import (
     events_yaml,
     mark_dates,
 )
-from .config import OUTPUT_FORMATS, BookConfig, config_path, load_config
+from .config import OUTPUT_FORMATS, BookConfig, config_path, load_config, written_moment
 from .errors import LimbagError, Location, Problem, RenderError, StrictModeError
 from .files import output_error, remove_leftovers, replace_together
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
@@ -81,7 +81,16 @@ def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings:
     """Lay the book out once; the chronology and index take their pages from the chapters' layout.
     Parts found in `store` (see cache.PartCache) are taken as they are; `second` is a second
     layout process (see pdf.render_book)."""
-    from .pdf import BackMatter, render_book
+    from .pdf import render_book
+
+    return render_book(book, layouts, faces, back_matter_maker(book, settings, events, language), press, store,
+                       environment, second)
+
+
+def back_matter_maker(book: Book, settings: IndexSettings, events: tuple[Event, ...],
+                      language: Language) -> Callable[[PageMap], BackMatter]:
+    """The chronology and the index, made from the chapters' page map once it is known."""
+    from .pdf import BackMatter
 
     has_index = bool(index_terms(book, settings))
 
@@ -89,7 +98,7 @@ def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings:
         return BackMatter(chronology=build_chronology(events, page_map, language) if events else None,
                           index=build_index(book, settings, page_map, language) if has_index else None)
 
-    return render_book(book, layouts, faces, back_matter, press, store, environment, second)
+    return back_matter
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +118,7 @@ def prepare(book_dir: Path, detect_all: bool = False,
     """Read the book and mark what the index and chronology need (detect_all: find every date, curate
     none). `loaded` is book.yaml as `load_config` gave it, if it was read already."""
     config, config_warnings = loaded or load_config(book_dir)
+    written_moment(config)  # a SOURCE_DATE_EPOCH the outputs cannot carry stops the build here
     book, reader_warnings = read_book(config)
     language = load_language(config.language)
     settings, index_warnings = index_settings(config)
@@ -143,23 +153,25 @@ class CheckSummary:
         return ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts)
 
 
-LAYOUT_TEMPLATES = ("print/book.html.j2", "epub/package.opf.j2", "epub/nav.xhtml.j2", "epub/chapter.xhtml.j2",
-                    "epub/title.xhtml.j2", "epub/imprint.xhtml.j2", "epub/chronology.xhtml.j2",
-                    "epub/index.xhtml.j2")
-
-
 def check(book_dir: Path, strict: bool = False) -> CheckSummary:
-    """Everything a build would reject, found without laying the book out."""
+    """Everything a build would reject before laying the book out, found without laying it out: the
+    book read and marked, the layout engine set up, and every layout rendered (print and e-book)
+    with a stand-in page map. A book that passes builds, or fails only in the layout itself."""
     prepared = prepare(book_dir)
     layouts = book_layouts(book_dir)
-    for template in LAYOUT_TEMPLATES:  # a syntax error in a book's own layout shows here
-        layouts.template(template)
-    layouts.find("print/book.css")
-    layouts.find("epub/book.css")
-    from .fonts import find_fonts
+    from .engine import check_version
 
-    _, font_problems = find_fonts(book_dir)
-    warnings = (*prepared.warnings, *font_problems)
+    check_version()
+    from .epub import epub_faces, write_epub
+    from .fonts import find_fonts
+    from .pdf import rehearse
+
+    faces, font_problems = find_fonts(book_dir)
+    make_back = back_matter_maker(prepared.book, prepared.index_settings, prepared.events, prepared.language)
+    back, page_map, engine_problems = rehearse(prepared.book, layouts, faces, make_back)
+    unsubset = {face.path: face.path.read_bytes() for face in epub_faces(faces, layouts)}
+    write_epub(prepared.book, back, page_map, layouts, prepared.language, faces, lambda: unsubset)
+    warnings = (*prepared.warnings, *font_problems, *engine_problems)
     if strict and warnings:
         raise StrictModeError(list(warnings))
     return CheckSummary(prepared.book, len(prepared.events), warnings)

@@ -16,7 +16,7 @@ from mdit_py_plugins.footnote import footnote_plugin
 from .config import BookConfig, slugify
 from .dates import DateError, parse_date_value
 from .errors import Location, ManuscriptError, Problem
-from .images import check_image
+from .images import ImageRefused, check_image
 from .model import (
     Block,
     BlockQuote,
@@ -49,7 +49,11 @@ from .model import (
 HEADING_ATTRIBUTES = re.compile(r"\s*\{([^{}]*)\}\s*$")
 UNDEFINED_NOTE = re.compile(r"\[\^([^\]\s]+)\]")
 SAFE_URL = re.compile(r"^(https?:|mailto:|#)", re.IGNORECASE)
-ID = re.compile(r"^[A-Za-z][A-Za-z0-9_:.-]*$")
+ID = re.compile(r"[A-Za-z][A-Za-z0-9_:.-]*")
+"""An id an author may write. Every id Limbag makes begins with `_` (`_p-1-3`, `_fn-2-1`), so the two
+never meet; the ids of the book's own parts are the exception, and are refused (BOOK_PARTS)."""
+BOOK_PARTS = {"title-page": "title page", "imprint": "imprint", "contents": "contents", "notes": "notes",
+              "index": "index", "chronology": "chronology"}
 
 
 def markdown_parser() -> MarkdownIt:
@@ -57,12 +61,16 @@ def markdown_parser() -> MarkdownIt:
 
     Like Pandoc's `smart` extension, straight quotes become curly, `--` and `---` dashes, `...` an ellipsis.
     """
-    return (
+    parser = (
         MarkdownIt("commonmark", {"typographer": True, "quotes": "“”‘’"})
         .enable(["table", "strikethrough", "replacements", "smartquotes"])
         .use(footnote_plugin)
         .use(attrs_plugin, spans=True)
     )
+    # Every link and image is read as one, whatever its target: the reader refuses the targets it
+    # does not follow with a warning and shows the text (markdown-it would leave the source as text).
+    parser.validateLink = lambda url: True  # type: ignore[method-assign]
+    return parser
 
 
 @dataclass
@@ -84,19 +92,22 @@ class _ChapterReader:
     # ids ---------------------------------------------------------------------------------------
     def new_id(self, kind: str) -> str:
         self.block_count += 1
-        return f"{kind}-{self.chapter_number}-{self.block_count}"
+        return f"_{kind}-{self.chapter_number}-{self.block_count}"
 
     def claim_id(self, wanted: str, line: int, explicit: bool) -> str:
         if explicit:
-            if not ID.match(wanted):
+            if not ID.fullmatch(wanted):
                 raise ManuscriptError(f"id {wanted!r} is not a valid identifier", self.at(line),
                                       "start with a letter; use letters, digits, '-', '_', '.' or ':'")
+            if wanted in BOOK_PARTS:
+                raise ManuscriptError(f"id {wanted!r} is the name of the book's {BOOK_PARTS[wanted]}", self.at(line),
+                                      "choose another id")
             if wanted in self.used_ids:
                 raise ManuscriptError(f"duplicate id {wanted!r}", self.at(line),
                                       "every {#id} must be unique in the whole book; rename one")
             self.used_ids.add(wanted)
             return wanted
-        base = wanted if ID.match(wanted) else f"s-{wanted}" if wanted else "section"
+        base = wanted if ID.fullmatch(wanted) else f"s-{wanted}" if wanted else "section"
         candidate, suffix = base, 1
         while candidate in self.used_ids:
             suffix += 1
@@ -126,6 +137,10 @@ class _ChapterReader:
             children = inline.children if inline else []
             if len(children) == 1 and children[0].type == "image":
                 return self.figure(children[0], line)
+            if inline is not None and len(inline.content) > MAX_PARAGRAPH_CHARACTERS:
+                raise ManuscriptError(f"a paragraph of {len(inline.content):,} characters; at most "
+                                      f"{MAX_PARAGRAPH_CHARACTERS:,} are laid out as one", self.at(line),
+                                      "break it into paragraphs with blank lines")
             return Paragraph(self.new_id("p"), self.inlines(children, line))
         if kind == "heading":
             return self.heading(node, line)
@@ -160,19 +175,28 @@ class _ChapterReader:
         heading_id = self.claim_id(explicit or slugify(plain_text(children)), line, explicit is not None)
         return Heading(heading_id, level, children, tuple(str(node.attrs.get("class", "")).split()))
 
-    def figure(self, node: SyntaxTreeNode, line: int) -> Figure:
+    def figure(self, node: SyntaxTreeNode, line: int) -> Figure | Paragraph:
         src = str(node.attrs.get("src", ""))
-        image = check_image(src, self.manuscript_dir, self.at(line))
         caption = self.inlines(node.children, line)
+        try:
+            image = check_image(src, self.manuscript_dir, self.at(line))
+        except ImageRefused as refused:
+            self.problems.append(Problem(self.at(line), refused.what, refused.hint))
+            alt = str(node.attrs.get("alt", "")).strip()
+            return Paragraph(self.new_id("p"), caption or ((Text(alt),) if alt else ()))
         alt = str(node.attrs.get("alt") or plain_text(caption)).strip()
         if not alt:
             self.warn(line, f"image {src!r} has neither caption nor alt text",
                       'add a caption ![Caption](…) or {alt="…"} so that every reader knows what it shows')
         self.figure_count += 1
         figure_id = self.claim_id(str(node.attrs["id"]), line, True) if "id" in node.attrs else self.new_id("fig")
-        return Figure(figure_id, self.figure_count, image, alt, caption)
+        return Figure(figure_id, self.figure_count, image, alt, caption, self.at(line))
 
     def table(self, node: SyntaxTreeNode, line: int) -> Table:
+        rows_in_all = sum(len(section.children) for section in node.children)
+        if rows_in_all > MAX_TABLE_ROWS:
+            raise ManuscriptError(f"a table of {rows_in_all:,} rows; at most {MAX_TABLE_ROWS:,} in one table",
+                                  self.at(line), "split it, or give the data as a file to download")
         head: list[tuple[TableCell, ...]] = []
         body: list[tuple[TableCell, ...]] = []
         for section in node.children:
@@ -235,7 +259,7 @@ class _ChapterReader:
         url = str(node.attrs.get("href", ""))
         children = self.inlines(node.children, line)
         if not SAFE_URL.match(url):
-            self.warn(line, f"link target {url!r} is not a web address or #id; shown as plain text",
+            self.warn(line, f"link target {url!r} is not a web address or #id; its text is shown without the link",
                       "link to https://…, mailto:… or a #heading-id")
             return Span(children)
         title = node.attrs.get("title")
@@ -249,9 +273,12 @@ class _ChapterReader:
         location = Location(self.source, line)
         if ("idx" in attrs or "date" in attrs) and span_id is None:
             self.mark_count += 1
-            span_id = self.claim_id(f"m-{self.chapter_number}-{self.mark_count}", line, False)
+            span_id = f"_m-{self.chapter_number}-{self.mark_count}"
         if "idx" in attrs:
             terms = tuple(term.strip() for term in attrs["idx"].split("!"))
+            if len(terms) > MAX_INDEX_LEVELS:
+                raise ManuscriptError(f"an index entry of {len(terms)} levels; at most {MAX_INDEX_LEVELS}",
+                                      location, 'write idx="Term", "Term!Sub-term" or "Term!Sub-term!Sub-sub-term"')
             if not all(terms):
                 self.warn(line, f"empty index term in idx={attrs['idx']!r}", 'write idx="Term" or idx="Term!Sub-term"')
             else:
@@ -271,8 +298,8 @@ class _ChapterReader:
         note = int(node.meta["id"])
         calls = self.notes_called.get(note, 0)
         self.notes_called[note] = calls + 1
-        ref_id = f"fnref-{self.chapter_number}-{note + 1}" + (f"-{calls + 1}" if calls else "")
-        return NoteRef(f"fn-{self.chapter_number}-{note + 1}", note + 1, ref_id, first=calls == 0)
+        ref_id = f"_fnref-{self.chapter_number}-{note + 1}" + (f"-{calls + 1}" if calls else "")
+        return NoteRef(f"_fn-{self.chapter_number}-{note + 1}", note + 1, ref_id, first=calls == 0)
 
     def footnotes(self, block: SyntaxTreeNode | None, call_lines: dict[int, int]) -> tuple[Footnote, ...]:
         if block is None:
@@ -282,7 +309,7 @@ class _ChapterReader:
             note = int(node.meta["id"])
             line = _line(node, call_lines.get(note, 1))
             children = self.blocks(node.children, line)
-            notes.append(Footnote(f"fn-{self.chapter_number}-{note + 1}", note + 1, children, self.at(line)))
+            notes.append(Footnote(f"_fn-{self.chapter_number}-{note + 1}", note + 1, children, self.at(line)))
         return tuple(notes)
 
 
@@ -322,9 +349,34 @@ def _take_heading_attributes(tokens: list[Token]) -> None:
         last.content = last.content[: match.start()]
 
 
+MAX_CHAPTER_BYTES = 2 * 1024 * 1024
+"""Some 600 printed pages: a book in one file is fine, a file that is not a book is refused."""
+MAX_PARAGRAPH_CHARACTERS = 100_000
+"""Some 30 pages of one paragraph."""
+MAX_TABLE_ROWS = 3_000
+"""Some 100 pages of table, laid out in ten seconds."""
+MAX_NESTING = 32
+"""Quotes, lists and emphasis within each other."""
+MAX_INDEX_LEVELS = 3
+
+
+def _check_nesting(tokens: list[Token], source: Path) -> None:
+    """Refuse structures nested deeper than MAX_NESTING, at their line, before anything recurses into them."""
+    for token in tokens:
+        deepest = max([token.level, *(child.level for child in token.children or ())])
+        if deepest > MAX_NESTING:
+            line = token.map[0] + 1 if token.map else None
+            raise ManuscriptError(f"quotes, lists or emphasis nested more than {MAX_NESTING} deep", Location(source, line),
+                                  "write the passage with fewer levels")
+
+
 def read_chapter_text(path: Path) -> str:
-    """A chapter's text; unreadable and non-UTF-8 files are errors naming the spot."""
+    """A chapter's text; unreadable, non-UTF-8 and oversized files are errors naming the spot."""
     try:
+        size = path.stat().st_size
+        if size > MAX_CHAPTER_BYTES:
+            raise ManuscriptError(f"the chapter file is {size / 2**20:.1f} MB; at most {MAX_CHAPTER_BYTES >> 20} MB a file",
+                                  Location(path), "split it into chapters (one file each)")
         data = path.read_bytes()
     except OSError as error:
         raise ManuscriptError(f"cannot read chapter: {error.strerror}", Location(path),
@@ -357,6 +409,7 @@ def read_chapter(source: Path, number: int, manuscript_dir: Path, used_ids: set[
     parser = markdown_parser()
     env: dict = {}
     tokens = parser.parse(text, env)
+    _check_nesting(tokens, source)
     _take_heading_attributes(tokens)
     tree = SyntaxTreeNode(tokens)
     reader = _ChapterReader(source, manuscript_dir, number, used_ids, figures_before)
@@ -403,7 +456,7 @@ def read_chapter(source: Path, number: int, manuscript_dir: Path, used_ids: set[
 
 def read_book(config: BookConfig) -> tuple[Book, list[Problem]]:
     """Every chapter of the book, in order, with the warnings found on the way."""
-    used_ids: set[str] = {"title-page", "imprint", "contents", "notes", "index", "chronology"}
+    used_ids: set[str] = set(BOOK_PARTS)
     chapters: list[Chapter] = []
     problems: list[Problem] = []
     figures = 0  # figures are numbered through the whole book

@@ -401,7 +401,7 @@ def _serve(connection: Connection, parents_end: Connection | None, parent: int) 
                 connection.send(("done", (ticket, result)))
             except LimbagError as error:  # sent as its parts: exceptions do not all survive pickling
                 location = error.location or Location(source)
-                connection.send(("error", (type(error).__name__, error.message, location, error.hint)))
+                connection.send(("error", (type(error).__name__, error.what, location, error.hint)))
             except Exception as error:  # noqa: BLE001 — reported in the main process
                 connection.send(("failed", f"{type(error).__name__}: {error}"))
     except (EOFError, BrokenPipeError):

@@ -33,6 +33,27 @@ def make_book(tmp_path: Path) -> MakeBook:
     return make
 
 
+def live_processes() -> dict[int, tuple[int, int, str]]:
+    """Every live process (zombies, already ended, left out): pid → (parent, session, command line)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            found[int(entry.name)] = (int(fields[1]), int(fields[3]), command)
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` started, oldest first."""
+    return sorted(child for child, (parent, _, _) in live_processes().items() if parent == pid)
+
+
 def pdf_pages_text(path: Path) -> list[str]:
     return [page.extract_text() or "" for page in PdfReader(path).pages]
 
@@ -87,7 +108,7 @@ def assert_footnotes_on_their_call_pages(result, pdf: Path) -> int:
     checked = 0
     for chapter in result.book.chapters:
         for note in chapter.footnotes:
-            call_page = result.page_map.anchor_pages[f"fnref-{chapter.number}-{note.number}"]
+            call_page = result.page_map.anchor_pages[f"_fnref-{chapter.number}-{note.number}"]
             first_words = " ".join(words(block_text(note.children[0]))[:6])
             assert first_words in texts[call_page], (note.id, call_page)
             checked += 1

@@ -152,7 +152,7 @@ def test_a_page_break_marker_for_every_printed_page_in_print_order(built):
     with zipfile.ZipFile(epub) as archive:
         for href in dict.fromkeys(h.split("#")[0] for _, h in links):
             text = archive.read(f"EPUB/{href}").decode()
-            for label in re.findall(r'epub:type="pagebreak" role="doc-pagebreak" id="page-([^"]+)" aria-label="\1"', text):
+            for label in re.findall(r'epub:type="pagebreak" role="doc-pagebreak" id="_page-([^"]+)" aria-label="\1"', text):
                 found[label] = href
     assert [found.get(label) for label in labels] == [href.split("#")[0] for _, href in links]
 
@@ -167,12 +167,12 @@ def test_a_marker_stands_where_its_page_begins(built):
     checked = 0
     with zipfile.ZipFile(epub) as archive:
         for page, first in enumerate(result.page_map.first_on_page):
-            if not (first and first.startswith("w-")):
+            if not (first and first.startswith("_w-")):
                 continue
-            chapter = next(c for c in result.book.chapters if first[2:].startswith(f"p-{c.number}-"))
+            chapter = next(c for c in result.book.chapters if first[3:].startswith(f"_p-{c.number}-"))
             xhtml = archive.read(f"EPUB/chapter-{chapter.number:02d}.xhtml").decode()
             label = result.page_map.labels[page]
-            after = xhtml.split(f'id="page-{label}"', 1)[1].split("</span>", 1)[1]
+            after = xhtml.split(f'id="_page-{label}"', 1)[1].split("</span>", 1)[1]
             following = words(re.sub(r"<[^>]+>", " ", after.split("</p>", 1)[0]))[:4]
             assert " ".join(following) in " ".join(words(texts[page])), (label, following)
             checked += 1
@@ -194,7 +194,7 @@ def test_footnotes_pop_up_with_backlinks_and_unique_ids(built):
                 note = asides[ref.get("href")[1:]]
                 assert (note.get(EPUB_TYPE), note.get("role")) == ("footnote", "doc-footnote")
                 backlink = note.find("x:a", NS)
-                assert backlink.get("role") == "doc-backlink" and backlink.get("href").startswith("#fnref-")
+                assert backlink.get("role") == "doc-backlink" and backlink.get("href").startswith("#_fnref-")
     assert len(ids) == len(set(ids))
 
 

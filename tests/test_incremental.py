@@ -72,7 +72,7 @@ def test_chapters_laid_out_one_by_one_give_the_pages_of_one_pass(tmp_path):
         assert result.page_map.anchor_pages[anchor] == front + page, anchor
     mid_paragraph = [word for word in whole.continued if word]
     assert len(mid_paragraph) >= 3
-    assert mid_paragraph == [w for w in result.page_map.first_on_page if w and w.startswith("w-")]
+    assert mid_paragraph == [w for w in result.page_map.first_on_page if w and w.startswith("_w-")]
     # Links land on the same pages; the outline names the same pages.
     for index in body:
         theirs = [(name, page + front) for name, page in _links(reference, index - front)]

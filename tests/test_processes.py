@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, live_processes
 
 pytestmark = pytest.mark.build
 
@@ -26,20 +26,8 @@ def long_book(make_book) -> Path:
 
 
 def session_processes(session: int) -> dict[int, str]:
-    """The live processes of a session (zombies, already ended, are left out), with their command lines."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        state, session_id = fields[0], int(fields[3])
-        if session_id == session and state != "Z":
-            found[int(entry.name)] = command
-    return found
+    """The live processes of a session, with their command lines."""
+    return {pid: command for pid, (_, sid, command) in live_processes().items() if sid == session}
 
 
 def start_build(book: Path) -> subprocess.Popen[str]:

@@ -10,6 +10,7 @@ from limbag.config import load_config
 from limbag.errors import ManuscriptError
 from limbag.language import load_language
 from limbag.markup import MarkupOptions, blocks_html
+from limbag.model import plain_text
 from limbag.reader import read_book, read_chapter
 
 from .conftest import png_image
@@ -94,14 +95,46 @@ def test_raw_html_is_a_warning_naming_the_line(make_book):
     ("Walang pamagat.\n", {}, "01.md:1: chapter does not start with a chapter title"),
     ("# K\n\n## A {#x}\n\n## B {#x}\n", {}, "01.md:5: duplicate id 'x'"),
     ("# K\n\n![Wala](images/wala.png)\n", {}, "01.md:3: image 'images/wala.png' not found"),
-    ("# K\n\n![Malayo](https://example.org/a.png)\n", {}, "01.md:3: image 'https://example.org/a.png' is not a file"),
-    ("# K\n\n![Labas](../../../etc/hosts)\n", {}, "01.md:3: image '../../../etc/hosts' lies outside manuscript/"),
     ("# K\n\n![Sira](images/sira.png)\n", {"images/sira.png": b"not a png"}, "01.md:3: image 'images/sira.png' cannot be read"),
     ('# K\n\n[Marso 32, 1954]{date="1954-03-32"}\n', {}, "01.md:3: bad date '1954-03-32'"),
     ("# K\n\nNi\xf1o\n".encode("latin-1"), {}, "01.md:3: not UTF-8 text"),
-])
+    ("# K\n\n![Guhit](images/g.svg)\n", {"images/g.svg": b"<svg><g>"}, "01.md:3: image 'images/g.svg' is not a readable SVG"),
+    ("# K\n\n![Guhit](images/g.svg)\n", {"images/g.svg": b"<html/>"}, "01.md:3: image 'images/g.svg' is XML but not an SVG"),
+    ("# K\n\n![Laki](images/l.png)\n", {"images/l.png": png_image(9000, 7000)},
+     "01.md:3: image 'images/l.png' has 9000 × 7000 = 63,000,000 pixels; at most 60,000,000 are decoded"),
+    ("# K\n\n## Indeks {#index}\n", {}, "01.md:3: id 'index' is the name of the book's index"),
+    ("# K\n\n[x]{idx=\"a!b!c!d\"}\n", {}, "01.md:3: an index entry of 4 levels; at most 3"),
+    ("# K\n\n" + "*a " * 40 + "x" + " b*" * 40 + "\n", {}, "01.md:3: quotes, lists or emphasis nested more than 32 deep"),
+    ("# K\n\n" + "salita " * 20_000 + "\n", {}, "01.md:3: a paragraph of 139,999 characters; at most 100,000"),
+    ("# K\n\n| A |\n|---|\n" + "| x |\n" * 3001, {}, "01.md:3: a table of 3,002 rows; at most 3,000 in one table"),
+    ("# K\n\n" + "Teksto.\n\n" * 250_000, {}, "01.md: the chapter file is 2.1 MB; at most 2 MB a file"),
+], ids=lambda value: value.split(": ", 1)[-1][:40] if isinstance(value, str) and value.startswith("01.md") else "")
 def test_bad_chapters_are_errors_naming_file_and_line(make_book, chapter, extra, expected):
     with pytest.raises(ManuscriptError) as raised:
         read(make_book, chapter, extra)
     assert expected in raised.value.format_message()
     assert " — " in raised.value.format_message()  # every message says what to do
+
+
+def test_images_and_links_whose_targets_are_refused_show_their_text_with_a_warning(make_book):
+    chapter = ("# K\n\n![Ang mapa ng Europa](file:///etc/passwd)\n\n![](https://example.org/a.png){alt=\"Isang larawan\"}\n\n"
+               "![Labas](../../../etc/hosts)\n\nTingnan ang [talaksan](file:///etc/passwd) at [ito](javascript:alert(1)).\n")
+    book, problems = read(make_book, chapter)
+    texts = [plain_text(block.children) for block in book.chapters[0].blocks]
+    assert texts == ["Ang mapa ng Europa", "Isang larawan", "Labas", "Tingnan ang talaksan at ito."]
+    where = f"{book.config.manuscript_dir}/"
+    assert [str(p).split(" — ")[0].replace(where, "") for p in problems] == [
+        "01.md:3: image 'file:///etc/passwd' is not a file in the book; its alt text is shown instead",
+        "01.md:5: image 'https://example.org/a.png' is not a file in the book; its alt text is shown instead",
+        "01.md:7: image '../../../etc/hosts' lies outside manuscript/; its alt text is shown instead",
+        "01.md:9: link target 'file:///etc/passwd' is not a web address or #id; its text is shown without the link",
+        "01.md:9: link target 'javascript:alert(1)' is not a web address or #id; its text is shown without the link"]
+
+
+def test_generated_ids_never_meet_the_author_s(make_book):
+    book, _ = read(make_book, "# K\n\nUna.[^a]\n\n## p-1-1\n\n## fn-1-1 {#fn-1-1}\n\n[m]{#m-1-1} [x]{idx=\"X\"}\n\n"
+                              "[^a]: Tala.\n")
+    ids = [block.id for block in book.chapters[0].blocks] + [note.id for note in book.chapters[0].footnotes]
+    ids += [mark.anchor_id for mark in book.index_marks]
+    assert len(ids) == len(set(ids)) and {"p-1-1", "fn-1-1"} <= set(ids)
+    assert all(i.startswith("_") for i in ids if i not in ("k", "p-1-1", "fn-1-1"))

@@ -93,4 +93,4 @@ def test_index_and_date_marks_add_nothing_to_the_layout(sample):
     assert "Ang pangmatagalang tunggalian sa pagitan" in " ".join(page.split("\n")[2:4])
     body = result.rendered.html.split('<main class="body-matter">')[1]
     assert not re.findall(r'<span id="[amdw]-', body)
-    assert sum(1 for anchor in result.page_map.anchor_pages if anchor[:2] in ("a-", "m-", "d-")) >= 40
+    assert sum(1 for anchor in result.page_map.anchor_pages if anchor[:3] in ("_a-", "_m-", "_d-")) >= 40

@@ -24,7 +24,7 @@ from .chronology import (
 )
 from .config import OUTPUT_FORMATS, BookConfig, config_path, load_config, written_moment
 from .errors import LimbagError, Location, Problem, RenderError, StrictModeError
-from .files import output_error, remove_leftovers, replace_together
+from .files import check_book_folders, output_error, remove_leftovers, replace_together
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
 from .layouts import Layouts, book_layouts
@@ -200,6 +200,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     booklet while the e-book is written.
     """
     target = out_dir if out_dir is not None else book_dir / "build"
+    check_book_folders(book_dir)  # before anything is read through them
     inputs = input_digests(book_dir)
     key = fingerprint(inputs, formats, strict)
     cached, cache_problems = load_build(target, key)
@@ -211,7 +212,9 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         slug = next((n[:-4] for n in cached.outputs if n.endswith(".pdf") and not n.endswith(("-booklet.pdf", "-press.pdf"))), "")
         return BuildResult(slug, tuple(target / name for name in cached.outputs), cached.warnings, cached.page_count)
 
-    # Imported only now, so that an unchanged book does not wait a third of a second for the engine.
+    loaded = load_config(book_dir)
+    # Imported only now, so that an unchanged book (or a mistake in book.yaml) does not wait a third
+    # of a second for the engine.
     from .engine import check_version
 
     check_version()
@@ -226,7 +229,6 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     second = RemoteLane() if parallel else None
     helper = process_pool(1) if parallel else None
     try:
-        loaded = load_config(book_dir)
         layouts = book_layouts(book_dir)
         faces, font_problems = find_fonts(book_dir)
         if second is not None:  # it sets its engine up while this process reads the chapters

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,29 @@ def live_processes() -> dict[int, tuple[int, int, str]]:
 def children(pid: int) -> list[int]:
     """The processes `pid` started, oldest first."""
     return sorted(child for child, (parent, _, _) in live_processes().items() if parent == pid)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What the command line did: its exit status and what it printed."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_command(*args: str) -> Ran:
+    """The command line, run in this process (no interpreter to start): for the tests of many small books."""
+    from click.testing import CliRunner
+
+    from limbag.cli import main
+
+    try:
+        runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]  # Click < 8.2
+    except TypeError:
+        runner = CliRunner()
+    result = runner.invoke(main, list(args))
+    return Ran(result.exit_code, result.stdout, result.stderr)
 
 
 def pdf_pages_text(path: Path) -> list[str]:
@@ -145,3 +169,16 @@ def assert_index_is_true(result, pdf: Path) -> int:
         for entry in group.entries:
             check(entry)
     return checked
+
+
+@pytest.fixture(autouse=True)
+def _layout_only_in_build_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that lays a book out must be marked `build`, so that `pytest -m "not build"` stays quick."""
+    if request.node.get_closest_marker("build") is not None:
+        return
+    from limbag import typeset
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("this test lays a book out: mark it @pytest.mark.build")
+
+    monkeypatch.setattr(typeset.Typesetter, "lay_out", refuse)

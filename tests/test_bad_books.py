@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, run_command
 
 GOOD_YAML = "title: T\nlanguage: en\noutputs: [pdf]\n"
 CHAPTER = "# One\n\nText.\n"
@@ -59,7 +59,7 @@ WARNINGS = [
 ]
 
 
-def run(book, *args: str):
+def run(book, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(REPO / "build.py"), *args, str(book)], capture_output=True, text=True,
                           timeout=300)
 
@@ -67,19 +67,26 @@ def run(book, *args: str):
 @pytest.mark.parametrize(("case", "files", "message", "code"), CASES, ids=[c[0] for c in CASES])
 def test_bad_input_stops_with_a_located_message(make_book, case, files, message, code):
     book = make_book(files)
-    for command in ("build", "check"):
-        done = run(book, command)
-        assert done.returncode == code, done.stderr
+    for command in ("check", "build"):
+        done = run_command(command, str(book))
+        assert done.code == code, done.stderr
         assert message in done.stderr
         assert "Traceback" not in done.stderr
 
 
+def test_the_command_itself_stops_with_one_located_line(make_book):
+    book = make_book(CASES[0][1])
+    done = run(book, "build")
+    assert (done.returncode, done.stderr.count("\n")) == (1, 1) and CASES[0][2] in done.stderr
+
+
+@pytest.mark.build
 @pytest.mark.parametrize(("case", "files", "message"), WARNINGS, ids=[w[0] for w in WARNINGS])
 def test_warnings_name_the_place_and_fail_only_with_strict(make_book, case, files, message):
     book = make_book(files)
-    done = run(book, "build")
-    assert done.returncode == 0 and message in done.stderr, done.stderr
-    strict = run(book, "build", "--strict")
-    assert strict.returncode == 1 and message in strict.stderr and "--strict" in strict.stderr
+    done = run_command("build", str(book))
+    assert done.code == 0 and message in done.stderr, done.stderr
+    strict = run_command("build", "--strict", str(book))
+    assert strict.code == 1 and message in strict.stderr and "--strict" in strict.stderr
     assert "Traceback" not in strict.stderr
     assert run(book, "build", "--quiet").stderr == ""

@@ -169,6 +169,7 @@ def test_many_events_on_one_date_make_one_marker_not_a_tower():
     assert height < 200, height  # one lane, as for two events
 
 
+@pytest.mark.build
 def test_an_english_book_has_a_chronology_too(make_book):
     book = make_book({
         "book.yaml": "title: T\nlanguage: en\noutputs: [pdf]\nchronology: {detect: true}\n",
@@ -195,6 +196,7 @@ def test_a_bad_date_in_a_mark_is_an_error_naming_its_line(make_book):
     assert "01.md:3: bad date 'Marso 32, 1954': day 32 does not exist" in raised.value.format_message()
 
 
+@pytest.mark.build
 def test_the_chronology_command_prints_yaml_an_editor_can_paste(make_book, tmp_path):
     book = make_book({"book.yaml": "title: T\nlanguage: tl\n", "01.md": "# Una\n\n## Bahagi {#bahagi}\n\n"
                                    "Noong Marso 31, 1954 ay humiling sila. Noong Mayo 7, 1954 ay tumanggi sila.\n"})

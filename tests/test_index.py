@@ -159,6 +159,7 @@ def test_index_numbers_link_to_their_spots(tagalog_book):
         assert reader.get_destination_page_number(named[name]) == result.page_map.anchor_pages[name], name
 
 
+@pytest.mark.build
 def test_an_english_book_says_see_and_sorts_by_unicode(make_book):
     book = make_book({
         "book.yaml": "title: T\nlanguage: en\noutputs: [pdf]\nindex:\n  see:\n    Soviet Union: USSR\n",

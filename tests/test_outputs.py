@@ -60,6 +60,7 @@ def test_files_are_replaced_together_or_not_at_all(tmp_path, monkeypatch):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a.pdf", "b.pdf", "c.epub"]
 
 
+@pytest.mark.build
 def test_a_folder_where_an_output_goes_stops_the_build_before_any_output_is_replaced(make_book):
     book = make_book({"book.yaml": YAML, "01.md": CHAPTER})
     first = build(book)

@@ -5,18 +5,22 @@ from __future__ import annotations
 import functools
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .config import OUTPUT_FORMATS
 from .errors import LimbagError, Problem
 from .newbook import create_book
-from .pipeline import build, build_catalog, check, find_events
+from .pipeline import Step, build, check, find_events
 from .processes import process_pool
+
+if TYPE_CHECKING:
+    from .catalog import CatalogEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,28 @@ class Output:
     def info(self, line: str) -> None:
         if not self.quiet:
             click.echo(line)
+
+    @contextmanager
+    def bar(self) -> Iterator[Callable[[Step], None] | None]:
+        """A progress bar (Click's) while the block runs, on a terminal only, and not with --quiet or
+        --verbose (which prints a line per stage instead); elsewhere nothing."""
+        if self.quiet or self.verbose or not sys.stderr.isatty():
+            yield None
+            return
+        shown: list[Any] = []  # Click's bar, once the first step tells how many there are
+
+        def show(step: Step) -> None:
+            if not shown:
+                bar = click.progressbar(length=step.total, file=sys.stderr, show_eta=False, show_percent=False,
+                                        show_pos=True, width=30, item_show_func=lambda what: what)
+                shown.append(bar.__enter__())
+            shown[0].update(step.done - shown[0].pos, step.what)
+
+        try:
+            yield show
+        finally:
+            if shown:
+                shown[0].__exit__(None, None, None)
 
 
 def _shown(path: Path) -> str:
@@ -83,7 +109,8 @@ def output_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def run_build(output: Output, book_dir: Path, out_dir: Path | None, formats: tuple[str, ...], strict: bool) -> None:
-    result = build(book_dir, out_dir, formats, strict, progress=output.progress)
+    with output.bar() as steps:
+        result = build(book_dir, out_dir, formats, strict, progress=output.progress, steps=steps)
     output.warnings(result.warnings)
     for path in result.written:
         pages = f" ({result.page_count} pages)" if path.name == f"{result.slug}.pdf" else ""
@@ -120,16 +147,31 @@ STRICT = click.option("--strict", is_flag=True, help="Fail on any warning.")
 @OUT_DIR
 @FORMATS
 @STRICT
-@click.option("--jobs", "-j", type=int, default=None, help="Books built at once (several BOOK_DIRs; default: cores).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Books built at once (several BOOK_DIRs; default: cores).")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Build on this dask.distributed cluster (tcp://host:8786); needs limbag[cluster].")
 @output_options
 def build_command(output: Output, book_dirs: tuple[Path, ...], out_dir: Path | None, formats: tuple[str, ...],
-                  strict: bool, jobs: int | None) -> None:
-    """Build BOOK_DIR (default: the current folder); several BOOK_DIRs are built in parallel."""
-    if len(book_dirs) <= 1:
+                  strict: bool, jobs: int | None, scheduler: str | None) -> None:
+    """Build BOOK_DIR (default: the current folder); several BOOK_DIRs are built in parallel, here or on
+    a cluster (--scheduler)."""
+    if len(book_dirs) <= 1 and scheduler is None:
         run_build(output, book_dirs[0] if book_dirs else Path("."), out_dir, formats, strict)
         return
-    with process_pool(jobs) as executor:
-        entries = build_catalog(book_dirs, executor, out_dir, formats, strict)
+    from .catalog import build_catalog, build_on_cluster
+
+    books = book_dirs or (Path("."),)
+    with output.bar() as steps:
+        def done(entry: CatalogEntry, count: int, total: int) -> None:
+            if steps is not None:
+                steps(Step(f"built {entry.book_dir.name}", count, total))
+
+        if scheduler is not None:
+            entries = build_on_cluster(books, scheduler, out_dir, formats, strict, done)
+        else:
+            with process_pool(jobs) as executor:
+                entries = build_catalog(books, executor, out_dir, formats, strict, done, alone=lambda: process_pool(1))
     failed = 0
     for entry in entries:
         for warning in entry.warnings:

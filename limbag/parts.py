@@ -100,6 +100,8 @@ class PartMaker:
         self.refused: list[str] = []
         self._tickets: dict[int, _Entry] = {}
         self._blank: LaidPart | None = None
+        self.on_part: Callable[[str], None] | None = None
+        """Told the kind of each part ('chapter 3', 'index') once it is laid out or taken from the store."""
         self.while_waiting: Callable[[], bool] | None = None
         """Work of this process's own to do while the second one works (joining what is written):
         does a piece of it and returns True, or returns False if there is none."""
@@ -207,6 +209,7 @@ class PartMaker:
             return
         entry.part = stored
         entry.layout = PartLayout(stored.page_anchors, stored.continued)
+        self._report(entry)
         self.messages.extend(stored.messages)  # a kept part still reports its warnings
         self.refused.extend(stored.refused)
 
@@ -276,11 +279,16 @@ class PartMaker:
         entry = self._tickets[ticket]
         if isinstance(result, PartLayout):
             entry.layout = result
+            self._report(entry)
             self.laid_out_elsewhere += 0 if lane.here else 1
             if entry.placed:
                 self._ask_write(entry)
         else:
             self._written(entry, result)
+
+    def _report(self, entry: _Entry) -> None:
+        if self.on_part is not None:
+            self.on_part(entry.request.kind)
 
     def _ask_write(self, entry: _Entry) -> None:
         assert entry.lane is not None and entry.ticket is not None

@@ -214,7 +214,8 @@ def lay_out_body_in_one_pass(book: Book, layouts: Layouts, faces: tuple[FontFace
 
 def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_back: Callable[[PageMap], BackMatter],
                 press: bool = False, store: PartStore | None = None, environment: str = "",
-                second: RemoteLane | None = None) -> tuple[RenderedPdf, BackMatter]:
+                second: RemoteLane | None = None,
+                on_part: Callable[[str], None] | None = None) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out part by part and join the parts into one PDF, with where everything landed.
 
     Each chapter is a document of its own that begins on a right-hand page with the folio it
@@ -225,7 +226,8 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     every page number as text. Blank pages keep each part on a right-hand page. The reading PDF
     is tagged PDF/UA-1; the press PDF (`press=True`) is PDF/X-4 with bleed and marks.
     `environment` is a digest of the files that shape the layout besides the book's text. With
-    `second`, that process lays out parts alongside this one (see parts.PartMaker).
+    `second`, that process lays out parts alongside this one (see parts.PartMaker). `on_part` is told
+    each part as it is laid out (or taken from the store): 'chapter 1', …, 'index', 'front matter'.
     """
     config = book.config
     language = load_language(config.language)
@@ -234,6 +236,7 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     settings = engine_settings(config, layouts, faces, press)
     settings_key = hashlib.sha256(repr((environment, settings)).encode()).hexdigest()
     maker = PartMaker(settings, store, settings_key, f'<html lang="{config.language}"><body></body></html>', second)
+    maker.on_part = on_part
     here = maker.typesetter
     # Parts are joined as soon as they are written, by this process while it waits for the second.
     # The front matter is made last and printed first: the chapters and back matter are joined

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor
+from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from .chronology import (
     mark_dates,
 )
 from .config import OUTPUT_FORMATS, BookConfig, config_path, load_config, written_moment
-from .errors import LimbagError, Location, Problem, RenderError, StrictModeError
+from .errors import Location, Problem, RenderError, StrictModeError
 from .files import check_book_folders, output_error, remove_leftovers, replace_together
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
@@ -77,14 +76,15 @@ def output_name(slug: str, output_format: str) -> str:
 def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings: IndexSettings,
             events: tuple[Event, ...], language: Language, press: bool = False,
             store: PartStore | None = None, environment: str = "",
-            second: RemoteLane | None = None) -> tuple[RenderedPdf, BackMatter]:
+            second: RemoteLane | None = None,
+            on_part: Callable[[str], None] | None = None) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out once; the chronology and index take their pages from the chapters' layout.
     Parts found in `store` (see cache.PartCache) are taken as they are; `second` is a second
-    layout process (see pdf.render_book)."""
+    layout process, `on_part` is told each part laid out (see pdf.render_book)."""
     from .pdf import render_book
 
     return render_book(book, layouts, faces, back_matter_maker(book, settings, events, language), press, store,
-                       environment, second)
+                       environment, second, on_part)
 
 
 def back_matter_maker(book: Book, settings: IndexSettings, events: tuple[Event, ...],
@@ -180,6 +180,36 @@ def check(book_dir: Path, strict: bool = False) -> CheckSummary:
 Progress = Callable[[str], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """How far a build has got, for a progress bar: `done` of its `total` steps, the last one `what`."""
+
+    what: str
+    done: int
+    total: int
+
+
+Steps = Callable[[Step], None]
+
+
+@dataclass(slots=True)
+class _StepCounter:
+    report: Steps | None
+    total: int
+    done: int = 0
+
+    def __call__(self, what: str) -> None:
+        self.done += 1
+        if self.report is not None:
+            self.report(Step(what, min(self.done, self.total), self.total))
+
+
+def _steps_of(prepared: PreparedBook, requested: tuple[str, ...]) -> int:
+    """A step for each chapter, part of the back matter, the front matter and each output made after them."""
+    back = bool(prepared.events) + bool(index_terms(prepared.book, prepared.index_settings))
+    return len(prepared.book.chapters) + back + 1 + sum(1 for f in ("press", "epub", "booklet") if f in requested)
+
+
 @contextmanager
 def _stage(progress: Progress | None, describe: Callable[[], str]) -> Iterator[None]:
     """Time a stage and report it in one line, e.g. 'laid out 13 pages (0.84 s)'."""
@@ -190,14 +220,16 @@ def _stage(progress: Progress | None, describe: Callable[[], str]) -> Iterator[N
 
 
 def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] = (),
-          strict: bool = False, progress: Progress | None = None, parallel: bool = True) -> BuildResult:
+          strict: bool = False, progress: Progress | None = None, parallel: bool = True,
+          steps: Steps | None = None) -> BuildResult:
     """Read, lay out and write the requested outputs (default: book.yaml's `outputs`).
 
     Every output is made in memory first and written only when all are whole, each through a
     temporary file renamed into place: a failed or interrupted build keeps the last good files.
     When no input changed since the last build into the same folder, nothing is redone.
     With `parallel`, a second process subsets the e-book's fonts during the layout and imposes the
-    booklet while the e-book is written.
+    booklet while the e-book is written. `progress` is told each stage with its time, `steps` how far
+    the build has got.
     """
     target = out_dir if out_dir is not None else book_dir / "build"
     check_book_folders(book_dir)  # before anything is read through them
@@ -237,6 +269,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
             prepared = prepare(book_dir, loaded=loaded)
         config = prepared.config
         requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
+        count = _StepCounter(steps, _steps_of(prepared, requested))
         parts = PartCache(target / CACHE_FOLDER)
         environment = layout_environment(inputs)
         fonts = None
@@ -246,7 +279,8 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         with _stage(progress, lambda: f"laid out {len(rendered.page_map.labels)} pages"
                                 f" ({_reuse(rendered, len(prepared.book.chapters))})"):
             rendered, back = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
-                                     prepared.language, store=parts, environment=environment, second=second)
+                                     prepared.language, store=parts, environment=environment, second=second,
+                                     on_part=lambda kind: count(_laid_out(kind)))
         warnings = (*prepared.warnings, *font_problems, *rendered.problems)
         if strict and warnings:
             raise StrictModeError(list(warnings))
@@ -263,14 +297,17 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
                 outputs["press"] = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
                                            prepared.language, press=True, store=parts, environment=environment,
                                            second=second)[0].pdf
+            count("laid out the press PDF")
         if "epub" in requested:
             with _stage(progress, lambda: "wrote the e-book"):
                 epub = write_epub(prepared.book, back, rendered.page_map, layouts, prepared.language, faces, fonts)
             warnings = (*warnings, *epub.problems)
             outputs["epub"] = epub.data
+            count("wrote the e-book")
         if booklet is not None:
             with _stage(progress, lambda: "imposed the booklet"):
                 outputs["booklet"] = booklet if isinstance(booklet, bytes) else booklet.result()
+            count("imposed the booklet")
     except BrokenProcessPool:  # the helper was killed (out of memory, by hand): not the book's fault
         raise RenderError("the helper process stopped", Location(config_path(book_dir)),
                           "run the build again; if it keeps failing, report it") from None
@@ -296,6 +333,11 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
                        rendered, back)
 
 
+def _laid_out(kind: str) -> str:
+    """'laid out chapter 3', 'laid out the index'."""
+    return f"laid out {kind}" if kind.startswith("chapter") else f"laid out the {kind}"
+
+
 def _reuse(rendered: RenderedPdf, chapters: int) -> str:
     """'2 of 30 chapters laid out anew, 28 kept' and the other parts laid out anew."""
     laid = [kind for kind in rendered.laid_out if kind.startswith("chapter")]
@@ -307,36 +349,3 @@ def _reuse(rendered: RenderedPdf, chapters: int) -> str:
     if rendered.laid_out_elsewhere:
         text += f"; {rendered.laid_out_elsewhere} parts by the second process"
     return text
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogEntry:
-    """One book of a catalog build: what it wrote, or the error that stopped it (as text, so that
-    it crosses process and machine boundaries)."""
-
-    book_dir: Path
-    written: tuple[Path, ...] = ()
-    warnings: tuple[str, ...] = ()
-    page_count: int = 0
-    error: str | None = None
-
-
-def build_one(book_dir: Path, out_dir: Path | None, formats: tuple[str, ...], strict: bool) -> CatalogEntry:
-    """A catalog worker: builds one book and returns only plain, picklable data."""
-    try:
-        result = build(book_dir, out_dir, formats, strict, parallel=False)
-    except LimbagError as error:
-        return CatalogEntry(book_dir, error=error.format_message())
-    return CatalogEntry(book_dir, result.written, tuple(str(w) for w in result.warnings), result.page_count)
-
-
-def build_catalog(book_dirs: Iterable[Path], executor: Executor, out_dir: Path | None = None,
-                  formats: tuple[str, ...] = (), strict: bool = False) -> list[CatalogEntry]:
-    """Build several books at once on any concurrent.futures-style executor: a local process pool,
-    or a cluster's (dask.distributed's Client has the same submit/result interface).
-
-    With `out_dir`, each book writes into `out_dir/<book folder name>`; else into its own build/.
-    """
-    futures = [executor.submit(build_one, book_dir, out_dir / book_dir.resolve().name if out_dir else None,
-                               formats, strict) for book_dir in book_dirs]
-    return [future.result() for future in futures]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -129,7 +130,7 @@ def test_a_catalog_builds_in_parallel_and_reports_each_book(make_book, tmp_path)
 def test_any_concurrent_futures_executor_can_build_a_catalog(make_book, tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from limbag.pipeline import build_catalog
+    from limbag.catalog import build_catalog
 
     books = [make_book({"book.yaml": f"title: B{n}\nlanguage: tl\noutputs: [pdf]\n", "01.md": "# Isa\n\nTeksto.\n"},
                        name=f"b{n}") for n in (1, 2)]
@@ -137,3 +138,51 @@ def test_any_concurrent_futures_executor_can_build_a_catalog(make_book, tmp_path
         entries = build_catalog(books, executor, tmp_path / "out")
     assert [entry.error for entry in entries] == [None, None]
     assert [entry.written[0].name for entry in entries] == ["b1.pdf", "b2.pdf"]
+
+
+def on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """The command line with its error stream on a terminal (a pseudo-terminal): what a person sees."""
+    import os
+    import pty
+    import select
+
+    screen, terminal = pty.openpty()
+    process = subprocess.Popen([sys.executable, str(REPO / "build.py"), *args], stdout=subprocess.PIPE,
+                               stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+        if select.select([screen], [], [], 0.2)[0]:
+            try:
+                data = os.read(screen, 65536)
+            except OSError:  # the other end is closed: the command has ended
+                break
+            if not data:
+                break
+            shown += data
+        elif process.poll() is not None:
+            break
+    os.close(screen)
+    return process.wait(timeout=60), process.stdout.read().decode(), shown.decode()
+
+
+@pytest.mark.build
+def test_a_build_on_a_terminal_shows_how_far_it_has_got(make_book, tmp_path):
+    chapters = {f"0{n}.md": f"# Chapter {n}\n\nText of chapter {n}.\n" for n in range(1, 4)}
+    book = make_book({"book.yaml": "title: T\nlanguage: en\noutputs: [pdf, booklet, epub]\n", **chapters})
+    code, stdout, screen = on_a_terminal("build", str(book))
+    assert code == 0 and stdout.count("wrote") == 3
+    lines = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen).replace("\n", "\r").split("\r")
+    steps = [match.groups() for line in lines if (match := re.search(r"\[[#-]+\]\s+(\d)/6\s+(.*?)\s*$", line))]
+    assert [done for done, _ in steps][-1] == "6" and "laid out the front matter" in [what for _, what in steps]
+    assert {"laid out chapter 1", "laid out chapter 3", "wrote the e-book", "imposed the booklet"} <= {w for _, w in steps}
+    quiet = on_a_terminal("build", str(book), "--quiet", "--out", str(tmp_path / "quiet"))
+    assert quiet == (0, "", "")  # nothing extra with --quiet, nor when not on a terminal (see the other tests)
+
+
+@pytest.mark.build
+def test_a_catalog_on_a_terminal_shows_the_books_done(make_book, tmp_path):
+    books = [make_book({"book.yaml": f"title: B{n}\nlanguage: en\noutputs: [pdf]\n", "01.md": "# One\n\nHi.\n"},
+                       name=f"b{n}") for n in (1, 2, 3)]
+    code, _, screen = on_a_terminal("build", *map(str, books), "--out", str(tmp_path / "out"))
+    assert code == 0 and re.search(r"\[#+\]\s+3/3\s+built b\d", screen), screen

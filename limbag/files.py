@@ -198,6 +198,7 @@ OUTPUT_HINTS = {
     errno.EPERM: "check the folder's permissions, or choose another folder with --out",
     errno.EROFS: "the disk is read-only: choose another folder with --out",
     errno.ENOSPC: "the disk is full: free some space and build again",
+    errno.EFBIG: "the file is larger than this system lets a file grow (ulimit -f, or the disk): raise the limit",
     errno.EDQUOT: "the disk quota is used up: free some space and build again",
     errno.ENAMETOOLONG: "the file name is too long: set a shorter `slug:` in book.yaml",
     errno.ENOTDIR: "part of the path is a file, not a folder: choose another folder with --out",
@@ -211,3 +212,20 @@ def output_error(error: OSError, path: Path) -> LimbagError:
     reason = error.strerror or str(error)
     return LimbagError(f"cannot write {path.name}: {reason}", Location(where),
                        OUTPUT_HINTS.get(error.errno or 0, "check the output folder, or choose another with --out"))
+
+
+SYSTEM_HINTS = {
+    **OUTPUT_HINTS,
+    errno.ENOSPC: "a disk is full (the output folder's, or the system's temporary folder): free some space",
+    errno.ENOENT: "a file of the book was moved or deleted during the build: build again",
+    errno.EMFILE: "too many files are open: build fewer books at once (--jobs)",
+    errno.ENOMEM: "the machine is out of memory: build fewer books at once (--jobs)",
+}
+
+
+def system_error(error: OSError, fallback: Path) -> LimbagError:
+    """An error the operating system gave somewhere in a build (a full temporary folder, a file gone)
+    as a located message: the file it names, else `fallback` (the book's book.yaml)."""
+    where = Path(error.filename) if isinstance(error.filename, str) else fallback
+    return LimbagError(f"the system refused: {error.strerror or error}", Location(where),
+                       SYSTEM_HINTS.get(error.errno or 0, "check the disk and the book's files, then build again"))

@@ -23,7 +23,7 @@ from .chronology import (
 )
 from .config import OUTPUT_FORMATS, BookConfig, config_path, load_config, written_moment
 from .errors import Location, Problem, RenderError, StrictModeError
-from .files import check_book_folders, output_error, remove_leftovers, replace_together
+from .files import check_book_folders, output_error, remove_leftovers, replace_together, system_error
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
 from .layouts import Layouts, book_layouts
@@ -311,6 +311,8 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     except BrokenProcessPool:  # the helper was killed (out of memory, by hand): not the book's fault
         raise RenderError("the helper process stopped", Location(config_path(book_dir)),
                           "run the build again; if it keeps failing, report it") from None
+    except OSError as error:  # a full temporary folder, a file gone during the build
+        raise system_error(error, config_path(book_dir)) from None
     finally:
         if helper is not None:
             helper.shutdown(cancel_futures=True)

@@ -32,6 +32,7 @@ from weasyprint.text.fonts import FontConfiguration
 from .engine import merge_leaders, render, renumber
 from .errors import LimbagError, Location, RenderError
 from .fetch import BookFetcher
+from .files import system_error
 from .hyphenation import register as register_hyphenation
 from .markup import FlowText
 from .pagemap import place_marks
@@ -399,7 +400,8 @@ def _serve(connection: Connection, parents_end: Connection | None, parent: int) 
                 result = (typesetter.lay_out(ticket, argument) if request == "lay out"
                           else typesetter.write(ticket, argument))
                 connection.send(("done", (ticket, result)))
-            except LimbagError as error:  # sent as its parts: exceptions do not all survive pickling
+            except (LimbagError, OSError) as raised:  # sent as its parts: exceptions do not all survive pickling
+                error = raised if isinstance(raised, LimbagError) else system_error(raised, source)
                 location = error.location or Location(source)
                 connection.send(("error", (type(error).__name__, error.what, location, error.hint)))
             except Exception as error:  # noqa: BLE001 — reported in the main process

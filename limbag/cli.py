@@ -17,7 +17,6 @@ from .config import OUTPUT_FORMATS
 from .errors import LimbagError, Problem
 from .newbook import create_book
 from .pipeline import Step, build, check, find_events
-from .processes import process_pool
 
 if TYPE_CHECKING:
     from .catalog import CatalogEntry
@@ -160,6 +159,7 @@ def build_command(output: Output, book_dirs: tuple[Path, ...], out_dir: Path | N
         run_build(output, book_dirs[0] if book_dirs else Path("."), out_dir, formats, strict)
         return
     from .catalog import build_catalog, build_on_cluster
+    from .processes import process_pool
 
     books = book_dirs or (Path("."),)
     with output.bar() as steps:

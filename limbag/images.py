@@ -7,7 +7,6 @@ import re
 import warnings
 from pathlib import Path
 from urllib.parse import unquote
-from xml.etree import ElementTree
 
 from PIL import Image, UnidentifiedImageError
 
@@ -70,6 +69,8 @@ def check_image(src: str, manuscript_dir: Path, location: Location) -> Path:
 def _check_svg(path: Path, src: str, location: Location) -> None:
     """Well-formed XML with an <svg> root: the layout engine otherwise drops the figure with a vague
     warning. (Python's XML parser refuses entity expansion bombs.)"""
+    from xml.etree import ElementTree
+
     try:
         if path.stat().st_size > MAX_SVG_BYTES:
             raise ManuscriptError(f"image {src!r} is larger than {MAX_SVG_BYTES >> 20} MB", location,

@@ -8,7 +8,6 @@ is bounded in time and memory (`RENDER_SECONDS`, `RENDER_MEMORY`).
 
 from __future__ import annotations
 
-import ctypes
 import resource
 import threading
 from collections.abc import Callable, Iterator
@@ -128,6 +127,8 @@ class _OverTime(BaseException):
 def _bounded(seconds: float, memory: int) -> Iterator[None]:
     """Stop the block after `seconds` (raising `_OverTime` in this thread, wherever it is) and let it
     allocate at most `memory` more bytes (MemoryError past that)."""
+    import ctypes
+
     thread = threading.get_ident()
     lock = threading.Lock()
     state = {"done": False, "fired": False}

@@ -29,7 +29,6 @@ from .language import Language, load_language
 from .layouts import Layouts, book_layouts
 from .model import Book
 from .pagemap import PageMap
-from .processes import process_pool
 from .reader import read_book
 
 if TYPE_CHECKING:  # the layout engine and the PDF libraries are imported when a build needs them
@@ -254,6 +253,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     from .epub import book_characters, epub_faces, subset_fonts, write_epub
     from .fonts import find_fonts
     from .pdf import engine_settings
+    from .processes import process_pool
     from .typeset import RemoteLane
 
     # The second layout process and the helper (e-book fonts, booklet) start now, while this

@@ -95,20 +95,27 @@ def build_catalog(book_dirs: Iterable[Path], executor: Executor, out_dir: Path |
     plan = output_folders(book_dirs, out_dir)
     futures = {book_dir: executor.submit(build_one, book_dir, target, formats, strict)
                for book_dir, target, refused in plan if refused is None}
+
+    def settle(book_dir: Path, target: Path) -> CatalogEntry:
+        try:
+            return futures[book_dir].result()
+        except Exception as error:  # noqa: BLE001 - a worker killed (out of memory, by hand)
+            if alone is not None:
+                return _built_alone(alone, book_dir, target, formats, strict)
+            return CatalogEntry(book_dir, error=_lost(book_dir, error))
+
+    return _collect(plan, settle, done)
+
+
+def _collect(plan: list[tuple[Path, Path, str | None]], settle: Callable[[Path, Path], CatalogEntry],
+             done: Done | None) -> list[CatalogEntry]:
+    """The catalog's entries in its order: a refused book as refused, the others as `settle` gives
+    them; `done` is told each."""
     entries = []
     for book_dir, target, refused in plan:
-        if refused is not None:
-            entry = CatalogEntry(book_dir, error=refused)
-        else:
-            try:
-                entry = futures[book_dir].result()
-            except Exception as error:  # noqa: BLE001 - a worker killed (out of memory, by hand)
-                entry = CatalogEntry(book_dir, error=_lost(book_dir, error))
-                if alone is not None:
-                    entry = _built_alone(alone, book_dir, target, formats, strict)
-        entries.append(entry)
+        entries.append(CatalogEntry(book_dir, error=refused) if refused is not None else settle(book_dir, target))
         if done is not None:
-            done(entry, len(entries), len(plan))
+            done(entries[-1], len(entries), len(plan))
     return entries
 
 
@@ -230,21 +237,16 @@ def build_on_cluster(book_dirs: Iterable[Path], scheduler: str, out_dir: Path | 
         futures = {book_dir: client.submit(build_packed, pack_book(book_dir), str(book_dir), formats, strict,
                                            pure=False)
                    for book_dir, _, refused in plan if refused is None}
-        entries = []
-        for book_dir, target, refused in plan:
-            if refused is not None:
-                entry = CatalogEntry(book_dir, error=refused)
-            else:
-                try:
-                    entry = _written_here(book_dir, target, futures[book_dir].result())
-                except LimbagError as error:
-                    entry = CatalogEntry(book_dir, error=error.format_message())
-                except Exception as error:  # noqa: BLE001 - a worker lost, the cluster gone
-                    entry = CatalogEntry(book_dir, error=_lost(book_dir, error))
-            entries.append(entry)
-            if done is not None:
-                done(entry, len(entries), len(plan))
-    return entries
+
+        def settle(book_dir: Path, target: Path) -> CatalogEntry:
+            try:
+                return _written_here(book_dir, target, futures[book_dir].result())
+            except LimbagError as error:
+                return CatalogEntry(book_dir, error=error.format_message())
+            except Exception as error:  # noqa: BLE001 - a worker lost, the cluster gone
+                return CatalogEntry(book_dir, error=_lost(book_dir, error))
+
+        return _collect(plan, settle, done)
 
 
 def _written_here(book_dir: Path, target: Path, remote: RemoteBuild) -> CatalogEntry:

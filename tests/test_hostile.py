@@ -11,14 +11,13 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from limbag.pipeline import build
 
-from .conftest import REPO, pdf_pages_text, png_image
+from .conftest import REPO, png_image
 
 pytestmark = pytest.mark.build
 

@@ -30,10 +30,9 @@ BOOK_FOLDERS = ("manuscript", "layouts", "fonts")
 def check_book_folders(book_dir: Path) -> None:
     """A book's folders may be links, but only to folders inside the book: a book from a stranger
     must not make the build read elsewhere."""
-    root = book_dir.resolve()
     for name in BOOK_FOLDERS:
         folder = book_dir / name
-        if folder.is_symlink() and not folder.resolve().is_relative_to(root):
+        if folder.is_symlink() and not inside(folder, book_dir):
             raise LimbagError(f"{name}/ is a link to a folder outside the book ({folder.resolve()})", Location(folder),
                               "copy the folder into the book instead of linking to it")
 

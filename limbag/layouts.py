@@ -75,9 +75,8 @@ class Layouts:
             return self._environment.get_template(name)
 
     def render(self, template: str, **context: object) -> str:
-        compiled = self.template(template)
-        with self._reported(template):
-            return compiled.render(**context)
+        with self._reported(template):  # compiling (cached after the first render) and rendering, one bound
+            return self._environment.get_template(template).render(**context)
 
     @contextmanager
     def _reported(self, template: str) -> Iterator[None]:

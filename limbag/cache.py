@@ -24,6 +24,7 @@ from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .config import CHAPTER_SUFFIXES
 from .errors import Location, Problem
 from .files import is_temporary, remove_leftovers, write_atomically
 from .layouts import PACKAGE_DIR, builtin_folder
@@ -36,7 +37,8 @@ MANIFEST = "manifest.json"
 
 
 ENGINE_PACKAGES = ("limbag", "weasyprint", "pydyf", "tinycss2", "cssselect2", "pikepdf", "pypdf", "fonttools",
-                   "pillow", "jinja2", "pyyaml", "markdown-it-py", "mdit-py-plugins")
+                   "pillow", "jinja2", "pyyaml", "pypandoc-binary", "ziamath", "ziafont",
+                   "latex2mathml", "pygments")
 """Packages whose version can change what a build makes: part of every fingerprint."""
 
 
@@ -115,11 +117,11 @@ def fingerprint(inputs: dict[tuple[Path, Path], bytes], formats: tuple[str, ...]
 
 def layout_environment(inputs: dict[tuple[Path, Path], bytes]) -> str:
     """A hash of what shapes a layout besides the text: layouts, fonts, images, Limbag's code and
-    the versions of the layout engine and its libraries (the chapters' Markdown and book.yaml
-    reach the layout as HTML and CSS, which the parts' keys hold)."""
+    the versions of the layout engine and its libraries (the chapters and book.yaml reach the
+    layout as HTML and CSS, which the parts' keys hold; a Word file's pictures as data: URLs)."""
     digest = hashlib.sha256(package_versions().encode())
     for (root, relative), file_digest in inputs.items():
-        if relative.suffix == ".md" or relative.name == "book.yaml":
+        if relative.suffix.lower() in CHAPTER_SUFFIXES or relative.name == "book.yaml":
             continue
         digest.update(str(root / relative).encode() + b"\0")
         digest.update(file_digest)

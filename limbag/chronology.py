@@ -22,22 +22,19 @@ from .dates import DateError, DateValue, PartialDate, parse_date_value
 from .errors import ConfigError, Location, ManuscriptError, Problem
 from .language import Language
 from .model import (
+    CONTAINERS,
     Block,
-    BlockQuote,
     Book,
     Chapter,
     DateMark,
-    Emphasis,
     Footnote,
     Heading,
     Inline,
-    Link,
-    ListBlock,
     Paragraph,
     Span,
-    Strong,
     Text,
     anchor_ids,
+    block_groups,
     plain_text,
     rewrite_text,
 )
@@ -246,7 +243,7 @@ def _span_offsets(nodes: tuple[Inline, ...], offsets: dict[str, tuple[int, int]]
             if node.id:
                 offsets[node.id] = (position, inner_end)
             position = inner_end
-        elif isinstance(node, (Emphasis, Strong, Link)):
+        elif isinstance(node, CONTAINERS):
             position = _span_offsets(node.children, offsets, position)
         else:
             position += len(plain_text((node,)))
@@ -264,11 +261,8 @@ def _sentences(blocks: Iterable[Block], wanted: set[str]) -> dict[str, str]:
             for span_id, (start, end) in offsets.items():
                 if span_id in wanted:
                     sentences[span_id] = sentence_at(text, start, end)
-        elif isinstance(block, BlockQuote):
-            sentences.update(_sentences(block.children, wanted))
-        elif isinstance(block, ListBlock):
-            for item in block.items:
-                sentences.update(_sentences(item, wanted))
+        for group in block_groups(block):
+            sentences.update(_sentences(group, wanted))
     return sentences
 
 

@@ -469,17 +469,23 @@ def _identifiers(checker: _Checker, data: Mapping[str, Any], title: str, authors
     return isbn, identifier
 
 
+CHAPTER_SUFFIXES = (".md", ".markdown", ".docx", ".odt")
+"""The chapter files taken, in name order, when book.yaml lists none."""
+
+
 def _chapters(checker: _Checker, data: Mapping[str, Any], manuscript: Path) -> tuple[Path, ...]:
     raw = data.get("chapters")
     if raw is None:
-        found = tuple(sorted(p for p in manuscript.glob("*.md") if p.is_file()))
+        found = tuple(sorted(p for p in manuscript.iterdir() if p.suffix.lower() in CHAPTER_SUFFIXES
+                             and p.is_file() and not p.name.startswith(("~$", ".")))) if manuscript.is_dir() else ()
         for path in found:
             if not path.resolve().is_relative_to(manuscript.resolve()):
                 checker.errors.append(Problem(Location(path), "this chapter is a link to a file outside manuscript/",
                                               "copy the file into manuscript/ instead of linking to it"))
         if not found:
             checker.errors.append(Problem(Location(checker.source, 1), "chapters: no chapter files",
-                                          "add Markdown files (*.md) to manuscript/ or list them under `chapters:`"))
+                                          "add Markdown (*.md), Word (*.docx) or ODT (*.odt) files to manuscript/, "
+                                          "or list them under `chapters:`"))
         return found
     if not isinstance(raw, list) or not raw:
         checker.error("chapters", f"expected a list of file names, got {_describe(raw)}",

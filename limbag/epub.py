@@ -27,7 +27,7 @@ from .files import inside
 from .fonts import FontFace, families, subset_font
 from .language import Language
 from .layouts import Layouts
-from .markup import MarkupOptions, attr, blocks_html, css_string, inlines_html
+from .markup import MarkupOptions, attr, block_text, blocks_html, css_string, inlines_html
 from .model import Block, Book, Chapter, Figure, Heading, chapter_ids, iter_blocks
 from .pagemap import PageMap
 from .pdf import BackMatter
@@ -163,12 +163,15 @@ def _markup_options(context: _Context, chapter: Chapter) -> MarkupOptions:
         image_url=lambda path: image_href(path, manuscript),
         notes_inline=False,
         before_id=context.markers.before,
+        link_href=lambda url: context.href(url[1:]) if url.startswith("#") and url[1:] in context.where else url,
     )
 
 
 def image_href(path: Path, manuscript: Path) -> str:
     """Where an image is packed: its path in manuscript/, under media/, and the same as a URL (a name
     with characters a URL or a reading system might not take keeps a digest of the original)."""
+    if not path.is_relative_to(manuscript):  # a picture taken out of a Word or ODT file
+        return f"media/extracted/{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}{path.suffix.lower()}"
     relative = path.relative_to(manuscript).as_posix()
     safe = re.sub(r"[^A-Za-z0-9._/-]", "_", relative)
     if safe != relative:
@@ -210,7 +213,8 @@ def build_chapter(context: _Context, chapter: Chapter) -> PackageFile:
         "notes": Markup(_footnotes_html(chapter, options)),
     }
     data = context.render("chapter.xhtml.j2", chapter.title_text, chapter=view)
-    return PackageFile(chapter_file(chapter), data, XHTML, in_spine=True)
+    return PackageFile(chapter_file(chapter), data, XHTML, properties="mathml" if b"<math " in data else None,
+                       in_spine=True)
 
 
 def build_chronology_file(context: _Context) -> PackageFile | None:
@@ -305,10 +309,18 @@ def epub_faces(faces: tuple[FontFace, ...], layouts: Layouts) -> tuple[FontFace,
     return tuple(face for face in faces if face.family in named)
 
 
+BINARY = (".docx", ".odt")
+
+
 def book_characters(book: Book, language: Language) -> str:
     """Every character the e-book can show: its sources, settings and interface words, digits and
     the punctuation of the layouts. Known before layout, so fonts can be subset alongside it."""
-    texts = [path.read_text(encoding="utf-8") for path in book.config.chapters]
+    texts = [path.read_text(encoding="utf-8-sig") for path in book.config.chapters if path.suffix.lower() not in BINARY]
+    for chapter in book.chapters:  # a Word or ODT file's words are known from the model
+        if chapter.source.suffix.lower() in BINARY:
+            texts.append(chapter.title_text)
+            texts.extend(block_text(block) for block in iter_blocks(chapter.blocks))
+            texts.extend(block_text(block) for note in chapter.footnotes for block in iter_blocks(note.children))
     texts.append(book.config.source.read_text(encoding="utf-8"))
     texts.extend(language.ui.values())
     texts.extend(language.months)

@@ -66,7 +66,7 @@ class ConfigError(LimbagError):
         self.problems = problems
         first = problems[0]
         super().__init__(first.message, first.location, first.hint)
-        self.message = "\n".join(str(p) for p in problems)
+        self.message = "\n".join(str(p) for p in problems)  # type: ignore[misc]
 
 
 class ManuscriptError(LimbagError):
@@ -83,4 +83,4 @@ class StrictModeError(LimbagError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__(f"{len(problems)} warning(s) with --strict")
-        self.message = "\n".join(str(p) for p in problems) + f"\n{len(problems)} warning(s); --strict makes them fail the build"
+        self.message = "\n".join(str(p) for p in problems) + f"\n{len(problems)} warning(s); --strict makes them fail the build"  # type: ignore[misc]

@@ -18,6 +18,8 @@ from .model import (
     BlockQuote,
     Code,
     CodeBlock,
+    DefinitionList,
+    Division,
     Emphasis,
     Figure,
     Footnote,
@@ -26,14 +28,17 @@ from .model import (
     LineBreak,
     Link,
     ListBlock,
+    Math,
     NoteRef,
     Paragraph,
     Span,
     Strong,
+    Styled,
     Table,
     TableCell,
     Text,
     ThematicBreak,
+    block_groups,
     plain_text,
 )
 
@@ -80,6 +85,8 @@ class MarkupOptions:
     """True for print: the note's text stands at its call."""
     before_id: Callable[[str], str] = lambda element_id: ""
     """Markup to put just before the element with this id (the e-book's page-break markers)."""
+    link_href: Callable[[str], str] = lambda url: url
+    """Where a link goes in this writer's output: the e-book adds the file to a `#id` of another chapter."""
     flows: dict[str, FlowText] | None = None
     """Print: filled in while writing with each paragraph's and note's FlowText, by its id. The
     id-only spans are then left out of the HTML: thousands of spans that only say where something
@@ -188,7 +195,7 @@ def inline_html(node: Inline, options: MarkupOptions, words: _WordCounter | None
         return "<br/>"
     if isinstance(node, Link):
         title = f' title="{attr(node.title)}"' if node.title else ""
-        return f'<a href="{attr(node.url)}"{title}>{inlines_html(node.children, options, words)}</a>'
+        return f'<a href="{attr(options.link_href(node.url))}"{title}>{inlines_html(node.children, options, words)}</a>'
     if isinstance(node, Span):
         id_attr = f' id="{attr(node.id)}"' if node.id else ""
         class_attr = f' class="{attr(" ".join(node.classes))}"' if node.classes else ""
@@ -199,7 +206,33 @@ def inline_html(node: Inline, options: MarkupOptions, words: _WordCounter | None
         return f"{before}<span{id_attr}{class_attr}>{inner}</span>" if id_attr or class_attr else inner
     if isinstance(node, NoteRef):
         return note_ref_html(node, options, words)
+    if isinstance(node, Styled):
+        inner = inlines_html(node.children, options, words)
+        tag = STYLED_TAGS.get(node.kind)
+        return f"<{tag}>{inner}</{tag}>" if tag else f'<span class="{attr(node.kind)}">{inner}</span>'
+    if isinstance(node, Math):
+        return math_html(node, options)
     raise TypeError(f"unknown inline {node!r}")
+
+
+STYLED_TAGS = {"sub": "sub", "sup": "sup", "strikeout": "s", "underline": "u", "mark": "mark"}
+
+
+def math_html(node: Math, options: MarkupOptions) -> str:
+    """Print: the formula as a drawing (mathtype.svg_image); e-book: MathML. A displayed equation
+    stands on its own line, with its number at the right when it has a label."""
+    from .mathtype import MathError, mathml, svg_image
+
+    try:
+        formula = svg_image(node.tex, node.display) if options.notes_inline else mathml(node.tex, node.display)
+    except MathError:  # the reader warned already
+        formula = f'<code class="tex">{escape(node.tex, quote=False)}</code>'
+    if not node.display:
+        return f'<span class="math inline">{formula}</span>'
+    id_attr = f' id="{attr(node.id)}"' if node.id else ""
+    number = f'<span class="equation-number">({node.number})</span>' if node.number else ""
+    return f'{options.before_id(node.id) if node.id else ""}<span class="math display"{id_attr}>{formula}{number}</span>'
+
 
 
 def note_ref_html(ref: NoteRef, options: MarkupOptions, words: _WordCounter | None = None) -> str:
@@ -240,12 +273,12 @@ def block_text(block: Block) -> str:
         return plain_text(block.children)
     if isinstance(block, BlockQuote):
         return " ".join(block_text(child) for child in block.children)
-    if isinstance(block, ListBlock):
-        return " ".join(block_text(child) for item in block.items for child in item)
+    if isinstance(block, (ListBlock, Division, DefinitionList)):
+        return " ".join(block_text(child) for group in block_groups(block) for child in group)
     if isinstance(block, CodeBlock):
         return block.text
     if isinstance(block, Table):
-        return " ".join(plain_text(cell.children) for row in (*block.head, *block.body) for cell in row)
+        return " ".join(plain_text(cell.children) for row in (*block.head, *block.body, *block.foot) for cell in row)
     if isinstance(block, Figure):
         return plain_text(block.caption)
     return ""
@@ -266,11 +299,21 @@ def block_html(block: Block, options: MarkupOptions) -> str:
     if isinstance(block, ListBlock):
         tag = "ol" if block.ordered else "ul"
         start = f' start="{block.start}"' if block.ordered and block.start != 1 else ""
+        if start and options.notes_inline:  # the layout engine reads the counter, not the attribute
+            start += f' style="counter-reset: list-item {block.start - 1}"'
+
+        style = f' class="{attr(block.style)}"' if block.ordered and block.style != "decimal" else ""
         items = "".join(f"<li>{_list_item_html(item, options)}</li>" for item in block.items)
-        return f'<{tag} id="{attr(block.id)}"{start}>{items}</{tag}>'
+        return f'<{tag} id="{attr(block.id)}"{start}{style}>{items}</{tag}>'
     if isinstance(block, CodeBlock):
-        language = f' class="language-{attr(block.language)}"' if block.language else ""
-        return f'<pre id="{attr(block.id)}"><code{language}>{escape(block.text, quote=False)}</code></pre>'
+        return code_html(block)
+    if isinstance(block, DefinitionList):
+        items = "".join(f"<dt>{inlines_html(term, options)}</dt>"
+                        + "".join(f"<dd>{_list_item_html(definition, options)}</dd>" for definition in definitions)
+                        for term, definitions in block.items)
+        return f'<dl id="{attr(block.id)}">{items}</dl>'
+    if isinstance(block, Division):
+        return _division_html(block, options)
     if isinstance(block, Table):
         return _table_html(block, options)
     if isinstance(block, Figure):
@@ -285,6 +328,62 @@ def block_html(block: Block, options: MarkupOptions) -> str:
     raise TypeError(f"unknown block {block!r}")
 
 
+def _division_html(block: Division, options: MarkupOptions) -> str:
+    """A box: an admonition headed by its title or its kind's word, a `<details>` with its summary,
+    or a plain div with the manuscript's classes for the layouts to style."""
+    classes = [*block.classes]
+    if block.kind and block.kind not in classes:
+        classes.append(block.kind)
+    if block.kind and block.kind != "details":
+        classes.append("admonition")
+    class_attr = f' class="{attr(" ".join(classes))}"' if classes else ""
+    title = inlines_html(block.title, options) if block.title else ""
+    if not title and block.kind:
+        title = escape(options.language.word(block.kind), quote=False)
+    heading = f'<p class="box-title">{title}</p>\n' if title else ""
+    role = ' role="note"' if block.kind and block.kind != "details" else ""
+    return f'<div id="{attr(block.id)}"{class_attr}{role}>\n{heading}{blocks_html(block.children, options)}\n</div>'
+
+
+def code_html(block: CodeBlock) -> str:
+    """A code block, coloured by Pygments when its language is known; each line its own span, so
+    that a long line wraps under itself with an indent instead of running off the page."""
+    lines: list[str]
+    language = f' class="language-{attr(block.language)}"' if block.language else ""
+    highlighted = _highlight(block.text, block.language) if block.language else None
+    lines = highlighted if highlighted is not None else [escape(line, quote=False)
+                                                          for line in block.text.split("\n")]
+    body = "".join(f'<span class="line">{line or " "}</span>' for line in lines)
+    return f'<pre id="{attr(block.id)}"><code{language}>{body}</code></pre>'
+
+
+def _highlight(text: str, language: str) -> list[str] | None:
+    """Each line of `text` as HTML with Pygments' short token classes (`k`, `s`, `c` …), or None
+    if Pygments does not know the language."""
+    from pygments import lex
+    from pygments.lexers import get_lexer_by_name
+    from pygments.token import STANDARD_TYPES
+    from pygments.util import ClassNotFound
+
+    try:
+        lexer = get_lexer_by_name(language, stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        return None
+    lines: list[str] = [""]
+    for token, value in lex(text, lexer):
+        css = ""
+        while token is not None and not css:
+            css = STANDARD_TYPES.get(token, "")
+            token = token.parent
+        for number, piece in enumerate(value.split("\n")):
+            if number:
+                lines.append("")
+            if piece:
+                escaped = escape(piece, quote=False)
+                lines[-1] += f'<span class="{css}">{escaped}</span>' if css else escaped
+    return lines
+
+
 def _list_item_html(item: tuple[Block, ...], options: MarkupOptions) -> str:
     # A tight list item is one paragraph: write its words without <p> so lists stay compact.
     if len(item) == 1 and isinstance(item[0], Paragraph):
@@ -294,11 +393,25 @@ def _list_item_html(item: tuple[Block, ...], options: MarkupOptions) -> str:
 
 def _cell_html(tag: str, cell: TableCell, options: MarkupOptions) -> str:
     align = f' class="align-{cell.align}"' if cell.align else ""
-    return f"<{tag}{align}>{inlines_html(cell.children, options)}</{tag}>"
+    rows = f' rowspan="{cell.rows}"' if cell.rows > 1 else ""
+    columns = f' colspan="{cell.columns}"' if cell.columns > 1 else ""
+    return f"<{tag}{align}{rows}{columns}>{inlines_html(cell.children, options)}</{tag}>"
+
+
+def _rows_html(rows: tuple[tuple[TableCell, ...], ...], tag: str, options: MarkupOptions) -> str:
+    return "".join("<tr>" + "".join(_cell_html(tag, cell, options) for cell in row) + "</tr>" for row in rows)
 
 
 def _table_html(table: Table, options: MarkupOptions) -> str:
-    head = "".join("<tr>" + "".join(_cell_html("th", c, options) for c in row) + "</tr>" for row in table.head)
-    body = "".join("<tr>" + "".join(_cell_html("td", c, options) for c in row) + "</tr>" for row in table.body)
-    thead = f"<thead>{head}</thead>" if head else ""
-    return f'<table id="{attr(table.id)}">{thead}<tbody>{body}</tbody></table>'
+    """A table; its head rows repeat on each page it crosses (the engine repeats a <thead>), and a
+    caption stands above it. Widths given in the manuscript become a <colgroup>."""
+    caption = f"<caption>{inlines_html(table.caption, options)}</caption>" if table.caption else ""
+    columns = ""
+    if table.widths:
+        columns = "<colgroup>" + "".join(f'<col style="width:{width * 100:.1f}%"/>' if width else "<col/>"
+                                         for width in table.widths) + "</colgroup>"
+    thead = f"<thead>{_rows_html(table.head, 'th', options)}</thead>" if table.head else ""
+    tfoot = f"<tfoot>{_rows_html(table.foot, 'td', options)}</tfoot>" if table.foot else ""
+    body = _rows_html(table.body, "td", options)
+    return f'<table id="{attr(table.id)}">{caption}{columns}{thead}<tbody>{body}</tbody>{tfoot}</table>'
+

@@ -67,7 +67,28 @@ class NoteRef:
     first: bool = True
 
 
-Inline = Text | Emphasis | Strong | Code | LineBreak | Link | Span | NoteRef
+@dataclass(frozen=True, slots=True)
+class Styled:
+    """Text set apart by its look alone: `kind` is sub, sup, smallcaps, strikeout, underline or mark."""
+
+    kind: str
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Math:
+    """TeX math, inline (`$…$`) or displayed (`$$…$$`); a displayed equation with an
+    `{#eq:label}` has that id and a number, counted through the book."""
+
+    tex: str
+    display: bool = False
+    id: str | None = None
+    number: int = 0
+
+
+Inline = Text | Emphasis | Strong | Code | LineBreak | Link | Span | NoteRef | Styled | Math
+CONTAINERS = (Emphasis, Strong, Link, Span, Styled)
+"""The inlines that hold other inlines in `children`."""
 
 
 # Blocks ---------------------------------------------------------------------------------------
@@ -99,6 +120,29 @@ class ListBlock:
     ordered: bool
     items: tuple[tuple[Block, ...], ...]
     start: int = 1
+    style: str = "decimal"
+    """The CSS list-style-type of the numbers: decimal, lower-alpha, upper-roman …"""
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionList:
+    id: str
+    items: tuple[tuple[tuple[Inline, ...], tuple[tuple[Block, ...], ...]], ...]
+    """Each term with its definitions."""
+
+
+@dataclass(frozen=True, slots=True)
+class Division:
+    """A fenced div `::: {.note}`, an HTML `<div>` or `<details>`: blocks the layouts may style.
+    `kind` is an admonition (note, tip, warning, important, caution, exercise), "details" or ""."""
+
+    id: str
+    children: tuple[Block, ...]
+    classes: tuple[str, ...] = ()
+    kind: str = ""
+    title: tuple[Inline, ...] = ()
+    """The box's own title, or the summary of a `<details>`; an admonition without one is headed
+    by its kind's word in the book's language."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +157,9 @@ class TableCell:
     children: tuple[Inline, ...]
     align: str | None = None
     """left, right or center."""
+    rows: int = 1
+    columns: int = 1
+    """How many rows and columns the cell spans."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +167,10 @@ class Table:
     id: str
     head: tuple[tuple[TableCell, ...], ...]
     body: tuple[tuple[TableCell, ...], ...]
+    foot: tuple[tuple[TableCell, ...], ...] = ()
+    caption: tuple[Inline, ...] = ()
+    widths: tuple[float, ...] = ()
+    """Each column's share of the text width, when the manuscript gives them (multiline and grid tables)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +190,19 @@ class ThematicBreak:
     id: str
 
 
-Block = Paragraph | Heading | BlockQuote | ListBlock | CodeBlock | Table | Figure | ThematicBreak
+Block = (Paragraph | Heading | BlockQuote | ListBlock | CodeBlock | Table | Figure | ThematicBreak | DefinitionList
+         | Division)
+
+
+def block_groups(block: Block) -> tuple[tuple[Block, ...], ...]:
+    """The runs of blocks nested in a block: a quote's or a box's, each list item's, each definition's."""
+    if isinstance(block, (BlockQuote, Division)):
+        return (block.children,)
+    if isinstance(block, ListBlock):
+        return block.items
+    if isinstance(block, DefinitionList):
+        return tuple(definition for _, definitions in block.items for definition in definitions)
+    return ()
 
 
 # Notes and marks ------------------------------------------------------------------------------
@@ -218,11 +281,8 @@ def iter_blocks(blocks: Iterable[Block]) -> Iterator[Block]:
     """Every block, nested ones (in quotes and list items) included, in reading order."""
     for block in blocks:
         yield block
-        if isinstance(block, BlockQuote):
-            yield from iter_blocks(block.children)
-        elif isinstance(block, ListBlock):
-            for item in block.items:
-                yield from iter_blocks(item)
+        for group in block_groups(block):
+            yield from iter_blocks(group)
 
 
 def rewrite_text(block: Block, rewrite: Callable[[str], list[Inline]], keep: Callable[[Span], bool]) -> Block:
@@ -237,7 +297,7 @@ def rewrite_text(block: Block, rewrite: Callable[[str], list[Inline]], keep: Cal
                 result.extend(rewrite(node.text))
             elif isinstance(node, Span) and keep(node):
                 result.append(node)
-            elif isinstance(node, (Emphasis, Strong, Link, Span)):
+            elif isinstance(node, CONTAINERS):
                 result.append(dataclasses.replace(node, children=inlines(node.children)))
             else:
                 result.append(node)
@@ -248,13 +308,18 @@ def rewrite_text(block: Block, rewrite: Callable[[str], list[Inline]], keep: Cal
 
     if isinstance(block, Paragraph):
         return dataclasses.replace(block, children=inlines(block.children))
-    if isinstance(block, BlockQuote):
+    if isinstance(block, (BlockQuote, Division)):
         return dataclasses.replace(block, children=tuple(rewrite_text(b, rewrite, keep) for b in block.children))
+    if isinstance(block, DefinitionList):
+        return dataclasses.replace(block, items=tuple(
+            (term, tuple(tuple(rewrite_text(b, rewrite, keep) for b in definition) for definition in definitions))
+            for term, definitions in block.items))
     if isinstance(block, ListBlock):
         return dataclasses.replace(block, items=tuple(tuple(rewrite_text(b, rewrite, keep) for b in item)
                                                       for item in block.items))
     if isinstance(block, Table):
-        return dataclasses.replace(block, head=tuple(cells(r) for r in block.head), body=tuple(cells(r) for r in block.body))
+        return dataclasses.replace(block, head=tuple(cells(r) for r in block.head), body=tuple(cells(r) for r in block.body),
+                                   foot=tuple(cells(r) for r in block.foot), caption=inlines(block.caption))
     if isinstance(block, Figure):
         return dataclasses.replace(block, caption=inlines(block.caption))
     return block
@@ -284,9 +349,9 @@ def _block_ids(nodes: tuple[Block, ...]) -> set[str]:
 
     def inlines(nodes: tuple[Inline, ...]) -> None:
         for node in nodes:
-            if isinstance(node, Span) and node.id:
+            if isinstance(node, (Span, Math)) and node.id:
                 ids.add(node.id)
-            if isinstance(node, (Emphasis, Strong, Link, Span)):
+            if isinstance(node, CONTAINERS):
                 inlines(node.children)
 
     def blocks(nodes: tuple[Block, ...]) -> None:
@@ -294,11 +359,8 @@ def _block_ids(nodes: tuple[Block, ...]) -> set[str]:
             ids.add(block.id)
             if isinstance(block, (Paragraph, Heading)):
                 inlines(block.children)
-            elif isinstance(block, BlockQuote):
-                blocks(block.children)
-            elif isinstance(block, ListBlock):
-                for item in block.items:
-                    blocks(item)
+            for group in block_groups(block):
+                blocks(group)
 
     blocks(nodes)
     return ids
@@ -310,8 +372,10 @@ def plain_text(inlines: tuple[Inline, ...]) -> str:
     for node in inlines:
         if isinstance(node, (Text, Code)):
             parts.append(node.text)
+        elif isinstance(node, Math):
+            parts.append(node.tex.strip())
         elif isinstance(node, LineBreak):
             parts.append(" ")
-        elif isinstance(node, (Emphasis, Strong, Link, Span)):
+        elif isinstance(node, CONTAINERS):
             parts.append(plain_text(node.children))
     return "".join(parts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import hashlib
@@ -107,6 +108,15 @@ class PrintHtml:
     """Each paragraph's and note's text with the marks left out of `html` (see markup.FlowText)."""
 
 
+def print_image_url(path: Path, manuscript: Path) -> str:
+    """A figure's file relative to manuscript/; a picture taken out of a Word or ODT file (kept in
+    the build cache, which may lie outside the book) travels in the HTML as a data: URL."""
+    if path.is_relative_to(manuscript):
+        return quote(path.relative_to(manuscript).as_posix())
+    kind = "svg+xml" if path.suffix.lower() == ".svg" else path.suffix.lower().lstrip(".").replace("jpg", "jpeg")
+    return f"data:image/{kind};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
 def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]],
                back_matter: BackMatter, part: str, pages: Mapping[str, str] = MappingProxyType({})) -> PrintHtml:
     """One part of the printed book ('front', 'body' or 'back') as HTML, from the `print/book.html.j2`
@@ -118,7 +128,7 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
         options = MarkupOptions(
             language=language,
             notes={note.id: note for note in chapter.footnotes},
-            image_url=lambda path: quote(path.relative_to(manuscript).as_posix()),
+            image_url=lambda path: print_image_url(path, manuscript),
             notes_inline=True,
             flows=flows,
         )

@@ -113,12 +113,13 @@ class PreparedBook:
 
 
 def prepare(book_dir: Path, detect_all: bool = False,
-            loaded: tuple[BookConfig, list[Problem]] | None = None) -> PreparedBook:
+            loaded: tuple[BookConfig, list[Problem]] | None = None, cache_dir: Path | None = None) -> PreparedBook:
     """Read the book and mark what the index and chronology need (detect_all: find every date, curate
-    none). `loaded` is book.yaml as `load_config` gave it, if it was read already."""
+    none). `loaded` is book.yaml as `load_config` gave it, if it was read already; the chapters'
+    syntax trees are kept in `cache_dir` (by default the cache of the book's build/ folder)."""
     config, config_warnings = loaded or load_config(book_dir)
     written_moment(config)  # a SOURCE_DATE_EPOCH the outputs cannot carry stops the build here
-    book, reader_warnings = read_book(config)
+    book, reader_warnings = read_book(config, cache_dir or book_dir / "build" / CACHE_FOLDER)
     language = load_language(config.language)
     settings, index_warnings = index_settings(config)
     book, alias_warnings = mark_aliases(book, settings)
@@ -266,7 +267,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         if second is not None:  # it sets its engine up while this process reads the chapters
             second.set_up(engine_settings(loaded[0], layouts, faces, press=False))
         with _stage(progress, lambda: f"read {len(prepared.book.chapters)} chapters"):
-            prepared = prepare(book_dir, loaded=loaded)
+            prepared = prepare(book_dir, loaded=loaded, cache_dir=target / CACHE_FOLDER)
         config = prepared.config
         requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
         count = _StepCounter(steps, _steps_of(prepared, requested))

@@ -1,23 +1,29 @@
-"""Markdown chapters → the document model. markdown-it tokens never leave this module."""
+"""Chapter files → the document model, through Pandoc's syntax tree (see pandoc.py).
+
+Pandoc's types never leave this module. Everything Pandoc reads either becomes the model or is
+shown as text with a located warning; nothing is dropped in silence. Pandoc gives no source
+positions for Markdown, so lines are found in the source text (`_Lines`).
+"""
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
+import functools
+import json
 import re
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
-from markdown_it.tree import SyntaxTreeNode
-from mdit_py_plugins.attrs import attrs_plugin
-from mdit_py_plugins.footnote import footnote_plugin
+from typing import Any
 
 from .config import BookConfig, slugify
 from .dates import DateError, parse_date_value
 from .errors import Location, ManuscriptError, Problem
 from .images import ImageRefused, check_image
 from .model import (
+    CONTAINERS,
     Block,
     BlockQuote,
     Book,
@@ -25,6 +31,8 @@ from .model import (
     Code,
     CodeBlock,
     DateMark,
+    DefinitionList,
+    Division,
     Emphasis,
     Figure,
     Footnote,
@@ -34,323 +42,65 @@ from .model import (
     LineBreak,
     Link,
     ListBlock,
+    Math,
     NoteRef,
     Paragraph,
     Span,
     Strong,
+    Styled,
     Table,
     TableCell,
     Text,
     ThematicBreak,
-    iter_blocks,
     plain_text,
 )
+from .pandoc import Parsed, Source, parse_sources
 
-HEADING_ATTRIBUTES = re.compile(r"\s*\{([^{}]*)\}\s*$")
+Node = dict[str, Any]
+
 UNDEFINED_NOTE = re.compile(r"\[\^([^\]\s]+)\]")
+TEMPLATE_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}")
+EQUATION_LABEL = re.compile(r"^\{#(eq:[A-Za-z0-9_:.-]+)\}$")
 SAFE_URL = re.compile(r"^(https?:|mailto:|#)", re.IGNORECASE)
+URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 ID = re.compile(r"[A-Za-z][A-Za-z0-9_:.-]*")
 """An id an author may write. Every id Limbag makes begins with `_` (`_p-1-3`, `_fn-2-1`), so the two
 never meet; the ids of the book's own parts are the exception, and are refused (BOOK_PARTS)."""
 BOOK_PARTS = {"title-page": "title page", "imprint": "imprint", "contents": "contents", "notes": "notes",
               "index": "index", "chronology": "chronology"}
+ADMONITIONS = ("note", "tip", "warning", "important", "caution", "exercise")
+"""Boxes a teacher's handout has; the layouts style them and head them with the kind's word."""
+LIST_STYLES = {"Decimal": "decimal", "LowerAlpha": "lower-alpha", "UpperAlpha": "upper-alpha",
+               "LowerRoman": "lower-roman", "UpperRoman": "upper-roman", "Example": "decimal",
+               "DefaultStyle": "decimal"}
+STYLED = {"Subscript": "sub", "Superscript": "sup", "SmallCaps": "smallcaps", "Strikeout": "strikeout",
+          "Underline": "underline"}
+QUOTES = {"DoubleQuote": ("\u201c", "\u201d"), "SingleQuote": ("\u2018", "\u2019")}
+ALIGNS = {"AlignLeft": "left", "AlignRight": "right", "AlignCenter": "center"}
+INLINE_HTML = {"strong": "strong", "b": "strong", "em": "em", "i": "em", "sup": "sup", "sub": "sub",
+               "u": "underline", "ins": "underline", "s": "strikeout", "del": "strikeout", "strike": "strikeout",
+               "mark": "mark", "small": "", "span": "", "a": "", "code": "", "kbd": "", "abbr": "", "cite": "em",
+               "q": ""}
+"""Raw HTML inline elements that become the model; every other tag is shown as text with a warning."""
+BOOK_KEYS = {"author", "date", "lang", "language", "subtitle", "publisher", "rights", "identifier", "isbn",
+             "description", "abstract", "keywords", "subject"}
+CHAPTER_KEYS = {"title"}
 
 
-def markdown_parser() -> MarkdownIt:
-    """CommonMark + GFM tables + footnotes + Pandoc-style attributes and bracketed spans.
+class ManuscriptErrors(ManuscriptError):
+    """Every error found in the chapters, reported at once."""
 
-    Like Pandoc's `smart` extension, straight quotes become curly, `--` and `---` dashes, `...` an ellipsis.
-    """
-    parser = (
-        MarkdownIt("commonmark", {"typographer": True, "quotes": "“”‘’"})
-        .enable(["table", "strikethrough", "replacements", "smartquotes"])
-        .use(footnote_plugin)
-        .use(attrs_plugin, spans=True)
-    )
-    # Every link and image is read as one, whatever its target: the reader refuses the targets it
-    # does not follow with a warning and shows the text (markdown-it would leave the source as text).
-    parser.validateLink = lambda url: True  # type: ignore[method-assign]
-    return parser
-
-
-@dataclass
-class _ChapterReader:
-    """Converts one chapter's syntax tree; holds the counters that make ids unique."""
-
-    source: Path
-    manuscript_dir: Path
-    chapter_number: int
-    used_ids: set[str]
-    figure_count: int
-    problems: list[Problem] = field(default_factory=list)
-    index_marks: list[IndexMark] = field(default_factory=list)
-    date_marks: list[DateMark] = field(default_factory=list)
-    notes_called: dict[int, int] = field(default_factory=dict)
-    block_count: int = 0
-    mark_count: int = 0
-
-    # ids ---------------------------------------------------------------------------------------
-    def new_id(self, kind: str) -> str:
-        self.block_count += 1
-        return f"_{kind}-{self.chapter_number}-{self.block_count}"
-
-    def claim_id(self, wanted: str, line: int, explicit: bool) -> str:
-        if explicit:
-            if not ID.fullmatch(wanted):
-                raise ManuscriptError(f"id {wanted!r} is not a valid identifier", self.at(line),
-                                      "start with a letter; use letters, digits, '-', '_', '.' or ':'")
-            if wanted in BOOK_PARTS:
-                raise ManuscriptError(f"id {wanted!r} is the name of the book's {BOOK_PARTS[wanted]}", self.at(line),
-                                      "choose another id")
-            if wanted in self.used_ids:
-                raise ManuscriptError(f"duplicate id {wanted!r}", self.at(line),
-                                      "every {#id} must be unique in the whole book; rename one")
-            self.used_ids.add(wanted)
-            return wanted
-        base = wanted if ID.fullmatch(wanted) else f"s-{wanted}" if wanted else "section"
-        candidate, suffix = base, 1
-        while candidate in self.used_ids:
-            suffix += 1
-            candidate = f"{base}-{suffix}"
-        self.used_ids.add(candidate)
-        return candidate
-
-    def at(self, line: int | None) -> Location:
-        return Location(self.source, line)
-
-    def warn(self, line: int | None, message: str, hint: str) -> None:
-        self.problems.append(Problem(self.at(line), message, hint))
-
-    # blocks ------------------------------------------------------------------------------------
-    def blocks(self, nodes: Iterable[SyntaxTreeNode], fallback_line: int) -> tuple[Block, ...]:
-        result: list[Block] = []
-        for node in nodes:
-            block = self.block(node, _line(node, fallback_line))
-            if block is not None:
-                result.append(block)
-        return tuple(result)
-
-    def block(self, node: SyntaxTreeNode, line: int) -> Block | None:
-        kind = node.type
-        if kind == "paragraph":
-            inline = node.children[0] if node.children else None
-            children = inline.children if inline else []
-            if len(children) == 1 and children[0].type == "image":
-                return self.figure(children[0], line)
-            if inline is not None and len(inline.content) > MAX_PARAGRAPH_CHARACTERS:
-                raise ManuscriptError(f"a paragraph of {len(inline.content):,} characters; at most "
-                                      f"{MAX_PARAGRAPH_CHARACTERS:,} are laid out as one", self.at(line),
-                                      "break it into paragraphs with blank lines")
-            return Paragraph(self.new_id("p"), self.inlines(children, line))
-        if kind == "heading":
-            return self.heading(node, line)
-        if kind == "blockquote":
-            return BlockQuote(self.new_id("q"), self.blocks(node.children, line))
-        if kind in ("bullet_list", "ordered_list"):
-            list_id = self.new_id("l")
-            start = int(str(node.attrs.get("start", 1))) if kind == "ordered_list" else 1
-            items = tuple(self.blocks(item.children, _line(item, line)) for item in node.children)
-            return ListBlock(list_id, kind == "ordered_list", items, start)
-        if kind in ("fence", "code_block"):
-            language = node.info.split()[0] if node.info.strip() else None
-            return CodeBlock(self.new_id("code"), node.content, language)
-        if kind == "table":
-            return self.table(node, line)
-        if kind == "hr":
-            return ThematicBreak(self.new_id("hr"))
-        if kind == "html_block":
-            if not node.content.lstrip().startswith("<!--"):
-                self.warn(line, "raw HTML is not passed through; this block is dropped",
-                          "write it in Markdown instead")
-            return None
-        if kind == "footnote_block":
-            return None
-        self.warn(line, f"unsupported Markdown construct {kind!r} dropped", "write it as plain Markdown")
-        return None
-
-    def heading(self, node: SyntaxTreeNode, line: int) -> Heading:
-        level = max(2, int(node.tag[1]))
-        children = self.inlines(node.children[0].children if node.children else [], line)
-        explicit = str(node.attrs["id"]) if "id" in node.attrs else None
-        heading_id = self.claim_id(explicit or slugify(plain_text(children)), line, explicit is not None)
-        return Heading(heading_id, level, children, tuple(str(node.attrs.get("class", "")).split()))
-
-    def figure(self, node: SyntaxTreeNode, line: int) -> Figure | Paragraph:
-        src = str(node.attrs.get("src", ""))
-        caption = self.inlines(node.children, line)
-        try:
-            image = check_image(src, self.manuscript_dir, self.at(line))
-        except ImageRefused as refused:
-            self.problems.append(Problem(self.at(line), refused.what, refused.hint))
-            alt = str(node.attrs.get("alt", "")).strip()
-            return Paragraph(self.new_id("p"), caption or ((Text(alt),) if alt else ()))
-        alt = str(node.attrs.get("alt") or plain_text(caption)).strip()
-        if not alt:
-            self.warn(line, f"image {src!r} has neither caption nor alt text",
-                      'add a caption ![Caption](…) or {alt="…"} so that every reader knows what it shows')
-        self.figure_count += 1
-        figure_id = self.claim_id(str(node.attrs["id"]), line, True) if "id" in node.attrs else self.new_id("fig")
-        return Figure(figure_id, self.figure_count, image, alt, caption, self.at(line))
-
-    def table(self, node: SyntaxTreeNode, line: int) -> Table:
-        rows_in_all = sum(len(section.children) for section in node.children)
-        if rows_in_all > MAX_TABLE_ROWS:
-            raise ManuscriptError(f"a table of {rows_in_all:,} rows; at most {MAX_TABLE_ROWS:,} in one table",
-                                  self.at(line), "split it, or give the data as a file to download")
-        head: list[tuple[TableCell, ...]] = []
-        body: list[tuple[TableCell, ...]] = []
-        for section in node.children:
-            rows = head if section.type == "thead" else body
-            for row in section.children:
-                rows.append(tuple(self.cell(cell, _line(row, line)) for cell in row.children))
-        return Table(self.new_id("tbl"), tuple(head), tuple(body))
-
-    def cell(self, node: SyntaxTreeNode, line: int) -> TableCell:
-        style = str(node.attrs.get("style", ""))
-        align = style.split(":", 1)[1] if style.startswith("text-align:") else None
-        children = node.children[0].children if node.children else []
-        return TableCell(self.inlines(children, line), align)
-
-    # inlines -----------------------------------------------------------------------------------
-    def inlines(self, nodes: Iterable[SyntaxTreeNode], line: int) -> tuple[Inline, ...]:
-        result: list[Inline] = []
-        for node in nodes:
-            kind = node.type
-            if kind == "text":
-                for match in UNDEFINED_NOTE.finditer(node.content):
-                    self.warn(line, f"footnote [^{match.group(1)}] is not defined",
-                              f"add a line `[^{match.group(1)}]: text` at the end of the chapter")
-                result.append(Text(node.content))
-            elif kind == "softbreak":
-                result.append(Text("\n"))
-                line += 1
-            elif kind == "hardbreak":
-                result.append(LineBreak())
-                line += 1
-            elif kind == "em":
-                result.append(Emphasis(self.inlines(node.children, line)))
-            elif kind == "strong":
-                result.append(Strong(self.inlines(node.children, line)))
-            elif kind == "s":
-                result.append(Span(self.inlines(node.children, line), classes=("strikeout",)))
-            elif kind == "code_inline":
-                result.append(Code(node.content))
-            elif kind == "link":
-                result.append(self.link(node, line))
-            elif kind == "span":
-                result.append(self.span(node, line))
-            elif kind == "footnote_ref":
-                result.append(self.note_ref(node))
-            elif kind == "image":
-                self.warn(line, "an image inside a paragraph is shown as its caption",
-                          "put the image in a paragraph of its own to make it a figure")
-                result.extend(self.inlines(node.children, line))
-            elif kind == "html_inline":
-                self.warn(line, f"raw HTML {node.content!r} is not passed through; shown as text",
-                          "write it in Markdown instead")
-                result.append(Text(node.content))
-            elif kind == "footnote_anchor":
-                continue
-            else:
-                self.warn(line, f"unsupported inline {kind!r} dropped", "write it as plain Markdown")
-        return _merge_text(result)
-
-    def link(self, node: SyntaxTreeNode, line: int) -> Inline:
-        url = str(node.attrs.get("href", ""))
-        children = self.inlines(node.children, line)
-        if not SAFE_URL.match(url):
-            self.warn(line, f"link target {url!r} is not a web address or #id; its text is shown without the link",
-                      "link to https://…, mailto:… or a #heading-id")
-            return Span(children)
-        title = node.attrs.get("title")
-        return Link(url, children, str(title) if title else None)
-
-    def span(self, node: SyntaxTreeNode, line: int) -> Span:
-        attrs = {str(k): str(v) for k, v in node.attrs.items()}
-        children = self.inlines(node.children, line)
-        text = plain_text(children).strip()
-        span_id = self.claim_id(attrs["id"], line, True) if "id" in attrs else None
-        location = Location(self.source, line)
-        if ("idx" in attrs or "date" in attrs) and span_id is None:
-            self.mark_count += 1
-            span_id = f"_m-{self.chapter_number}-{self.mark_count}"
-        if "idx" in attrs:
-            terms = tuple(term.strip() for term in attrs["idx"].split("!"))
-            if len(terms) > MAX_INDEX_LEVELS:
-                raise ManuscriptError(f"an index entry of {len(terms)} levels; at most {MAX_INDEX_LEVELS}",
-                                      location, 'write idx="Term", "Term!Sub-term" or "Term!Sub-term!Sub-sub-term"')
-            if not all(terms):
-                self.warn(line, f"empty index term in idx={attrs['idx']!r}", 'write idx="Term" or idx="Term!Sub-term"')
-            else:
-                self.index_marks.append(IndexMark(span_id or "", terms, text, location))
-        if "date" in attrs:
-            try:
-                if attrs["date"].strip():  # empty: the chronology reads the date from the visible text
-                    parse_date_value(attrs["date"])
-            except DateError as error:
-                raise ManuscriptError(f"bad date {attrs['date']!r} in a date mark: {error}", location,
-                                      "write YYYY, YYYY-MM, YYYY-MM-DD or a range such as 1954-01/1954-02") from None
-            event = attrs.get("event", "").strip() or None
-            self.date_marks.append(DateMark(span_id or "", attrs["date"].strip(), event, text, location))
-        return Span(children, span_id, tuple(attrs.get("class", "").split()))
-
-    def note_ref(self, node: SyntaxTreeNode) -> NoteRef:
-        note = int(node.meta["id"])
-        calls = self.notes_called.get(note, 0)
-        self.notes_called[note] = calls + 1
-        ref_id = f"_fnref-{self.chapter_number}-{note + 1}" + (f"-{calls + 1}" if calls else "")
-        return NoteRef(f"_fn-{self.chapter_number}-{note + 1}", note + 1, ref_id, first=calls == 0)
-
-    def footnotes(self, block: SyntaxTreeNode | None, call_lines: dict[int, int]) -> tuple[Footnote, ...]:
-        if block is None:
-            return ()
-        notes: list[Footnote] = []
-        for node in block.children:
-            note = int(node.meta["id"])
-            line = _line(node, call_lines.get(note, 1))
-            children = self.blocks(node.children, line)
-            notes.append(Footnote(f"_fn-{self.chapter_number}-{note + 1}", note + 1, children, self.at(line)))
-        return tuple(notes)
-
-
-def _merge_text(nodes: list[Inline]) -> tuple[Inline, ...]:
-    """One Text for a run of text and line breaks, so that a phrase is found even across lines."""
-    merged: list[Inline] = []
-    for node in nodes:
-        if isinstance(node, Text) and merged and isinstance(merged[-1], Text):
-            merged[-1] = Text(merged[-1].text + node.text)
-        else:
-            merged.append(node)
-    return tuple(merged)
-
-
-def _line(node: SyntaxTreeNode, fallback: int) -> int:
-    """The 1-based line where a node starts, or the fallback for nodes without a map."""
-    for candidate in (node, *node.children[:1]):
-        if candidate.map:
-            return candidate.map[0] + 1
-    return fallback
-
-
-def _take_heading_attributes(tokens: list[Token]) -> None:
-    """Pandoc's `# Title {#id .class}`: move trailing braces from the heading text to its attrs."""
-    for opening, inline in zip(tokens, tokens[1:], strict=False):
-        if opening.type != "heading_open" or not inline.children or inline.children[-1].type != "text":
-            continue
-        last = inline.children[-1]
-        match = HEADING_ATTRIBUTES.search(last.content)
-        if not match:
-            continue
-        for part in match.group(1).split():
-            if part.startswith("#"):
-                opening.attrs["id"] = part[1:]
-            elif part.startswith("."):
-                opening.attrs["class"] = (str(opening.attrs.get("class", "")) + " " + part[1:]).strip()
-        last.content = last.content[: match.start()]
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        first = problems[0]
+        super().__init__(first.message, first.location, first.hint)
+        self.message = "\n".join(str(p) for p in problems)  # type: ignore[misc]
 
 
 MAX_CHAPTER_BYTES = 2 * 1024 * 1024
 """Some 600 printed pages: a book in one file is fine, a file that is not a book is refused."""
+MAX_BINARY_BYTES = 50 * 1024 * 1024
+"""A Word or ODT file with its pictures."""
 MAX_PARAGRAPH_CHARACTERS = 100_000
 """Some 30 pages of one paragraph."""
 MAX_TABLE_ROWS = 3_000
@@ -360,109 +110,1065 @@ MAX_NESTING = 32
 MAX_INDEX_LEVELS = 3
 
 
-def _check_nesting(tokens: list[Token], source: Path) -> None:
-    """Refuse structures nested deeper than MAX_NESTING, at their line, before anything recurses into them."""
-    for token in tokens:
-        deepest = max([token.level, *(child.level for child in token.children or ())])
-        if deepest > MAX_NESTING:
-            line = token.map[0] + 1 if token.map else None
-            raise ManuscriptError(f"quotes, lists or emphasis nested more than {MAX_NESTING} deep", Location(source, line),
+class _Lines:
+    """Finds where a piece of a chapter stands in its source text (Pandoc's Markdown reader gives
+    no positions): each block is looked for after the one before it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0] + [match.end() for match in re.finditer("\n", text)]
+        self.cursor = 0
+
+    def line_at(self, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset)
+
+    def find(self, needle: str, start: int | None = None) -> int | None:
+        """The offset of `needle` at or after `start` (the current block), else anywhere, else None."""
+        if not needle or not self.text:
+            return None
+        offset = self.text.find(needle, self.cursor if start is None else start)
+        return offset if offset >= 0 else (self.text.find(needle) if self.text.find(needle) >= 0 else None)
+
+
+@dataclass
+class _ChapterReader:
+    """Converts one file's Pandoc tree; holds the counters that make ids unique."""
+
+    source: Path
+    manuscript_dir: Path
+    lines: _Lines
+    used_ids: set[str]
+    counts: dict[str, int]
+    """Figures and equations, numbered through the book."""
+    media: Path | None = None
+    chapter_number: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    index_marks: list[IndexMark] = field(default_factory=list)
+    date_marks: list[DateMark] = field(default_factory=list)
+    notes: dict[str, tuple[int, Node, int]] = field(default_factory=dict)
+    """Each note's content (as JSON) → its number, its blocks and the line of its first call."""
+    notes_called: dict[int, int] = field(default_factory=dict)
+    block_count: int = 0
+    mark_count: int = 0
+    depth: int = 0
+    line: int = 1
+    """The line of the block being read."""
+    block_start: int = 0
+
+    # where -------------------------------------------------------------------------------------
+    def at(self, line: int | None) -> Location:
+        return Location(self.source, line)
+
+    def line_of(self, needle: str) -> int:
+        """The line of `needle` inside the current block (or the block's own line)."""
+        if self.lines.text:
+            offset = self.lines.find(needle, self.block_start)
+            if offset is not None:
+                return self.lines.line_at(offset)
+        return self.line
+
+    def start_block(self, probe: str) -> None:
+        """Moves to the block that begins with the words `probe`."""
+        if not self.lines.text:
+            return
+        offset = self.lines.find(probe) if probe else None
+        if offset is not None and offset >= self.lines.cursor:
+            self.lines.cursor = offset + len(probe)
+            self.block_start = self.lines.starts[self.lines.line_at(offset) - 1]
+            self.line = self.lines.line_at(offset)
+
+    def warn(self, line: int | None, message: str, hint: str) -> None:
+        self.problems.append(Problem(self.at(line), message, hint))
+
+    def error(self, line: int | None, message: str, hint: str) -> None:
+        self.errors.append(Problem(self.at(line), message, hint))
+
+    # ids ---------------------------------------------------------------------------------------
+    def new_id(self, kind: str) -> str:
+        self.block_count += 1
+        return f"_{kind}-{self.chapter_number}-{self.block_count}"
+
+    def claim_id(self, wanted: str, explicit: bool, kind: str = "section") -> str:
+        if explicit:
+            line = self.line_of("#" + wanted) if self.lines.text else self.line
+            problem = None
+            if not ID.fullmatch(wanted):
+                problem = (f"id {wanted!r} is not a valid identifier",
+                           "start with a letter; use letters, digits, '-', '_', '.' or ':'")
+            elif wanted in BOOK_PARTS:
+                problem = (f"id {wanted!r} is the name of the book's {BOOK_PARTS[wanted]}", "choose another id")
+            elif wanted in self.used_ids:
+                problem = (f"duplicate id {wanted!r}", "every {#id} must be unique in the whole book; rename one")
+            if problem is None:
+                self.used_ids.add(wanted)
+                return wanted
+            self.error(line, *problem)
+            return self.new_id(kind)
+        base = wanted if ID.fullmatch(wanted) else f"s-{wanted}" if wanted else kind
+        candidate, suffix = base, 1
+        while candidate in self.used_ids:
+            suffix += 1
+            candidate = f"{base}-{suffix}"
+        self.used_ids.add(candidate)
+        return candidate
+
+    def deeper(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ManuscriptError(f"quotes, lists or emphasis nested more than {MAX_NESTING} deep", self.at(self.line),
                                   "write the passage with fewer levels")
 
+    # blocks ------------------------------------------------------------------------------------
+    def blocks(self, nodes: Sequence[Node], top: bool = False) -> tuple[Block, ...]:
+        self.deeper()
+        result: list[Block] = []
+        position = 0
+        while position < len(nodes):
+            node = nodes[position]
+            if top:
+                self.start_block(_probe(node))
+            if node["t"] == "RawBlock" and _is_html(node):
+                consumed, made = self.raw_html_block(nodes, position)
+                result.extend(made)
+                position += consumed
+                continue
+            if node["t"] == "Plain" and _unsafe_html(nodes, position + 1):
+                # Pandoc ends a paragraph at a block-level tag (`May <script>…</script> dito.`): the
+                # paragraph is put together again, the tag in it as text.
+                consumed, raw = _raw_run(nodes, position + 1)
+                after = nodes[position + 1 + consumed] if position + 1 + consumed < len(nodes) else None
+                joined = [*node["c"], {"t": "Space"}, {"t": "Str", "c": raw}]
+                if after is not None and after["t"] == "Para":
+                    joined += [{"t": "Space"}, *after["c"]]
+                    consumed += 1
+                self.warn(self.line_of(raw.split("\n")[0]), f"raw HTML {_short(raw)!r} is shown as text",
+                          "write it in Markdown instead")
+                result.append(self.paragraph(joined))
+                position += 1 + consumed
+                continue
+            result.extend(self.block(node))
+            position += 1
+        self.depth -= 1
+        return tuple(result)
 
-def read_chapter_text(path: Path) -> str:
-    """A chapter's text; unreadable, non-UTF-8 and oversized files are errors naming the spot."""
+    def block(self, node: Node) -> list[Block]:
+        kind: str = node["t"]
+        content: Any = node.get("c")
+        if kind in ("Para", "Plain"):
+            return [self.paragraph(content)]
+        if kind == "Header":
+            return [self.heading(content)]
+        if kind == "BlockQuote":
+            return [BlockQuote(self.new_id("q"), self.blocks(content))]
+        if kind == "BulletList":
+            return [ListBlock(self.new_id("l"), False, tuple(self.blocks(item) for item in content))]
+        if kind == "OrderedList":
+            (start, style, _), items = content
+            return [ListBlock(self.new_id("l"), True, tuple(self.blocks(item) for item in items), start,
+                              LIST_STYLES.get(style["t"], "decimal"))]
+        if kind == "DefinitionList":
+            return [self.definition_list(content)]
+        if kind == "CodeBlock":
+            (_, classes, _), text = content
+            return [CodeBlock(self.new_id("code"), text, classes[0] if classes else None)]
+        if kind == "LineBlock":
+            children: list[Inline] = []
+            for number, line in enumerate(content):
+                if number:
+                    children.append(LineBreak())
+                children.extend(self.inlines(line))
+            return [Paragraph(self.new_id("p"), _merge_text(children))]
+        if kind == "HorizontalRule":
+            return [ThematicBreak(self.new_id("hr"))]
+        if kind == "Table":
+            return [self.table(content)]
+        if kind == "Figure":
+            return self.figure(content)
+        if kind == "Div":
+            return [self.division(content)]
+        if kind == "RawBlock":
+            return self.raw_block(content)
+        if kind == "Null":
+            return []
+        self.warn(self.line, f"unsupported block {kind!r} is shown as text", "write it as plain Markdown")
+        return [Paragraph(self.new_id("p"), (Text(_node_text(node)),))]
+
+    def paragraph(self, content: list[Node]) -> Block:
+        pieces = [node for node in content if node["t"] not in ("Space", "SoftBreak", "LineBreak")]
+        if len(pieces) == 1 and pieces[0]["t"] == "Image":
+            return self.image_figure(pieces[0], None, None)
+        children = self.inlines(content)
+        length = len(plain_text(children))
+        if length > MAX_PARAGRAPH_CHARACTERS:
+            raise ManuscriptError(f"a paragraph of {length:,} characters; at most {MAX_PARAGRAPH_CHARACTERS:,} are "
+                                  "laid out as one", self.at(self.line), "break it into paragraphs with blank lines")
+        return Paragraph(self.new_id("p"), children)
+
+    def heading(self, content: list[Any], shift: int = 0) -> Heading:
+        level, (wanted, classes, _), inlines = content
+        children = self.inlines(inlines)
+        heading_id = self.claim_id(wanted or slugify(plain_text(children)), bool(wanted) and self.explicit_ids)
+        return Heading(heading_id, max(2, level - shift), children, tuple(classes))
+
+    @property
+    def explicit_ids(self) -> bool:
+        """A Word or ODT file's ids are made by its reader, not written by the editor."""
+        return self.media is None
+
+    def definition_list(self, content: list[Any]) -> DefinitionList:
+        list_id = self.new_id("dl")
+        items = tuple((self.inlines(term), tuple(self.blocks(definition) for definition in definitions))
+                      for term, definitions in content)
+        return DefinitionList(list_id, items)
+
+    def division(self, content: list[Any]) -> Block:
+        (wanted, classes, pairs), children = content
+        attributes = dict(pairs)
+        kind = next((name.removeprefix("callout-") for name in classes
+                     if name.removeprefix("callout-") in ADMONITIONS), "")
+        if "details" in classes:
+            kind = "details"
+        title: tuple[Inline, ...] = ()
+        if attributes.get("title"):
+            title = (Text(attributes["title"]),)
+        elif kind and children and children[0]["t"] == "Header":
+            title = self.inlines(children[0]["c"][2])
+            children = children[1:]
+        division_id = self.claim_id(wanted, True) if wanted else self.new_id("d")
+        return Division(division_id, self.blocks(children), tuple(classes), kind, title)
+
+    def raw_block(self, content: list[Any]) -> list[Block]:
+        (raw_format, text) = content
+        raw_format = raw_format.lower()
+        if raw_format in ("tex", "latex"):
+            self.warn(self.line_of(text.strip().split("\n")[0]), f"raw TeX {_short(text)!r} is shown as text",
+                      "write it in Markdown, or as math between $ signs")
+            return [Paragraph(self.new_id("p"), (Text(text),))]
+        self.warn(self.line, f"a raw {raw_format} block is left out: it is for {raw_format} output only",
+                  "write it in Markdown to have it in the book")
+        return []
+
+    def raw_html_block(self, nodes: Sequence[Node], position: int) -> tuple[int, list[Block]]:
+        """A raw HTML block: a comment is left out, `<details>` … `</details>` becomes a box, a safe
+        element its content; anything else is shown as text with a warning. Returns how many nodes
+        were used."""
+        text = nodes[position]["c"][1]
+        stripped = text.strip()
+        if stripped.startswith("<!--"):
+            return 1, []
+        tag = _tag(stripped)
+        if tag and tag.name == "details" and not tag.closing:
+            end = _closing(nodes, position, "details")
+            if end is not None:
+                inner = list(nodes[position + 1:end])
+                title: tuple[Inline, ...] = ()
+                summary_end = _closing(inner, -1, "summary")
+                if inner and _tag(_raw_html(inner[0])) and _tag(_raw_html(inner[0])).name == "summary":  # type: ignore[union-attr]
+                    summary_end = _closing(inner, 0, "summary")
+                    if summary_end is not None:
+                        title = tuple(inline for node in inner[1:summary_end]
+                                      for inline in self.inlines(node["c"] if node["t"] in ("Plain", "Para") else []))
+                        inner = inner[summary_end + 1:]
+                return end - position + 1, [Division(self.new_id("d"), self.blocks(inner), ("details",), "details",
+                                                     title)]
+        if tag and tag.name in SAFE_BLOCK_TAGS and tag.name != "hr":
+            return 1, []  # the element's content is read as Markdown around it; its tags are structure only
+        if tag and tag.name == "hr":
+            return 1, [ThematicBreak(self.new_id("hr"))]
+        consumed, raw = _raw_run(nodes, position)
+        self.warn(self.line_of(raw.split("\n")[0]), f"raw HTML {_short(raw)!r} is shown as text",
+                  "write it in Markdown instead")
+        return consumed, [Paragraph(self.new_id("p"), (Text(raw),))]
+
+    def figure(self, content: list[Any]) -> list[Block]:
+        (wanted, _, _), (_, caption_blocks), body = content
+        caption = tuple(inline for block in caption_blocks if block["t"] in ("Plain", "Para")
+                        for inline in self.inlines(block["c"]))
+        images = [node for block in body if block["t"] in ("Plain", "Para") for node in block["c"]
+                  if node["t"] not in ("Space", "SoftBreak")]
+        if len(images) == 1 and images[0]["t"] == "Image":
+            return [self.image_figure(images[0], wanted or None, caption)]
+        made = list(self.blocks(body))
+        if caption:
+            made.append(Paragraph(self.new_id("p"), caption))
+        return made
+
+    def image_figure(self, image: Node, wanted: str | None, caption: tuple[Inline, ...] | None) -> Block:
+        (image_id, _, pairs), alt_inlines, (src, _) = image["c"]
+        attributes = dict(pairs)
+        alt_words = self.inlines(alt_inlines)
+        if caption is None:
+            caption = alt_words
+        line = self.line_of(src)
+        try:
+            image_path = self.image(src, line)
+        except ImageRefused as refused:
+            self.problems.append(Problem(self.at(line), refused.what, refused.hint))
+            alt = attributes.get("alt", "").strip()
+            return Paragraph(self.new_id("p"), caption or ((Text(alt),) if alt else ()))
+        except ManuscriptError as error:
+            self.errors.append(Problem(error.location or self.at(line), error.what, error.hint))
+            return Paragraph(self.new_id("p"), caption)
+        alt = (attributes.get("alt") or plain_text(alt_words) or plain_text(caption)).strip()
+        if not alt:
+            self.warn(line, f"image {src!r} has neither caption nor alt text",
+                      'add a caption ![Caption](…) or {alt="…"} so that every reader knows what it shows')
+        self.counts["figure"] = self.counts.get("figure", 0) + 1
+        wanted = wanted or image_id or None
+        figure_id = self.claim_id(wanted, True, "fig") if wanted else self.new_id("fig")
+        return Figure(figure_id, self.counts["figure"], image_path, alt, caption, self.at(line))
+
+    def image(self, src: str, line: int) -> Path:
+        if self.media is not None:
+            if src.startswith(str(self.media)):
+                return check_image(src[len(str(self.media)):].lstrip("/"), self.media, self.at(line))
+            raise ImageRefused(f"image {src!r} is linked, not kept in the file; it is left out", self.at(line),
+                               "insert the picture into the document instead of linking it")
+        return check_image(src, self.manuscript_dir, self.at(line))
+
+    def table(self, content: list[Any]) -> Table:
+        (wanted, _, _), (_, caption_blocks), columns, head, bodies, foot = content
+        aligns = [ALIGNS.get(align["t"]) for align, _ in columns]
+        widths = tuple(width["c"] if width["t"] == "ColWidth" else 0.0 for _, width in columns)
+        caption = tuple(inline for block in caption_blocks for inline in self.block_inlines(block))
+        head_rows = self.rows(head[1], aligns)
+        body_rows = [row for body in bodies for row in self.rows([*body[2], *body[3]], aligns)]
+        foot_rows = self.rows(foot[1], aligns)
+        count = len(head_rows) + len(body_rows) + len(foot_rows)
+        if count > MAX_TABLE_ROWS:
+            raise ManuscriptError(f"a table of {count:,} rows; at most {MAX_TABLE_ROWS:,} in one table",
+                                  self.at(self.line), "split it, or give the data as a file to download")
+        table_id = self.claim_id(wanted, True, "tbl") if wanted else self.new_id("tbl")
+        return Table(table_id, tuple(head_rows), tuple(body_rows), tuple(foot_rows), caption,
+                     widths if any(widths) else ())
+
+    def rows(self, rows: list[Any], aligns: list[str | None]) -> list[tuple[TableCell, ...]]:
+        result = []
+        for _, cells in rows:
+            row = []
+            for column, (_, align, rows_spanned, columns_spanned, blocks) in enumerate(cells):
+                children = tuple(inline for number, block in enumerate(blocks)
+                                 for inline in ((LineBreak(),) if number else ()) + self.block_inlines(block))
+                cell_align = ALIGNS.get(align["t"]) or (aligns[column] if column < len(aligns) else None)
+                row.append(TableCell(_merge_text(list(children)), cell_align, rows_spanned, columns_spanned))
+            result.append(tuple(row))
+        return result
+
+    def block_inlines(self, block: Node) -> tuple[Inline, ...]:
+        """A block inside a table cell or caption, as inlines: paragraphs as they are, list items
+        each on its own line."""
+        if block["t"] in ("Plain", "Para"):
+            return self.inlines(block["c"])
+        if block["t"] in ("BulletList", "OrderedList"):
+            items = block["c"] if block["t"] == "BulletList" else block["c"][1]
+            start = 1 if block["t"] == "BulletList" else block["c"][0][0]
+            made: list[Inline] = []
+            for number, item in enumerate(items):
+                if number:
+                    made.append(LineBreak())
+                made.append(Text("• " if block["t"] == "BulletList" else f"{start + number}. "))
+                for inner_number, inner in enumerate(item):
+                    if inner_number:
+                        made.append(LineBreak())
+                    made.extend(self.block_inlines(inner))
+            return tuple(made)
+        if block["t"] == "CodeBlock":
+            return (Code(block["c"][1]),)
+        if block["t"] == "LineBlock":
+            made = []
+            for number, line in enumerate(block["c"]):
+                if number:
+                    made.append(LineBreak())
+                made.extend(self.inlines(line))
+            return tuple(made)
+        if block["t"] == "Div":
+            return tuple(inline for inner in block["c"][1] for inline in self.block_inlines(inner))
+        if block["t"] == "RawBlock" and _is_html(block) and block["c"][1].strip().startswith("<!--"):
+            return ()
+        self.warn(self.line, f"a {block['t']} inside a table cell is shown as its text",
+                  "keep table cells to paragraphs and lists")
+        return (Text(_node_text(block)),)
+
+    # inlines -----------------------------------------------------------------------------------
+    def inlines(self, nodes: Sequence[Node]) -> tuple[Inline, ...]:
+        self.deeper()
+        result: list[Inline] = []
+        stack: list[tuple[str, str, list[Inline]]] = []  # open raw HTML elements: tag, raw text, children
+
+        def out() -> list[Inline]:
+            return stack[-1][2] if stack else result
+
+        for position, node in enumerate(nodes):
+            kind: str = node["t"]
+            content: Any = node.get("c")
+            if kind == "RawInline" and _is_html(node):
+                self.raw_html_inline(content[1], stack, out)
+                continue
+            if kind == "Str" and stack is not None and EQUATION_LABEL.match(content) and _after_display_math(out()):
+                self.number_equation(out(), EQUATION_LABEL.match(content).group(1))  # type: ignore[union-attr]
+                continue
+            out().extend(self.inline(node, nodes, position))
+        while stack:  # an element never closed: its tag shown as text, its content kept
+            name, raw, children = stack.pop()
+            self.warn(self.line_of(raw), f"raw HTML {raw!r} is never closed; shown as text",
+                      f"close it with </{name}>, or write it in Markdown")
+            out().extend([Text(raw), *children])
+        self.depth -= 1
+        return _merge_text(result)
+
+    def inline(self, node: Node, siblings: Sequence[Node], position: int) -> list[Inline]:
+        kind: str = node["t"]
+        content: Any = node.get("c")
+        if kind == "Str":
+            self.check_text(content)
+            return [Text(content)]
+        if kind == "Space":
+            return [Text(" ")]
+        if kind == "SoftBreak":
+            return [Text(" ")]
+        if kind == "LineBreak":
+            return [LineBreak()]
+        if kind == "Emph":
+            return [Emphasis(self.inlines(content))]
+        if kind == "Strong":
+            return [Strong(self.inlines(content))]
+        if kind in STYLED:
+            return [Styled(STYLED[kind], self.inlines(content))]
+        if kind == "Quoted":
+            opening, closing = QUOTES[content[0]["t"]]
+            return [Text(opening), *self.inlines(content[1]), Text(closing)]
+        if kind == "Code":
+            return [Code(content[1])]
+        if kind == "Math":
+            return [Math(content[1], content[0]["t"] == "DisplayMath")]
+        if kind == "Link":
+            return [self.link(content)]
+        if kind == "Span":
+            return [self.span(content)]
+        if kind == "Note":
+            return [self.note_ref(content)]
+        if kind == "Image":
+            (_, alt, (src, _)) = content[0], content[1], content[2]
+            line = self.line_of(src)
+            try:
+                self.image(src, line)
+            except ImageRefused as refused:
+                self.problems.append(Problem(self.at(line), refused.what, refused.hint))
+                return list(self.inlines(alt))
+            except ManuscriptError as error:
+                self.errors.append(Problem(error.location or self.at(line), error.what, error.hint))
+                return list(self.inlines(alt))
+            self.warn(line, "an image inside a paragraph is shown as its caption",
+                      "put the image in a paragraph of its own to make it a figure")
+            return list(self.inlines(alt))
+        if kind == "Cite":
+            citations, words = content
+            keys = ", ".join("@" + citation["citationId"] for citation in citations)
+            self.warn(self.line_of("@" + citations[0]["citationId"]), f"citation {keys} is shown as written",
+                      "citations are not formatted yet; write the reference out, or in a footnote")
+            return list(self.inlines(words))
+        if kind == "RawInline":
+            raw_format, text = content
+            if raw_format.lower() in ("tex", "latex"):
+                self.warn(self.line_of(text), f"raw TeX {_short(text)!r} is shown as text",
+                          "write it in Markdown, or as math between $ signs")
+                return [Text(text)]
+            self.warn(self.line, f"raw {raw_format} {_short(text)!r} is left out: it is for {raw_format} output only",
+                      "write it in Markdown to have it in the book")
+            return []
+        self.warn(self.line, f"unsupported inline {kind!r} is shown as text", "write it as plain Markdown")
+        return [Text(_node_text(node))]
+
+    def check_text(self, text: str) -> None:
+        for match in UNDEFINED_NOTE.finditer(text):
+            self.warn(self.line_of(match.group(0)), f"footnote [^{match.group(1)}] is not defined",
+                      f"add a line `[^{match.group(1)}]: text` at the end of the chapter")
+        if "{%" in text or "{{" in text:
+            self.warn(self.line_of(text), f"template tag {_short(text)!r} is shown as text",
+                      "the manuscript is not a template: write the words themselves")
+
+    def number_equation(self, children: list[Inline], label: str) -> None:
+        while children and isinstance(children[-1], Text) and not children[-1].text.strip():
+            children.pop()
+        math = children.pop()
+        assert isinstance(math, Math)
+        self.counts["equation"] = self.counts.get("equation", 0) + 1
+        equation_id = self.claim_id(label, True, "eq")
+        children.append(dataclasses.replace(math, id=equation_id, number=self.counts["equation"]))
+
+    def raw_html_inline(self, raw: str, stack: list[tuple[str, str, list[Inline]]],
+                        out: Callable[[], list[Inline]]) -> None:
+        stripped = raw.strip()
+        if stripped.startswith("<!--"):
+            return
+        tag = _tag(stripped)
+        if tag and tag.name in ("br", "wbr") and tag.name == "br":
+            out().append(LineBreak())
+            return
+        if tag and tag.name in INLINE_HTML and not tag.closing and not tag.empty:
+            stack.append((tag.name, raw, []))
+            return
+        if tag and tag.closing and stack and stack[-1][0] == tag.name:
+            name, opening, children = stack.pop()
+            out().append(self.html_element(name, opening, tuple(_merge_text(children))))
+            return
+        self.warn(self.line_of(stripped), f"raw HTML {_short(stripped)!r} is shown as text",
+                  "write it in Markdown instead")
+        out().append(Text(raw))
+
+    def html_element(self, name: str, opening: str, children: tuple[Inline, ...]) -> Inline:
+        kind = INLINE_HTML[name]
+        if name == "strong" or kind == "strong":
+            return Strong(children)
+        if kind == "em":
+            return Emphasis(children)
+        if kind:
+            return Styled(kind, children)
+        if name == "a":
+            href = re.search(r"""href\s*=\s*["']([^"']*)["']""", opening)
+            if href:
+                return self.link([["", [], []], [], [href.group(1), ""]], children)
+        if name == "code":
+            return Code(plain_text(children))
+        return Span(children)
+
+    def link(self, content: list[Any], children: tuple[Inline, ...] | None = None) -> Inline:
+        _, inlines, (url, title) = content
+        children = self.inlines(inlines) if children is None else children
+        if SAFE_URL.match(url) or (not URL_SCHEME.match(url) and url and not url.startswith("/")):
+            return Link(url, children, title or None)
+        self.warn(self.line_of(url), f"link target {url!r} is not a web address or #id; its text is shown without "
+                  "the link", "link to https://…, mailto:…, a chapter file or a #heading-id")
+        return Span(children)
+
+    def span(self, content: list[Any]) -> Inline:
+        (wanted, classes, pairs), inlines = content
+        attributes = dict(pairs)
+        children = self.inlines(inlines)
+        text = plain_text(children).strip()
+        line = self.line_of(next(iter(attributes.values()))) if attributes else self.line_of(text or "]{")
+        self.line, saved = line, self.line
+        span_id = self.claim_id(wanted, True) if wanted else None
+        self.line = saved
+        location = self.at(line)
+        if ("idx" in attributes or "date" in attributes) and span_id is None:
+            self.mark_count += 1
+            span_id = f"_m-{self.chapter_number}-{self.mark_count}"
+        if "idx" in attributes:
+            terms = tuple(term.strip() for term in attributes["idx"].split("!"))
+            if len(terms) > MAX_INDEX_LEVELS:
+                self.error(line, f"an index entry of {len(terms)} levels; at most {MAX_INDEX_LEVELS}",
+                           'write idx="Term", "Term!Sub-term" or "Term!Sub-term!Sub-sub-term"')
+            elif not all(terms):
+                self.warn(line, f"empty index term in idx={attributes['idx']!r}",
+                          'write idx="Term" or idx="Term!Sub-term"')
+            else:
+                self.index_marks.append(IndexMark(span_id or "", terms, text, location))
+        if "date" in attributes:
+            try:
+                if attributes["date"].strip():  # empty: the chronology reads the date from the visible text
+                    parse_date_value(attributes["date"])
+                event = attributes.get("event", "").strip() or None
+                self.date_marks.append(DateMark(span_id or "", attributes["date"].strip(), event, text, location))
+            except DateError as error:
+                self.error(line, f"bad date {attributes['date']!r} in a date mark: {error}",
+                           "write YYYY, YYYY-MM, YYYY-MM-DD or a range such as 1954-01/1954-02")
+        if "mark" in classes:
+            return Styled("mark", children)
+        return Span(children, span_id, tuple(classes))
+
+    def note_ref(self, content: list[Node]) -> NoteRef:
+        key = json.dumps(content, sort_keys=True)
+        if key not in self.notes:
+            self.notes[key] = (len(self.notes) + 1, content, self.line)  # type: ignore[assignment]
+        number = self.notes[key][0]
+        calls = self.notes_called.get(number, 0)
+        self.notes_called[number] = calls + 1
+        ref_id = f"_fnref-{self.chapter_number}-{number}" + (f"-{calls + 1}" if calls else "")
+        return NoteRef(f"_fn-{self.chapter_number}-{number}", number, ref_id, first=calls == 0)
+
+    def footnotes(self) -> tuple[Footnote, ...]:
+        notes = []
+        for number, content, line in self.notes.values():
+            self.line = line
+            children = self.blocks(content)  # type: ignore[arg-type]
+            notes.append(Footnote(f"_fn-{self.chapter_number}-{number}", number, children, self.at(line)))
+        return tuple(notes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tag:
+    name: str
+    closing: bool
+    empty: bool
+
+
+HTML_TAG = re.compile(r"^<(/?)([A-Za-z][A-Za-z0-9]*)\b[^<>]*?(/?)>$", re.DOTALL)
+
+
+def _tag(raw: str) -> _Tag | None:
+    match = HTML_TAG.match(raw.strip())
+    return _Tag(match.group(2).lower(), bool(match.group(1)), bool(match.group(3))) if match else None
+
+
+def _is_html(node: Node) -> bool:
+    return str(node["c"][0]).lower() == "html"
+
+
+def _raw_html(node: Node) -> str:
+    return node["c"][1] if node["t"] == "RawBlock" and _is_html(node) else ""
+
+
+SAFE_BLOCK_TAGS = ("div", "section", "article", "aside", "figure", "center", "summary", "details", "p", "span", "br",
+                   "thead", "tbody", "hr")
+
+
+def _unsafe_html(nodes: Sequence[Node], position: int) -> bool:
+    """True if the node at `position` is a raw HTML block that is shown as text."""
+    if position >= len(nodes):
+        return False
+    raw = _raw_html(nodes[position]).strip()
+    tag = _tag(raw)
+    return bool(raw) and not raw.startswith("<!--") and not (tag and tag.name in SAFE_BLOCK_TAGS)
+
+
+def _raw_run(nodes: Sequence[Node], position: int) -> tuple[int, str]:
+    """The raw HTML blocks shown as text from `position` on, as one text: how many, and the text."""
+    end = position + 1
+    while _unsafe_html(nodes, end):
+        end += 1
+    return end - position, "".join(_raw_html(node) for node in nodes[position:end])
+
+
+def _closing(nodes: Sequence[Node], position: int, name: str) -> int | None:
+    """The index of the raw `</name>` that closes the element opened at `position`."""
+    depth = 0
+    for index in range(position + 1, len(nodes)):
+        tag = _tag(_raw_html(nodes[index]))
+        if tag and tag.name == name:
+            if tag.closing:
+                if depth == 0:
+                    return index
+                depth -= 1
+            else:
+                depth += 1
+    return None
+
+
+def _after_display_math(children: list[Inline]) -> bool:
+    for node in reversed(children):
+        if isinstance(node, Text) and not node.text.strip():
+            continue
+        return isinstance(node, Math) and node.display and node.id is None
+    return False
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _node_text(node: Any) -> str:
+    """The words of any Pandoc node."""
+    if isinstance(node, dict):
+        if node.get("t") in ("Space", "SoftBreak", "LineBreak"):
+            return " "
+        if node.get("t") in ("Str", "Code", "Math", "RawInline", "CodeBlock", "RawBlock"):
+            content = node["c"]
+            return content if isinstance(content, str) else str(content[-1])
+        return _node_text(node.get("c", []))
+    if isinstance(node, list):
+        return "".join(_node_text(child) for child in node if isinstance(child, (dict, list)))
+    return ""
+
+
+def _probe(node: Node) -> str:
+    """Words a block's source surely holds, to find its line: its first word of letters or digits."""
+    if node["t"] == "CodeBlock":
+        return node["c"][1].strip().split("\n")[0][:40]
+    if node["t"] == "RawBlock":
+        return node["c"][1].strip().split("\n")[0][:40]
+    if node["t"] == "Figure":
+        for image in _walk(node):
+            if image.get("t") == "Image":
+                return image["c"][2][0]
+    if node["t"] == "Header" and node["c"][1][0]:
+        return "#" + node["c"][1][0]
+    for child in _walk(node):
+        if child.get("t") == "Str":
+            word = re.search(r"\w+", child["c"])
+            if word:
+                return word.group(0)
+        if child.get("t") in ("Code", "Math"):
+            return child["c"][1][:20]
+    return ""
+
+
+def _walk(node: Any) -> Iterable[Node]:
+    if isinstance(node, dict):
+        yield node
+        yield from _walk(node.get("c", []))
+    elif isinstance(node, list):
+        for child in node:
+            yield from _walk(child)
+
+
+def _merge_text(nodes: list[Inline]) -> tuple[Inline, ...]:
+    """One Text for a run of text, so that a phrase is found even across lines."""
+    merged: list[Inline] = []
+    for node in nodes:
+        if isinstance(node, Text) and merged and isinstance(merged[-1], Text):
+            merged[-1] = Text(merged[-1].text + node.text)
+        elif not (isinstance(node, Text) and not node.text):
+            merged.append(node)
+    return tuple(merged)
+
+
+def _meta_text(value: Any) -> str:
+    """A metadata value's words."""
+    if not isinstance(value, dict):
+        return ""
+    kind: Any = value.get("t")
+    content: Any = value.get("c")
+    if kind == "MetaString":
+        return str(content)
+    if kind in ("MetaInlines", "MetaBlocks"):
+        return _node_text(content).strip()
+    if kind == "MetaList":
+        return ", ".join(_meta_text(item) for item in content)
+    if kind == "MetaBool":
+        return str(content).lower()
+    if kind == "MetaMap":
+        return ", ".join(f"{key}: {_meta_text(item)}" for key, item in content.items())
+    return ""
+
+
+def read_source(path: Path) -> tuple[Source, str]:
+    """A chapter's bytes and, for Markdown, its text; unreadable, non-UTF-8 and oversized files are
+    errors naming the spot."""
+    binary = path.suffix.lower() in (".docx", ".odt")
+    limit = MAX_BINARY_BYTES if binary else MAX_CHAPTER_BYTES
     try:
         size = path.stat().st_size
-        if size > MAX_CHAPTER_BYTES:
-            raise ManuscriptError(f"the chapter file is {size / 2**20:.1f} MB; at most {MAX_CHAPTER_BYTES >> 20} MB a file",
+        if size > limit:
+            raise ManuscriptError(f"the chapter file is {size / 2**20:.1f} MB; at most {limit >> 20} MB a file",
                                   Location(path), "split it into chapters (one file each)")
         data = path.read_bytes()
     except OSError as error:
         raise ManuscriptError(f"cannot read chapter: {error.strerror}", Location(path),
                               "check that the file exists and is readable") from None
+    if binary:
+        return Source(path, data), ""
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ManuscriptError(f"not UTF-8 text (byte 0x{data[error.start]:02x})", Location(path, line),
                               "save the file as UTF-8") from None
+    if not text.strip():
+        raise ManuscriptError("chapter is empty", Location(path, 1), "write the chapter, or take it out of the book")
+    deep = NESTED_ON_ONE_LINE.search(text)
+    if deep:
+        raise ManuscriptError(f"quotes, lists or emphasis nested more than {MAX_NESTING} deep",
+                              Location(path, text.count("\n", 0, deep.start()) + 1), "write the passage with fewer levels")
+    return Source(path, text.encode("utf-8")), text
 
 
-def _unused_definitions(text: str, env: dict, source: Path) -> list[Problem]:
-    refs = env.get("footnotes", {}).get("refs", {})
+NESTED_ON_ONE_LINE = re.compile(r"^[ \t]*(?:(?:>[ \t]?|(?:[-+*]|\d{1,9}[.)])[ \t]+)[ \t]*){" + str(MAX_NESTING + 1) + "}",
+                                re.MULTILINE)
+"""Quote and list markers that open more levels on one line than the reader takes: refused before
+Pandoc spends seconds nesting them."""
+
+
+def _most_indented(text: str) -> int | None:
+    """The line that starts furthest right: where a structure nested too deep to read is deepest."""
+    best, best_line = -1, None
+    for number, line in enumerate(text.split("\n"), start=1):
+        indent = len(line) - len(line.lstrip(" \t>"))
+        if line.strip() and indent > best:
+            best, best_line = indent, number
+    return best_line
+
+
+def _unused_definitions(text: str, source: Path) -> list[Problem]:
+    """Pandoc drops a note that is defined but never called; the editor should know."""
     problems = []
-    for key, note_id in refs.items():
-        if note_id == -1:
-            label = key[1:]
-            match = re.search(rf"^[ \t]*\[\^{re.escape(label)}\]:", text, re.MULTILINE)
-            line = text[: match.start()].count("\n") + 1 if match else None
+    for match in re.finditer(r"^[ ]{0,3}\[\^([^\]\s]+)\]:", text, re.MULTILINE):
+        label = match.group(1)
+        calls = re.findall(rf"\[\^{re.escape(label)}\](?!:)", text)
+        if not calls:
+            line = text[: match.start()].count("\n") + 1
             problems.append(Problem(Location(source, line), f"footnote [^{label}] is defined but never called",
                                     f"call it with [^{label}] in the text, or delete the definition"))
     return problems
 
 
-def read_chapter(source: Path, number: int, manuscript_dir: Path, used_ids: set[str],
-                 figures_before: int = 0) -> tuple[Chapter, list[Problem]]:
-    """One chapter file: `# Title` first, then its blocks and footnotes."""
-    text = read_chapter_text(source)
-    parser = markdown_parser()
-    env: dict = {}
-    tokens = parser.parse(text, env)
-    _check_nesting(tokens, source)
-    _take_heading_attributes(tokens)
-    tree = SyntaxTreeNode(tokens)
-    reader = _ChapterReader(source, manuscript_dir, number, used_ids, figures_before)
+@dataclass
+class _FileChapters:
+    """The chapters one file gives, with what was found on the way."""
 
-    body = [node for node in tree.children if node.type != "footnote_block"]
-    notes_block = next((node for node in tree.children if node.type == "footnote_block"), None)
-    if not body or not (body[0].type == "heading" and body[0].tag == "h1"):
-        first_line = _line(body[0], 1) if body else 1
-        what = "is empty" if not text.strip() else "does not start with a chapter title"
-        raise ManuscriptError(f"chapter {what}", Location(source, first_line),
-                              "start the file with a line `# Chapter title`")
-    title_node = body[0]
-    title_line = _line(title_node, 1)
-    title = reader.inlines(title_node.children[0].children if title_node.children else [], title_line)
-    explicit = str(title_node.attrs["id"]) if "id" in title_node.attrs else None
-    chapter_id = reader.claim_id(explicit or slugify(plain_text(title)), title_line, explicit is not None)
-
-    for node in body[1:]:
-        if node.type == "heading" and node.tag == "h1":
-            reader.warn(_line(node, 1), "a second `# ` heading in one chapter is set as a section",
-                        "start a new chapter in a new file, or use `## ` for a section")
-    blocks = reader.blocks(body[1:], title_line)
-
-    call_lines: dict[int, int] = {}
-    for token in tokens:
-        for child in token.children or []:
-            if child.type == "footnote_ref" and token.map:
-                call_lines.setdefault(int(child.meta["id"]), token.map[0] + 1)
-    footnotes = reader.footnotes(notes_block, call_lines)
-    reader.problems.extend(_unused_definitions(text, env, source))
-    chapter = Chapter(
-        id=chapter_id,
-        number=number,
-        title=title,
-        title_text=plain_text(title).strip(),
-        source=source,
-        blocks=blocks,
-        footnotes=footnotes,
-        index_marks=tuple(reader.index_marks),
-        date_marks=tuple(reader.date_marks),
-    )
-    return chapter, reader.problems
+    chapters: list[Chapter]
+    problems: list[Problem]
+    errors: list[Problem]
 
 
-def read_book(config: BookConfig) -> tuple[Book, list[Problem]]:
-    """Every chapter of the book, in order, with the warnings found on the way."""
+def _chapters_of(parsed: Parsed, source: Path, text: str, first_number: int, folders: _Folders,
+                 used_ids: set[str], counts: dict[str, int]) -> _FileChapters:
+    """A file is one chapter, or several when it has several `#` headings: each starts a chapter.
+    Text before the first `#` heading is a chapter of its own, titled by the metadata's `title:`,
+    else by its first heading of any level, else by the file's name (with a warning)."""
+    tree = parsed.tree
+    blocks: list[Node] = tree.get("blocks", [])
+    meta: dict[str, Any] = tree.get("meta", {})
+    lines = _Lines(text)
+    base = _ChapterReader(source, folders.manuscript_dir, lines, used_ids, counts, parsed.media)
+    _metadata_problems(base, meta, folders.book_file, text)
+
+    groups: list[tuple[Node | None, list[Node]]] = []
+    current: tuple[Node | None, list[Node]] = (None, [])
+    for node in blocks:
+        if node["t"] == "Header" and node["c"][0] == 1:
+            if current[0] is not None or _has_content(current[1]):
+                groups.append(current)
+            current = (node, [])
+        else:
+            current[1].append(node)
+    if current[0] is not None or _has_content(current[1]):
+        groups.append(current)
+    if not groups:
+        raise ManuscriptError("chapter is empty", Location(source, 1), "write the chapter, or take it out of the book")
+
+    result = _FileChapters([], base.problems, base.errors)
+    number = first_number
+    for heading, body in groups:
+        reader = dataclasses.replace(base, chapter_number=number, problems=result.problems, errors=result.errors,
+                                     index_marks=[], date_marks=[], notes={}, notes_called={}, block_count=0,
+                                     mark_count=0, depth=0)
+        shift = -1
+        if heading is None:
+            meta_title = meta.get("title")
+            first_heading = next((index for index, node in enumerate(body) if node["t"] == "Header"), None)
+            if meta_title is not None and number == first_number:
+                title_inlines = meta_title["c"] if meta_title.get("t") == "MetaInlines" else \
+                    [{"t": "Str", "c": _meta_text(meta_title)}]
+                wanted, title_line = "", lines.line_at(lines.find("title") or 0) if text else 1
+            elif first_heading is not None:
+                heading = body.pop(first_heading)
+                shift = heading["c"][0] - 1
+            else:
+                title_inlines = [{"t": "Str", "c": _title_from_name(source)}]
+                wanted, title_line = "", 1
+                reader.warn(None if parsed.media else 1, "the chapter has no title; its file name is used",
+                            "give the document a title or a first heading (Heading 1)" if parsed.media else
+                            "start the file with a line `# Chapter title`, or give it `title:` in a metadata block")
+        if heading is not None:
+            shift = max(shift, 0)
+            reader.start_block(_probe(heading))
+            title_line = reader.line
+            _, (wanted, _, _), title_inlines = heading["c"]
+        reader.line = title_line
+        title = reader.inlines(title_inlines)
+        chapter_id = reader.claim_id(wanted or slugify(plain_text(title)), bool(wanted) and reader.explicit_ids)
+        made = reader.blocks(body, top=True)
+        if shift < 0:  # titled by metadata or file name: the highest section heading becomes `##`
+            levels = [block.level for block in made if isinstance(block, Heading)]
+            shift = min(levels) - 2 if levels else 0
+        made = _shifted(made, shift)
+        footnotes = reader.footnotes()
+        result.chapters.append(Chapter(
+            id=chapter_id, number=number, title=title, title_text=plain_text(title).strip(), source=source,
+            blocks=made, footnotes=footnotes, index_marks=tuple(reader.index_marks),
+            date_marks=tuple(reader.date_marks)))
+        number += 1
+    if text:
+        result.problems.extend(_unused_definitions(text, source))
+    return result
+
+
+def _title_from_name(source: Path) -> str:
+    """`03-the_long_war.docx` → 'The long war'."""
+    words = re.sub(r"^[\d\s._-]+", "", source.stem).replace("_", " ").replace("-", " ").strip() or source.stem
+    return words[:1].upper() + words[1:]
+
+
+def _shifted(blocks: tuple[Block, ...], shift: int) -> tuple[Block, ...]:
+    """Section headings one level up when the chapter's title was a `##` heading."""
+    if not shift:
+        return blocks
+    return tuple(dataclasses.replace(block, level=max(2, block.level - shift)) if isinstance(block, Heading) else block
+                 for block in blocks)
+
+
+def _has_content(blocks: list[Node]) -> bool:
+    return any(not (node["t"] == "RawBlock" and node["c"][1].strip().startswith("<!--")) and node["t"] != "Null"
+               for node in blocks)
+
+
+def _metadata_problems(reader: _ChapterReader, meta: dict[str, Any], book_file: Path, text: str) -> None:
+    """A chapter's metadata block may title the chapter; the book's own settings are book.yaml's."""
+    for key in sorted(meta):
+        if key in CHAPTER_KEYS:
+            continue
+        offset = reader.lines.find(f"{key}:", 0) if text else None
+        line = reader.lines.line_at(offset) if offset is not None else 1
+        if key in BOOK_KEYS:
+            reader.warn(line, f"the chapter's metadata sets {key!r}; the book's settings come from book.yaml",
+                        f"set {key} in {book_file.name} ({book_file.name} wins when both do)")
+        else:
+            reader.warn(line, f"the chapter's metadata key {key!r} is not used",
+                        "Limbag reads the title: of a chapter's metadata block; the book's settings are in book.yaml")
+
+
+def _resolve_links(chapters: list[Chapter], problems: list[Problem]) -> list[Chapter]:
+    """Links to other chapter files (`other.md`, `other.md#id`) point into the book; a link to a
+    chapter or an id that is not there is a warning."""
+    by_file: dict[Path, str] = {}
+    for chapter in chapters:
+        by_file.setdefault(chapter.source.resolve(), chapter.id)
+    known = {element for chapter in chapters for element in _ids(chapter)}
+
+    def resolve(link: Link, chapter: Chapter) -> Inline:
+        url = link.url
+        location = _location_of(chapter.source, f"]({url}")
+        if URL_SCHEME.match(url):
+            return link
+        path_part, _, fragment = url.partition("#")
+        if path_part:
+            target = (chapter.source.parent / path_part).resolve()
+            if target not in by_file:
+                problems.append(Problem(location, f"link to {url!r}: no chapter of the book is that file; its text "
+                                        "is shown without the link", "link to a chapter file listed in the book"))
+                return Span(link.children)
+            fragment = fragment or by_file[target]
+        if fragment and fragment not in known:
+            problems.append(Problem(location, f"link to {url!r}: there is no id {fragment!r} in the book",
+                                    "give the heading or span an {#id}, or correct the link"))
+            return Span(link.children)
+        return dataclasses.replace(link, url="#" + fragment)
+
+    return [_map_inlines(chapter, functools.partial(resolve, chapter=chapter)) for chapter in chapters]
+
+
+def _location_of(source: Path, needle: str) -> Location:
+    """Where `needle` first stands in a Markdown file (the file alone if not found)."""
+    try:
+        text = source.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return Location(source)
+    offset = text.find(needle)
+    return Location(source, text.count("\n", 0, offset) + 1 if offset >= 0 else None)
+
+
+def _ids(chapter: Chapter) -> set[str]:
+    from .model import chapter_ids
+
+    return chapter_ids(chapter)
+
+
+def _map_inlines(chapter: Chapter, on_link: Callable[[Link], Inline]) -> Chapter:
+    """The chapter with each of its links replaced by `on_link(link)`."""
+
+    def inlines(nodes: tuple[Inline, ...]) -> tuple[Inline, ...]:
+        out: list[Inline] = []
+        for node in nodes:
+            if isinstance(node, Link):
+                node = dataclasses.replace(node, children=inlines(node.children))
+                out.append(on_link(node))
+            elif isinstance(node, CONTAINERS):
+                out.append(dataclasses.replace(node, children=inlines(node.children)))
+            else:
+                out.append(node)
+        return tuple(out)
+
+    def blocks(nodes: tuple[Block, ...]) -> tuple[Block, ...]:
+        return tuple(block_of(block) for block in nodes)
+
+    def cells(rows: tuple[tuple[TableCell, ...], ...]) -> tuple[tuple[TableCell, ...], ...]:
+        return tuple(tuple(dataclasses.replace(cell, children=inlines(cell.children)) for cell in row) for row in rows)
+
+    def block_of(block: Block) -> Block:
+        if isinstance(block, (Paragraph, Heading)):
+            return dataclasses.replace(block, children=inlines(block.children))
+        if isinstance(block, (BlockQuote, Division)):
+            return dataclasses.replace(block, children=blocks(block.children))
+        if isinstance(block, ListBlock):
+            return dataclasses.replace(block, items=tuple(blocks(item) for item in block.items))
+        if isinstance(block, DefinitionList):
+            return dataclasses.replace(block, items=tuple((inlines(term), tuple(blocks(d) for d in definitions))
+                                                          for term, definitions in block.items))
+        if isinstance(block, Table):
+            return dataclasses.replace(block, head=cells(block.head), body=cells(block.body), foot=cells(block.foot),
+                                       caption=inlines(block.caption))
+        if isinstance(block, Figure):
+            return dataclasses.replace(block, caption=inlines(block.caption))
+        return block
+
+    notes = tuple(dataclasses.replace(note, children=blocks(note.children)) for note in chapter.footnotes)
+    return dataclasses.replace(chapter, blocks=blocks(chapter.blocks), footnotes=notes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Folders:
+    manuscript_dir: Path
+    book_file: Path
+    cache_dir: Path
+
+
+def read_chapter(source: Path, number: int, manuscript_dir: Path, used_ids: set[str]) -> tuple[Chapter, list[Problem]]:
+    """One chapter file on its own (the first chapter it gives), its trees kept nowhere: for tests and tools."""
+    with tempfile.TemporaryDirectory() as scratch:
+        found = _read_files([source], 1 if number < 1 else number, _Folders(manuscript_dir, manuscript_dir / "book.yaml",
+                                                                           Path(scratch)), used_ids)
+    if found.errors:
+        raise ManuscriptErrors(found.errors)
+    return found.chapters[0], found.problems
+
+
+def _read_files(paths: Sequence[Path], first_number: int, folders: _Folders, used_ids: set[str]) -> _FileChapters:
+    sources: list[Source] = []
+    texts: list[str] = []
+    errors: list[Problem] = []
+    for path in paths:
+        try:
+            source, text = read_source(path)
+        except ManuscriptError as error:
+            errors.append(Problem(error.location or Location(path), error.what, error.hint))
+            continue
+        sources.append(source)
+        texts.append(text)
+    parsed_all = parse_sources(sources, folders.cache_dir)
+    found = _FileChapters([], [], errors)
+    counts: dict[str, int] = {}
+    number = first_number
+    for source, text, parsed in zip(sources, texts, parsed_all, strict=True):
+        if isinstance(parsed, ManuscriptError):
+            location = parsed.location or Location(source.path)
+            if "nested" in parsed.what:
+                parsed = ManuscriptError(f"quotes, lists or emphasis nested more than {MAX_NESTING} deep",
+                                         Location(source.path, _most_indented(text)), parsed.hint)
+                location = parsed.location or location
+            errors.append(Problem(location, parsed.what, parsed.hint))
+            continue
+        try:
+            chapters = _chapters_of(parsed, source.path, text, number, folders, used_ids, counts)
+        except ManuscriptError as error:
+            errors.append(Problem(error.location or Location(source.path), error.what, error.hint))
+            continue
+        found.chapters.extend(chapters.chapters)
+        found.problems.extend(chapters.problems)
+        errors.extend(chapters.errors)
+        number += len(chapters.chapters)
+    return found
+
+
+def read_book(config: BookConfig, cache_dir: Path) -> tuple[Book, list[Problem]]:
+    """Every chapter of the book, in order, with the warnings found on the way. Every error of every
+    chapter is reported at once. Pandoc's trees and the pictures of Word and ODT files are kept in
+    `cache_dir`."""
     used_ids: set[str] = set(BOOK_PARTS)
-    chapters: list[Chapter] = []
-    problems: list[Problem] = []
-    figures = 0  # figures are numbered through the whole book
-    for number, source in enumerate(config.chapters, start=1):
-        chapter, found = read_chapter(source, number, config.manuscript_dir, used_ids, figures)
-        figures += sum(1 for block in iter_blocks(chapter.blocks) if isinstance(block, Figure))
-        chapters.append(chapter)
-        problems.extend(found)
-    return Book(config, tuple(chapters)), problems
+    found = _read_files(config.chapters, 1, _Folders(config.manuscript_dir, config.source, cache_dir), used_ids)
+    if found.errors:
+        raise ManuscriptErrors(found.errors)
+    chapters = _resolve_links(found.chapters, found.problems)
+    return Book(config, tuple(chapters)), found.problems

@@ -55,7 +55,7 @@ WARNINGS = [
     ("empty index mark", {"book.yaml": GOOD_YAML, "01.md": '# One\n\nText []{idx=""}.\n'}, "01.md:3: empty index term"),
     ("broken font", {"book.yaml": GOOD_YAML, "01.md": CHAPTER, "fonts/Broken.ttf": b"not a font"},
      "Broken.ttf: font cannot be loaded"),
-    ("raw html", {"book.yaml": GOOD_YAML, "01.md": "# One\n\nA <b>bold</b> move.\n"}, "01.md:3: raw HTML '<b>'"),
+    ("raw html", {"book.yaml": GOOD_YAML, "01.md": "# One\n\nA <font>bold</font> move.\n"}, "01.md:3: raw HTML '<font>'"),
 ]
 
 

@@ -171,7 +171,7 @@ def test_an_english_book_says_see_and_sorts_by_unicode(make_book):
     assert "Soviet Union, see USSR" in text
 
 
-def test_mistakes_in_the_index_are_warnings_naming_the_place(make_book):
+def test_mistakes_in_the_index_are_warnings_naming_the_place(make_book, tmp_path):
     book = make_book({
         "book.yaml": """\
 title: T
@@ -187,7 +187,7 @@ index:
         "01.md": '# One\n\nThe Moon []{idx=""} and [x]{idx="A!"}.\n',
     })
     config, _ = load_config(book)
-    book_model, reader_problems = read_book(config)
+    book_model, reader_problems = read_book(config, tmp_path)
     settings, _ = index_settings(config)
     marked, alias_problems = mark_aliases(book_model, settings)
     from limbag.index import check_references

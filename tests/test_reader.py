@@ -56,7 +56,7 @@ def test_markdown_fixture(tmp_path, title, markdown, expected):
 def read(make_book, chapter: str, extra: dict | None = None):
     book_dir = make_book({"book.yaml": "title: T\nlanguage: tl\n", "01.md": chapter, **(extra or {})})
     config, _ = load_config(book_dir)
-    return read_book(config)
+    return read_book(config, book_dir / "build" / ".limbag-cache")
 
 
 def test_marks_keep_their_terms_file_and_line(make_book):
@@ -86,13 +86,12 @@ def test_undefined_and_unused_footnotes_are_warnings_with_lines(make_book):
 
 
 def test_raw_html_is_a_warning_naming_the_line(make_book):
-    _, problems = read(make_book, "# K\n\nUna.\n\nMay <b>HTML</b>.\n")
-    assert any("01.md:5: raw HTML '<b>'" in str(p) for p in problems)
+    _, problems = read(make_book, "# K\n\nUna.\n\nMay <font>HTML</font>.\n")
+    assert any("01.md:5: raw HTML '<font>'" in str(p) for p in problems)
 
 
 @pytest.mark.parametrize(("chapter", "extra", "expected"), [
     ("", {}, "01.md:1: chapter is empty"),
-    ("Walang pamagat.\n", {}, "01.md:1: chapter does not start with a chapter title"),
     ("# K\n\n## A {#x}\n\n## B {#x}\n", {}, "01.md:5: duplicate id 'x'"),
     ("# K\n\n![Wala](images/wala.png)\n", {}, "01.md:3: image 'images/wala.png' not found"),
     ("# K\n\n![Sira](images/sira.png)\n", {"images/sira.png": b"not a png"}, "01.md:3: image 'images/sira.png' cannot be read"),
@@ -104,7 +103,7 @@ def test_raw_html_is_a_warning_naming_the_line(make_book):
      "01.md:3: image 'images/l.png' has 9000 × 7000 = 63,000,000 pixels; at most 60,000,000 are decoded"),
     ("# K\n\n## Indeks {#index}\n", {}, "01.md:3: id 'index' is the name of the book's index"),
     ("# K\n\n[x]{idx=\"a!b!c!d\"}\n", {}, "01.md:3: an index entry of 4 levels; at most 3"),
-    ("# K\n\n" + "*a " * 40 + "x" + " b*" * 40 + "\n", {}, "01.md:3: quotes, lists or emphasis nested more than 32 deep"),
+    ("# K\n\n" + "> " * 40 + "x\n", {}, "01.md:3: quotes, lists or emphasis nested more than 32 deep"),
     ("# K\n\n" + "salita " * 20_000 + "\n", {}, "01.md:3: a paragraph of 139,999 characters; at most 100,000"),
     ("# K\n\n| A |\n|---|\n" + "| x |\n" * 3001, {}, "01.md:3: a table of 3,002 rows; at most 3,000 in one table"),
     ("# K\n\n" + "Teksto.\n\n" * 250_000, {}, "01.md: the chapter file is 2.1 MB; at most 2 MB a file"),

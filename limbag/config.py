@@ -44,7 +44,7 @@ MM_PER_UNIT = MappingProxyType({"mm": 1.0, "cm": 10.0, "in": 25.4, "pt": 25.4 / 
 TOP_LEVEL_KEYS = (
     "title", "subtitle", "authors", "author", "language", "date", "publisher", "rights",
     "description", "isbn", "identifier", "slug", "chapters", "page", "outputs", "booklet",
-    "index", "chronology",
+    "index", "chronology", "markdown",
 )
 PAGE_KEYS = ("size", "margins", "bleed", "marks")
 BOOKLET_KEYS = ("sheet", "creep")
@@ -102,6 +102,9 @@ class BookConfig:
     booklet: BookletSettings = field(default_factory=BookletSettings)
     index: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     chronology: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    markdown: str = "markdown"
+    """The Markdown dialect the chapters are written in, as Pandoc names it (`markdown`, `gfm`,
+    `commonmark_x` …, with +/- extensions)."""
     key_lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """Line of every key path (`page.size`, `chapters[1]`) in book.yaml, for later messages."""
 
@@ -530,6 +533,24 @@ def _outputs(checker: _Checker, data: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(outputs)
 
 
+MARKDOWN_DIALECTS = ("markdown", "gfm", "commonmark", "commonmark_x", "markdown_strict", "markdown_mmd",
+                     "markdown_phpextra")
+"""Pandoc's readers of Markdown: its own (the default), GitHub's, CommonMark's and the older ones."""
+MARKDOWN_FORMAT = re.compile(r"([a-z_]+)((?:[+-][a-z0-9_]+)*)")
+
+
+def _markdown(checker: _Checker, data: Mapping[str, Any]) -> str:
+    value = checker.text(data, "markdown") or "markdown"
+    match = MARKDOWN_FORMAT.fullmatch(value.strip())
+    if match is None or match.group(1) not in MARKDOWN_DIALECTS:
+        close = difflib.get_close_matches(match.group(1) if match else value, MARKDOWN_DIALECTS, n=1)
+        hint = f"did you mean `{close[0]}`? " if close else ""
+        checker.error("markdown", f"unknown Markdown dialect {value!r}",
+                      f"{hint}use one of {', '.join(MARKDOWN_DIALECTS)}, with +extension or -extension after it")
+        return "markdown"
+    return value.strip()
+
+
 def _section(checker: _Checker, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     raw = data.get(key)
     if raw is None:
@@ -601,6 +622,7 @@ def load_config(book_dir: Path) -> tuple[BookConfig, list[Problem]]:
         booklet=_booklet(checker, data.get("booklet")),
         index=_section(checker, data, "index"),
         chronology=_section(checker, data, "chronology"),
+        markdown=_markdown(checker, data),
         key_lines=MappingProxyType(dict(lines)),
     )
     if checker.errors:

@@ -32,6 +32,16 @@ SUPPORTED = ((3, 1), (4, 0))
 (API 1.23) with Figure blocks; tested with 3.9."""
 MARKDOWN = "markdown-auto_identifiers"
 """Pandoc's own Markdown with every default extension; headings without an {#id} get Limbag's ids."""
+OWN_IDENTIFIERS = {"markdown": "-auto_identifiers", "markdown_mmd": "-auto_identifiers", "gfm": "-gfm_auto_identifiers",
+                   "commonmark_x": "-gfm_auto_identifiers"}
+"""The extension that makes ids of headings in each dialect that has one on by default."""
+
+
+def markdown_reader(dialect: str) -> str:
+    """Pandoc's reader for a dialect as book.yaml names it (`gfm+footnotes`), without ids made up
+    for headings: Limbag makes its own."""
+    base = re.match(r"[a-z_]+", dialect)
+    return dialect + OWN_IDENTIFIERS.get(base.group(0) if base else "", "")
 FORMATS = {".md": MARKDOWN, ".markdown": MARKDOWN, ".txt": MARKDOWN, ".docx": "docx", ".odt": "odt"}
 MEMORY_LIMIT = "1g"
 """Pandoc's heap: a 2 MB chapter takes some 200 MB."""
@@ -41,14 +51,17 @@ TIME_LIMIT = 120.0
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """A chapter file to read, with its bytes (read and checked by the reader)."""
+    """A chapter file to read, with its bytes (read and checked by the reader) and, for Markdown,
+    the dialect book.yaml names."""
 
     path: Path
     data: bytes
+    markdown: str = "markdown"
 
     @property
     def format(self) -> str:
-        return FORMATS.get(self.path.suffix.lower(), MARKDOWN)
+        found = FORMATS.get(self.path.suffix.lower(), MARKDOWN)
+        return markdown_reader(self.markdown) if found == MARKDOWN else found
 
     @property
     def binary(self) -> bool:
@@ -184,6 +197,11 @@ def _pandoc_error(source: Source, message: str, status: int) -> ManuscriptError:
         detail = re.sub(r"^.*?YAML parse exception at line \d+, column \d+,?\s*", "", text) or text
         return ManuscriptError(f"the metadata block is not valid YAML: {detail}", Location(source.path, line),
                                "fix the block between the --- lines (quote values that contain ':' or '[')")
+    unknown = re.search(r"The extension (\S+) is not supported for (\S+)", text)
+    if unknown:
+        return ManuscriptError(f"book.yaml's markdown: Pandoc's {unknown.group(2)} has no extension "
+                               f"{unknown.group(1)!r}", Location(source.path),
+                               f"see `pandoc --list-extensions={unknown.group(2)}` for the ones it has")
     if status in (251, 252) or "heap overflow" in text:
         return ManuscriptError(f"reading the chapter needs more than {MEMORY_LIMIT}B of memory",
                                Location(source.path), "split it into smaller chapters")

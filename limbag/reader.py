@@ -22,6 +22,7 @@ from .config import BookConfig, slugify
 from .dates import DateError, parse_date_value
 from .errors import Location, ManuscriptError, Problem
 from .images import ImageRefused, check_image
+from .mathtype import MathError, check_tex
 from .model import (
     CONTAINERS,
     Block,
@@ -541,7 +542,13 @@ class _ChapterReader:
         if kind == "Code":
             return [Code(content[1])]
         if kind == "Math":
-            return [Math(content[1], content[0]["t"] == "DisplayMath")]
+            tex = content[1]
+            try:
+                check_tex(tex)
+            except MathError as error:
+                self.warn(self.line_of(tex.strip()[:30]), f"math ${_short(tex)}$ cannot be typeset ({error}); "
+                          "it is shown as TeX", "check the braces and commands of the formula")
+            return [Math(tex, content[0]["t"] == "DisplayMath")]
         if kind == "Link":
             return [self.link(content)]
         if kind == "Span":
@@ -844,7 +851,7 @@ def _meta_text(value: Any) -> str:
     return ""
 
 
-def read_source(path: Path) -> tuple[Source, str]:
+def read_source(path: Path, markdown: str = "markdown") -> tuple[Source, str]:
     """A chapter's bytes and, for Markdown, its text; unreadable, non-UTF-8 and oversized files are
     errors naming the spot."""
     binary = path.suffix.lower() in (".docx", ".odt")
@@ -872,7 +879,7 @@ def read_source(path: Path) -> tuple[Source, str]:
     if deep:
         raise ManuscriptError(f"quotes, lists or emphasis nested more than {MAX_NESTING} deep",
                               Location(path, text.count("\n", 0, deep.start()) + 1), "write the passage with fewer levels")
-    return Source(path, text.encode("utf-8")), text
+    return Source(path, text.encode("utf-8"), markdown), text
 
 
 NESTED_ON_ONE_LINE = re.compile(r"^[ \t]*(?:(?:>[ \t]?|(?:[-+*]|\d{1,9}[.)])[ \t]+)[ \t]*){" + str(MAX_NESTING + 1) + "}",
@@ -1012,6 +1019,8 @@ def _metadata_problems(reader: _ChapterReader, meta: dict[str, Any], book_file: 
             continue
         offset = reader.lines.find(f"{key}:", 0) if text else None
         line = reader.lines.line_at(offset) if offset is not None else 1
+        if offset is None and text.startswith("%") and key in ("author", "date"):  # a title block: % title, % author, % date
+            line = 2 if key == "author" else 3
         if key in BOOK_KEYS:
             reader.warn(line, f"the chapter's metadata sets {key!r}; the book's settings come from book.yaml",
                         f"set {key} in {book_file.name} ({book_file.name} wins when both do)")
@@ -1113,6 +1122,7 @@ class _Folders:
     manuscript_dir: Path
     book_file: Path
     cache_dir: Path
+    markdown: str = "markdown"
 
 
 def read_chapter(source: Path, number: int, manuscript_dir: Path, used_ids: set[str]) -> tuple[Chapter, list[Problem]]:
@@ -1131,7 +1141,7 @@ def _read_files(paths: Sequence[Path], first_number: int, folders: _Folders, use
     errors: list[Problem] = []
     for path in paths:
         try:
-            source, text = read_source(path)
+            source, text = read_source(path, folders.markdown)
         except ManuscriptError as error:
             errors.append(Problem(error.location or Location(path), error.what, error.hint))
             continue
@@ -1167,7 +1177,8 @@ def read_book(config: BookConfig, cache_dir: Path) -> tuple[Book, list[Problem]]
     chapter is reported at once. Pandoc's trees and the pictures of Word and ODT files are kept in
     `cache_dir`."""
     used_ids: set[str] = set(BOOK_PARTS)
-    found = _read_files(config.chapters, 1, _Folders(config.manuscript_dir, config.source, cache_dir), used_ids)
+    found = _read_files(config.chapters, 1, _Folders(config.manuscript_dir, config.source, cache_dir, config.markdown),
+                        used_ids)
     if found.errors:
         raise ManuscriptErrors(found.errors)
     chapters = _resolve_links(found.chapters, found.problems)

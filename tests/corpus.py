@@ -44,6 +44,8 @@ class Manuscript:
     chapters: int
     language: str
     what: str
+    settings: str = ""
+    """More book.yaml lines, for the manuscript's own dialect."""
 
 
 CORPUS = (
@@ -61,7 +63,8 @@ CORPUS = (
     Manuscript("dbi-history", DBI, (("./usr/lib/R/site-library/DBI/doc/DBI-history.Rmd", "DBI-history.md"),), 1,
                "en", "A memoir of a piece of software's history, first person, with a YAML block"),
     Manuscript("mobiletto-tagalog", MOBILETTO, (("package/docs/tl/README.md", "README.md"),), 1, "tl",
-               "A software guide in Tagalog: headings, lists, code, a table of contents"),
+               "A software guide in Tagalog, written for GitHub: headings, lists, code, a table of contents",
+               "markdown: gfm\n"),
     Manuscript("word-documents", PANDOC_SOURCE,
                tuple((P + f"test/docx/{name}.docx", f"{number:02d}-{name}.docx") for number, name in enumerate(
                    ("headers", "lists", "notes", "table_with_list_cell", "image", "inline_formatting", "block_quotes",
@@ -118,5 +121,5 @@ def make_book(manuscript: Manuscript, folder: Path) -> Path:
     chapters = [name for _, name in manuscript.files[:manuscript.chapters]]
     (target / "book.yaml").write_text(
         f"title: {manuscript.name}\nlanguage: {manuscript.language}\nchapters: [{', '.join(chapters)}]\n"
-        f"outputs: [pdf, epub]\n", encoding="utf-8")
+        f"outputs: [pdf, epub]\n{manuscript.settings}", encoding="utf-8")
     return folder / manuscript.name

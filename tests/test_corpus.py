@@ -28,13 +28,13 @@ function Figure(figure) return pandoc.Div(figure.caption.long) end
 """Math prints as drawings, and a figure's picture shows its caption, not its alternative text."""
 
 
-def pandoc_words(book_dir: Path, chapters: list[Path], scratch: Path) -> str:
+def pandoc_words(book_dir: Path, chapters: list[Path], scratch: Path, markdown: str = "markdown") -> str:
     """Pandoc's own reading of the chapters as plain text, without what print shows otherwise (LEAVE_OUT)."""
     drop_math = scratch / "leave-out.lua"
     drop_math.write_text(LEAVE_OUT, encoding="utf-8")
     texts = []
     for chapter in chapters:
-        reader = {".docx": "docx", ".odt": "odt"}.get(chapter.suffix, "markdown")
+        reader = {".docx": "docx", ".odt": "odt"}.get(chapter.suffix, markdown)
         done = subprocess.run([str(pandoc_program()), "-f", reader, "-t", "plain", "--wrap=none",
                                f"--lua-filter={drop_math}", str(chapter)], capture_output=True, check=True,
                               cwd=book_dir)
@@ -88,7 +88,8 @@ def test_a_real_manuscript_builds_as_found_with_nothing_raw_and_nothing_lost(man
     printed = subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, check=True,
                              ).stdout.decode("utf-8")
     chapters = [book / "manuscript" / name for _, name in manuscript.files[:manuscript.chapters]]
-    told = pandoc_words(book, chapters, tmp_path)
+    dialect = re.search(r"markdown: (\S+)", manuscript.settings)
+    told = pandoc_words(book, chapters, tmp_path, dialect.group(1) if dialect else "markdown")
 
     for syntax in SOURCE_SYNTAX:
         assert printed.count(syntax) <= told.count(syntax), f"{syntax!r} printed as raw syntax"

@@ -567,6 +567,16 @@ def config_path(book_dir: Path) -> Path:
 
 def load_config(book_dir: Path) -> tuple[BookConfig, list[Problem]]:
     """Read and validate `book_dir/manuscript/book.yaml`; raise ConfigError listing every error."""
+    config, warnings, errors = load_config_partially(book_dir)
+    if errors:
+        raise ConfigError(errors)
+    return config, warnings
+
+
+def load_config_partially(book_dir: Path) -> tuple[BookConfig, list[Problem], list[Problem]]:
+    """book.yaml read as far as it can be: the settings (a setting in error has its default), the
+    warnings and the errors; so that the chapters can be read too and every problem of a book
+    reported at once. Raises ConfigError when there are no settings at all (no file, bad YAML)."""
     source = config_path(book_dir)
     check_book_folders(book_dir)
     if not (book_dir / "manuscript").is_dir():
@@ -625,6 +635,4 @@ def load_config(book_dir: Path) -> tuple[BookConfig, list[Problem]]:
         markdown=_markdown(checker, data),
         key_lines=MappingProxyType(dict(lines)),
     )
-    if checker.errors:
-        raise ConfigError(checker.errors)
-    return config, checker.warnings
+    return config, checker.warnings, checker.errors

@@ -9,11 +9,12 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .cache import CACHE_FOLDER, PartCache, fingerprint, input_digests, layout_environment, load_build, save_build
 from .chronology import (
     Chronology,
+    ChronologySettings,
     Event,
     build_chronology,
     chronology_settings,
@@ -21,15 +22,15 @@ from .chronology import (
     events_yaml,
     mark_dates,
 )
-from .config import OUTPUT_FORMATS, BookConfig, config_path, load_config, written_moment
-from .errors import Location, Problem, RenderError, StrictModeError
+from .config import OUTPUT_FORMATS, BookConfig, config_path, load_config_partially, written_moment
+from .errors import ConfigError, LimbagError, Location, Problem, RenderError, StrictModeError
 from .files import check_book_folders, output_error, remove_leftovers, replace_together, system_error
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
 from .layouts import Layouts, book_layouts
 from .model import Book
 from .pagemap import PageMap
-from .reader import read_book
+from .reader import ManuscriptErrors, read_book
 
 if TYPE_CHECKING:  # the layout engine and the PDF libraries are imported when a build needs them
     from .fonts import FontFace
@@ -117,13 +118,14 @@ def prepare(book_dir: Path, detect_all: bool = False,
     """Read the book and mark what the index and chronology need (detect_all: find every date, curate
     none). `loaded` is book.yaml as `load_config` gave it, if it was read already; the chapters'
     syntax trees are kept in `cache_dir` (by default the cache of the book's build/ folder)."""
-    config, config_warnings = loaded or load_config(book_dir)
+    if loaded is None:
+        loaded = load_config_or_all_problems(book_dir, cache_dir)
+    config, config_warnings = loaded
     written_moment(config)  # a SOURCE_DATE_EPOCH the outputs cannot carry stops the build here
-    book, reader_warnings = read_book(config, cache_dir or book_dir / "build" / CACHE_FOLDER)
+    book, reader_warnings, settings, index_warnings, timeline, timeline_warnings = _read_all(config, cache_dir or
+                                                                                            book_dir / "build" / CACHE_FOLDER)
     language = load_language(config.language)
-    settings, index_warnings = index_settings(config)
     book, alias_warnings = mark_aliases(book, settings)
-    timeline, timeline_warnings = chronology_settings(config)
     if detect_all:
         timeline = dataclasses.replace(timeline, detect=True, events=())
     book, date_warnings = mark_dates(book, timeline, language)
@@ -131,6 +133,41 @@ def prepare(book_dir: Path, detect_all: bool = False,
     warnings = (*config_warnings, *reader_warnings, *index_warnings, *alias_warnings,
                 *check_references(book, settings), *timeline_warnings, *date_warnings, *event_warnings)
     return PreparedBook(config, book, language, settings, events, warnings)
+
+
+def load_config_or_all_problems(book_dir: Path, cache_dir: Path | None = None) -> tuple[BookConfig, list[Problem]]:
+    """book.yaml's settings; if it has errors, every error of the book is raised at once: book.yaml's
+    (its index and chronology settings included) and every chapter's."""
+    config, warnings, errors = load_config_partially(book_dir)
+    if errors:
+        _read_all(config, cache_dir or book_dir / "build" / CACHE_FOLDER, errors)
+    return config, warnings
+
+
+def _read_all(config: BookConfig, cache_dir: Path, errors: list[Problem] | None = None) -> tuple[
+        Book, list[Problem], IndexSettings, list[Problem], ChronologySettings, list[Problem]]:
+    """The chapters, the index settings and the chronology settings, each read even when another
+    has errors, so that one run reports them all (with `errors` found before, in book.yaml)."""
+    problems = list(errors or ())
+    book = Book(config)
+    reader_warnings: list[Problem] = []
+    try:
+        book, reader_warnings = read_book(config, cache_dir)
+    except ManuscriptErrors as error:
+        problems.extend(error.problems)
+    except LimbagError as error:
+        problems.append(Problem(error.location or Location(config.source), error.what, error.hint))
+    found: list[tuple[Any, list[Problem]]] = []
+    for read_settings in (index_settings, chronology_settings):
+        try:
+            found.append(read_settings(config))  # type: ignore[operator]
+        except ConfigError as error:
+            problems.extend(error.problems)
+    if problems:
+        only_chapters = not errors and all(p.location.file != config.source for p in problems)
+        raise ManuscriptErrors(problems) if only_chapters else ConfigError(problems)
+    (settings, index_warnings), (timeline, timeline_warnings) = found
+    return book, reader_warnings, settings, index_warnings, timeline, timeline_warnings
 
 
 def find_events(book_dir: Path) -> tuple[str, tuple[Problem, ...]]:
@@ -244,7 +281,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         slug = next((n[:-4] for n in cached.outputs if n.endswith(".pdf") and not n.endswith(("-booklet.pdf", "-press.pdf"))), "")
         return BuildResult(slug, tuple(target / name for name in cached.outputs), cached.warnings, cached.page_count)
 
-    loaded = load_config(book_dir)
+    loaded = load_config_or_all_problems(book_dir, target / CACHE_FOLDER)
     # Imported only now, so that an unchanged book (or a mistake in book.yaml) does not wait a third
     # of a second for the engine.
     from .engine import check_version

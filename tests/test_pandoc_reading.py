@@ -156,3 +156,13 @@ def test_a_markdown_dialect_other_than_pandoc_s_is_read_as_book_yaml_says(make_b
     with pytest.raises(Exception) as raised:
         read(make_book, {"01.md": readme}, YAML + "markdown: gfmm\n")
     assert "did you mean `gfm`" in str(raised.value)
+
+
+def test_book_yaml_s_errors_and_every_chapter_s_come_in_one_run(make_book):
+    book = make_book({"book.yaml": YAML + "outputs: [pdff]\nindex:\n  terms: 5\nchronology:\n  detect: maybe\n",
+                      "01.md": "# Una\n\n![Wala](wala.png)\n", "02.md": "# Dalawa\n\n[x]{date=\"1954-13\"}\n"})
+    ran = run_command("check", str(book))
+    assert ran.code == 1
+    for expected in ("book.yaml:3: outputs[0]: unknown output 'pdff'", "book.yaml:5: index.terms", "book.yaml:7: chronology.detect",
+                     "01.md:3: image 'wala.png' not found", "02.md:3: bad date '1954-13'"):
+        assert expected in ran.stderr, ran.stderr

@@ -16,13 +16,14 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .errors import Location, ManuscriptError, RenderError
 from .files import write_atomically
@@ -133,57 +134,242 @@ def _digest(source: Source) -> str:
 
 
 def parse_sources(sources: Sequence[Source], cache_dir: Path) -> list[Parsed | ManuscriptError]:
-    """Each source's tree, or the error that names why Pandoc could not read it, in order. Trees
-    come from `cache_dir` when there; the others are read by Pandoc processes side by side."""
-    pandoc_version()
-    workers = max(1, min(len(sources), os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pandoc") as pool:
-        return list(pool.map(lambda source: _parse(source, cache_dir), sources))
+    """Each source's tree, or the error that names why Pandoc could not read it, in order."""
+    with Reading(sources, cache_dir) as reading:
+        return reading.results()
 
 
-def _parse(source: Source, cache_dir: Path) -> Parsed | ManuscriptError:
-    digest = _digest(source)
-    kept = cache_dir / "trees" / f"{digest}.json"
-    media = cache_dir / "media" / digest if source.binary else None
-    with suppress(OSError, ValueError):
-        if media is None or media.is_dir():
-            return Parsed(json.loads(kept.read_bytes()), media)
-    if media is not None:
-        shutil.rmtree(media, ignore_errors=True)
-        media.mkdir(parents=True, exist_ok=True)
+BATCH_BYTES = 256 * 1024
+"""Markdown read by one Pandoc process: some half a second of work, about what loading the layout
+engine takes meanwhile on the other core. A Pandoc process costs some 40 ms to start, as much as
+reading a chapter of ten pages, so chapters are read in batches."""
+
+
+@dataclass
+class _Run:
+    """One Pandoc process at work, on one Word or ODT file or on a batch of Markdown chapters. Its
+    input and output are files, so that it never waits for this process to read a pipe and this
+    process needs no thread to read it."""
+
+    items: list[tuple[int, Source, str]]
+    """(position in the book, source, digest)."""
+    media: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+    output: IO[bytes] | None = None
+    errors: IO[bytes] | None = None
+    deadline: float = 0.0
+    cgi_link: Path | None = None
+    """A link named `pandoc-server.cgi` to Pandoc, for a batch."""
+
+    @property
+    def batch(self) -> bool:
+        return self.media is None
+
+
+class Reading:
+    """Pandoc at work on a book's chapters, started before they are needed: a build starts reading
+    and goes on loading the layout engine while Pandoc runs (on the other cores), then collects the
+    trees. Trees kept in `cache_dir` are taken from there. Markdown goes to Pandoc's server in its
+    CGI form, a batch of chapters a process, which runs every conversion without any input or
+    output (Pandoc's pure mode); a Word or ODT file goes to `pandoc --sandbox`, which also takes its
+    pictures out into the cache. At most twice as many processes as cores run at once. No thread is
+    started, so a process forked meanwhile is forked cleanly. Use as a context manager: leaving it
+    ends every Pandoc still running."""
+
+    def __init__(self, sources: Sequence[Source], cache_dir: Path) -> None:
+        pandoc_version()
+        self.cache_dir = cache_dir
+        self.slots = 2 * (os.cpu_count() or 1)
+        self.done: dict[int, Parsed | ManuscriptError] = {}
+        self.waiting: list[_Run] = []
+        self.running: list[_Run] = []
+        self.count = len(sources)
+        batch: list[tuple[int, Source, str]] = []
+        size = 0
+        for number, source in enumerate(sources):
+            digest = _digest(source)
+            kept = cache_dir / "trees" / f"{digest}.json"
+            media = cache_dir / "media" / digest if source.binary else None
+            with suppress(OSError, ValueError):
+                if media is None or media.is_dir():
+                    self.done[number] = Parsed(json.loads(kept.read_bytes()), media)
+                    continue
+            if media is not None:
+                self.waiting.append(_Run([(number, source, digest)], media))
+                continue
+            if batch and size + len(source.data) > BATCH_BYTES:
+                self.waiting.append(_Run(batch))
+                batch, size = [], 0
+            batch.append((number, source, digest))
+            size += len(source.data)
+        if batch:
+            self.waiting.append(_Run(batch))
+        self.cgi_link = _cgi_link(cache_dir) if any(run.batch for run in self.waiting) else None
+        self._start_more()
+
+    def __enter__(self) -> Reading:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for run in self.running:
+            if run.process is not None and run.process.poll() is None:
+                run.process.kill()
+                run.process.wait()
+            for stream in (run.output, run.errors):
+                if stream is not None:
+                    stream.close()
+        self.running.clear()
+        self.waiting.clear()
+
+    def _start_more(self) -> None:
+        while self.waiting and len(self.running) < self.slots:
+            run = self.waiting.pop(0)
+            run.cgi_link = self.cgi_link
+            try:
+                _start(run)
+            except ManuscriptError as error:
+                self.done.update((number, error) for number, _, _ in run.items)
+                continue
+            self.running.append(run)
+
+    def results(self) -> list[Parsed | ManuscriptError]:
+        """Every source's tree or error, in order, once Pandoc is done with all of them. A batch
+        that fails as a whole (out of time or memory) is read again a chapter at a time, so that
+        the message names the chapter."""
+        while self.running:
+            run = self.running.pop(0)
+            finished = _finish(run, self.cache_dir)
+            if finished is None:
+                self.waiting[:0] = [_Run([item]) for item in run.items]
+            else:
+                self.done.update(finished)
+            self._start_more()
+        return [self.done[number] for number in range(self.count)]
+
+
+def _cgi_link(cache_dir: Path) -> Path | None:
+    """A symbolic link `pandoc-server.cgi` to Pandoc in the cache (Pandoc knows its part by its
+    name), or None where there can be none."""
+    link = cache_dir / "pandoc-server.cgi"
+    target = pandoc_program()
+    with suppress(OSError):
+        if link.is_symlink() and link.resolve() == target.resolve():
+            return link
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+        return link
+    return None
+
+
+def _start(run: _Run) -> None:
+    """Starts Pandoc. It ends when this process's thread does (the kernel kills it), and it is
+    given its input on stdin, so it never opens a path of the book."""
+    environment = {"PATH": os.environ.get("PATH", ""), "GHCRTS": f"-M{MEMORY_LIMIT}"}
+    if run.batch:
+        requests = [{"text": source.data.decode("utf-8"), "from": source.format, "to": "json"}
+                    for _, source, _ in run.items]
+        data = json.dumps(requests).encode("utf-8")
+        command = ["pandoc-server.cgi"]
+        environment |= {"REQUEST_METHOD": "POST", "PATH_INFO": "/batch", "CONTENT_TYPE": "application/json",
+                        "CONTENT_LENGTH": str(len(data)), "HTTP_ACCEPT": "application/json",
+                        "SERVER_NAME": "localhost", "SERVER_PORT": "0", "SERVER_PROTOCOL": "HTTP/1.1",
+                        "REMOTE_ADDR": "127.0.0.1", "SCRIPT_NAME": "", "QUERY_STRING": "",
+                        "PANDOC_SERVER_TIMEOUT": str(int(TIME_LIMIT))}
+    else:
+        (_, source, _), = run.items
+        data = source.data
+        command = _command(source, run.media)
+        environment.pop("GHCRTS")
+        assert run.media is not None
+        shutil.rmtree(run.media, ignore_errors=True)
+        try:
+            run.media.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ManuscriptError(f"the pictures of this file cannot be put in {run.media}: {error.strerror}",
+                                  Location(source.path), "check that the output folder can be written") from None
+    argv, executable = _program_as(command[0], run.cgi_link)
+    with tempfile.TemporaryFile() as given:
+        given.write(data)
+        given.seek(0)
+        # Closed by _finish, or by Reading.close if the build stops first.
+        run.output, run.errors = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            run.process = subprocess.Popen([*argv, *command[1:]], executable=executable, stdin=given,
+                                           stdout=run.output, stderr=run.errors, cwd=run.media, env=environment)
+        except OSError as error:
+            raise RenderError(f"Pandoc could not be started: {error.strerror}",
+                              hint="reinstall pypandoc-binary: pip install --force-reinstall pypandoc-binary") from None
+    run.deadline = time.monotonic() + TIME_LIMIT
+
+
+def _program_as(name: str, cgi_link: Path | None) -> tuple[list[str], str | None]:
+    """The argv that starts Pandoc under `name` (Pandoc is its server when its name is
+    `pandoc-server.cgi`), ended by the kernel when this process's thread ends (util-linux's
+    setpriv, where there is one): (argv, executable)."""
+    program = str(pandoc_program())
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    if name != "pandoc-server.cgi":
+        return ([setpriv, "--pdeathsig", "KILL", "--", name] if setpriv else [name]), None
+    if setpriv and cgi_link is not None:
+        return [setpriv, "--pdeathsig", "KILL", "--", str(cgi_link)], None
+    return [name], program
+
+
+def _finish(run: _Run, cache_dir: Path) -> dict[int, Parsed | ManuscriptError] | None:
+    """Each source's tree or error, or None when a batch of several failed as a whole."""
+    assert run.process is not None and run.output is not None and run.errors is not None
+    timed_out = False
     try:
-        result = _run(source, media)
-    except ManuscriptError as error:
-        return error
+        status = run.process.wait(timeout=max(0.0, run.deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        run.process.kill()
+        status = run.process.wait()
+        timed_out = True
+    finally:
+        run.output.seek(0)
+        run.errors.seek(0)
+        result, complaint = run.output.read(), run.errors.read()
+        run.output.close()
+        run.errors.close()
+    if run.batch:
+        header, _, body = result.partition(b"\n\n")
+        answers = None
+        if status == 0 and header.startswith(b"Status: 200"):
+            with suppress(ValueError, RecursionError):
+                answers = json.loads(body)
+        if isinstance(answers, list) and len(answers) == len(run.items):
+            return {number: _tree(answer, source, digest, cache_dir)
+                    for (number, source, digest), answer in zip(run.items, answers, strict=True)}
+        if len(run.items) > 1:
+            return None
+        timed_out = timed_out or header.startswith(b"Status: 503")
+    (number, source, digest), = run.items[:1]
+    if timed_out:
+        return {number: ManuscriptError(f"reading the chapter took more than {TIME_LIMIT:.0f} s",
+                                        Location(source.path), "split it into smaller chapters")}
+    if status != 0 or run.batch:
+        return {number: _pandoc_error(source, complaint.decode("utf-8", "replace"), status)}
+    return {number: _tree({"output": result.decode("utf-8")}, source, digest, cache_dir, run.media)}
+
+
+def _tree(answer: dict[str, Any], source: Source, digest: str, cache_dir: Path,
+          media: Path | None = None) -> Parsed | ManuscriptError:
+    """One chapter's tree from Pandoc's answer, kept in the cache; or the error Pandoc gave."""
+    if "error" in answer or "output" not in answer:
+        return _pandoc_error(source, str(answer.get("error", "no answer")), 1)
+    output = str(answer["output"])
     try:
-        tree = json.loads(result)
+        tree = json.loads(output)
     except RecursionError:
         return ManuscriptError("quotes, lists or emphasis nested too deep to read", Location(source.path),
                                "write the passage with fewer levels")
     with suppress(OSError):
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(kept, result)
+        write_atomically(cache_dir / "trees" / f"{digest}.json", output.encode("utf-8"))
     return Parsed(tree, media)
-
-
-def _run(source: Source, media: Path | None) -> bytes:
-    """Pandoc's JSON for one source. Pandoc ends when this process does (the kernel kills it when its
-    parent thread ends) and is given its input on stdin, so it never opens a path of the book."""
-    command = _command(source, media)
-    if sys.platform.startswith("linux") and shutil.which("setpriv"):
-        command = ["setpriv", "--pdeathsig", "KILL", "--", *command]
-    try:
-        done = subprocess.run(command, input=source.data, capture_output=True, timeout=TIME_LIMIT,
-                              cwd=media if media is not None else None)
-    except subprocess.TimeoutExpired:
-        raise ManuscriptError(f"reading the chapter took more than {TIME_LIMIT:.0f} s", Location(source.path),
-                              "split it into smaller chapters") from None
-    except OSError as error:
-        raise RenderError(f"Pandoc could not be started: {error.strerror}",
-                          hint="reinstall pypandoc-binary: pip install --force-reinstall pypandoc-binary") from None
-    if done.returncode != 0:
-        raise _pandoc_error(source, done.stderr.decode("utf-8", "replace"), done.returncode)
-    return done.stdout
 
 
 def _pandoc_error(source: Source, message: str, status: int) -> ManuscriptError:

@@ -30,7 +30,7 @@ from .language import Language, load_language
 from .layouts import Layouts, book_layouts
 from .model import Book
 from .pagemap import PageMap
-from .reader import ManuscriptErrors, read_book
+from .reader import ManuscriptErrors, PendingChapters, read_book, start_reading
 
 if TYPE_CHECKING:  # the layout engine and the PDF libraries are imported when a build needs them
     from .fonts import FontFace
@@ -114,7 +114,8 @@ class PreparedBook:
 
 
 def prepare(book_dir: Path, detect_all: bool = False,
-            loaded: tuple[BookConfig, list[Problem]] | None = None, cache_dir: Path | None = None) -> PreparedBook:
+            loaded: tuple[BookConfig, list[Problem]] | None = None, cache_dir: Path | None = None,
+            pending: PendingChapters | None = None) -> PreparedBook:
     """Read the book and mark what the index and chronology need (detect_all: find every date, curate
     none). `loaded` is book.yaml as `load_config` gave it, if it was read already; the chapters'
     syntax trees are kept in `cache_dir` (by default the cache of the book's build/ folder)."""
@@ -122,8 +123,8 @@ def prepare(book_dir: Path, detect_all: bool = False,
         loaded = load_config_or_all_problems(book_dir, cache_dir)
     config, config_warnings = loaded
     written_moment(config)  # a SOURCE_DATE_EPOCH the outputs cannot carry stops the build here
-    book, reader_warnings, settings, index_warnings, timeline, timeline_warnings = _read_all(config, cache_dir or
-                                                                                            book_dir / "build" / CACHE_FOLDER)
+    book, reader_warnings, settings, index_warnings, timeline, timeline_warnings = _read_all(
+        config, cache_dir or book_dir / "build" / CACHE_FOLDER, pending=pending)
     language = load_language(config.language)
     book, alias_warnings = mark_aliases(book, settings)
     if detect_all:
@@ -144,7 +145,8 @@ def load_config_or_all_problems(book_dir: Path, cache_dir: Path | None = None) -
     return config, warnings
 
 
-def _read_all(config: BookConfig, cache_dir: Path, errors: list[Problem] | None = None) -> tuple[
+def _read_all(config: BookConfig, cache_dir: Path, errors: list[Problem] | None = None,
+              pending: PendingChapters | None = None) -> tuple[
         Book, list[Problem], IndexSettings, list[Problem], ChronologySettings, list[Problem]]:
     """The chapters, the index settings and the chronology settings, each read even when another
     has errors, so that one run reports them all (with `errors` found before, in book.yaml)."""
@@ -152,7 +154,7 @@ def _read_all(config: BookConfig, cache_dir: Path, errors: list[Problem] | None 
     book = Book(config)
     reader_warnings: list[Problem] = []
     try:
-        book, reader_warnings = read_book(config, cache_dir)
+        book, reader_warnings = read_book(config, cache_dir, pending)
     except ManuscriptErrors as error:
         problems.extend(error.problems)
     except LimbagError as error:
@@ -282,6 +284,20 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         return BuildResult(slug, tuple(target / name for name in cached.outputs), cached.warnings, cached.page_count)
 
     loaded = load_config_or_all_problems(book_dir, target / CACHE_FOLDER)
+    # Pandoc reads the chapters on the other cores while this process loads the engine.
+    pending = start_reading(loaded[0].chapters, target / CACHE_FOLDER, loaded[0].markdown)
+    try:
+        return _build_read(book_dir, target, formats, strict, parallel, progress, steps, inputs, key, cache_problems,
+                           loaded, pending)
+    finally:
+        pending.close()
+
+
+def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: bool, parallel: bool,
+                progress: Progress | None, steps: Steps | None,
+                inputs: dict[tuple[Path, Path], bytes], key: str, cache_problems: tuple[Problem, ...],
+                loaded: tuple[BookConfig, list[Problem]], pending: PendingChapters) -> BuildResult:
+    """The build once book.yaml is read and Pandoc is reading the chapters."""
     # Imported only now, so that an unchanged book (or a mistake in book.yaml) does not wait a third
     # of a second for the engine.
     from .engine import check_version
@@ -304,7 +320,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         if second is not None:  # it sets its engine up while this process reads the chapters
             second.set_up(engine_settings(loaded[0], layouts, faces, press=False))
         with _stage(progress, lambda: f"read {len(prepared.book.chapters)} chapters"):
-            prepared = prepare(book_dir, loaded=loaded, cache_dir=target / CACHE_FOLDER)
+            prepared = prepare(book_dir, loaded=loaded, cache_dir=target / CACHE_FOLDER, pending=pending)
         config = prepared.config
         requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
         count = _StepCounter(steps, _steps_of(prepared, requested))

@@ -55,7 +55,7 @@ from .model import (
     ThematicBreak,
     plain_text,
 )
-from .pandoc import Parsed, Source, parse_sources
+from .pandoc import Parsed, Reading, Source
 
 Node = dict[str, Any]
 
@@ -1128,30 +1128,51 @@ class _Folders:
 def read_chapter(source: Path, number: int, manuscript_dir: Path, used_ids: set[str]) -> tuple[Chapter, list[Problem]]:
     """One chapter file on its own (the first chapter it gives), its trees kept nowhere: for tests and tools."""
     with tempfile.TemporaryDirectory() as scratch:
-        found = _read_files([source], 1 if number < 1 else number, _Folders(manuscript_dir, manuscript_dir / "book.yaml",
-                                                                           Path(scratch)), used_ids)
+        found = _read_files(start_reading([source], Path(scratch)), max(number, 1),
+                            _Folders(manuscript_dir, manuscript_dir / "book.yaml", Path(scratch)), used_ids)
     if found.errors:
         raise ManuscriptErrors(found.errors)
     return found.chapters[0], found.problems
 
 
-def _read_files(paths: Sequence[Path], first_number: int, folders: _Folders, used_ids: set[str]) -> _FileChapters:
+@dataclass
+class PendingChapters:
+    """Chapter files read from disk and being read by Pandoc (see pandoc.Reading)."""
+
+    sources: list[Source]
+    texts: list[str]
+    errors: list[Problem]
+    reading: Reading
+
+    def close(self) -> None:
+        self.reading.close()
+
+
+def start_reading(paths: Sequence[Path], cache_dir: Path, markdown: str = "markdown") -> PendingChapters:
+    """Reads the chapter files and sets Pandoc to work on them; `read_book` collects the result.
+    Close it (or let read_book do so) to end Pandoc's processes."""
     sources: list[Source] = []
     texts: list[str] = []
     errors: list[Problem] = []
     for path in paths:
         try:
-            source, text = read_source(path, folders.markdown)
+            source, text = read_source(path, markdown)
         except ManuscriptError as error:
             errors.append(Problem(error.location or Location(path), error.what, error.hint))
             continue
         sources.append(source)
         texts.append(text)
-    parsed_all = parse_sources(sources, folders.cache_dir)
+    return PendingChapters(sources, texts, errors, Reading(sources, cache_dir))
+
+
+def _read_files(pending: PendingChapters, first_number: int, folders: _Folders, used_ids: set[str]) -> _FileChapters:
+    with pending.reading:
+        parsed_all = pending.reading.results()
+    errors = pending.errors
     found = _FileChapters([], [], errors)
     counts: dict[str, int] = {}
     number = first_number
-    for source, text, parsed in zip(sources, texts, parsed_all, strict=True):
+    for source, text, parsed in zip(pending.sources, pending.texts, parsed_all, strict=True):
         if isinstance(parsed, ManuscriptError):
             location = parsed.location or Location(source.path)
             if "nested" in parsed.what:
@@ -1172,12 +1193,14 @@ def _read_files(paths: Sequence[Path], first_number: int, folders: _Folders, use
     return found
 
 
-def read_book(config: BookConfig, cache_dir: Path) -> tuple[Book, list[Problem]]:
+def read_book(config: BookConfig, cache_dir: Path, pending: PendingChapters | None = None) -> tuple[Book, list[Problem]]:
     """Every chapter of the book, in order, with the warnings found on the way. Every error of every
     chapter is reported at once. Pandoc's trees and the pictures of Word and ODT files are kept in
-    `cache_dir`."""
+    `cache_dir`; `pending` is the reading `start_reading` began, if it was started early."""
     used_ids: set[str] = set(BOOK_PARTS)
-    found = _read_files(config.chapters, 1, _Folders(config.manuscript_dir, config.source, cache_dir, config.markdown),
+    if pending is None:
+        pending = start_reading(config.chapters, cache_dir, config.markdown)
+    found = _read_files(pending, 1, _Folders(config.manuscript_dir, config.source, cache_dir, config.markdown),
                         used_ids)
     if found.errors:
         raise ManuscriptErrors(found.errors)

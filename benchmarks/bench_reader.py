@@ -7,8 +7,9 @@ it replaced (markdown-it-py, as of a baseline commit):
 - the full build (PDF + booklet + EPUB) of the same book, by the baseline and by this tree.
 
 Every figure is the median of --runs fresh processes; the builds run in turn (old, new, old …)
-and their ratio is the median of each pair's, so that a machine whose speed drifts does not tilt it. The baseline is checked out from git into a
-temporary folder and run with markdown-it-py installed beside it (nothing here is changed).
+and their ratio is the median of each pair's, so that a machine whose speed drifts does not tilt
+it. The baseline is checked out from git into a temporary folder and run with markdown-it-py
+installed beside it (nothing here is changed).
 
 Usage: python benchmarks/bench_reader.py [--baseline COMMIT] [--chapters 30] [--runs 3]
 """

@@ -163,6 +163,6 @@ def test_book_yaml_s_errors_and_every_chapter_s_come_in_one_run(make_book):
                       "01.md": "# Una\n\n![Wala](wala.png)\n", "02.md": "# Dalawa\n\n[x]{date=\"1954-13\"}\n"})
     ran = run_command("check", str(book))
     assert ran.code == 1
-    for expected in ("book.yaml:3: outputs[0]: unknown output 'pdff'", "book.yaml:5: index.terms", "book.yaml:7: chronology.detect",
-                     "01.md:3: image 'wala.png' not found", "02.md:3: bad date '1954-13'"):
+    for expected in ("book.yaml:3: outputs[0]: unknown output 'pdff'", "book.yaml:5: index.terms",
+                     "book.yaml:7: chronology.detect", "01.md:3: image 'wala.png' not found", "02.md:3: bad date '1954-13'"):
         assert expected in ran.stderr, ran.stderr

@@ -96,3 +96,23 @@ def test_a_catalog_killed_leaves_no_worker_behind(make_book, tmp_path):
     process.kill()
     process.wait()
     assert_all_end(process.pid)
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+def test_pandoc_at_work_ends_with_a_killed_or_interrupted_build(make_book, how):
+    chapters = {f"{n:02}.md": f"# Chapter {n}\n\n" + "A *sentence* of the [chapter]{.x}.[^a] " * 6000 + "\n\n[^a]: Note.\n"
+                for n in range(1, 9)}  # a second or more of Pandoc's work each
+    book = make_book({"book.yaml": "title: T\nlanguage: en\n", **chapters})
+    process = start_build(book)
+
+    def pandoc_running() -> bool:
+        return any(command.split()[0].endswith(("/pandoc", "pandoc-server.cgi"))
+                   for command in session_processes(process.pid).values() if command)
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not pandoc_running():
+        time.sleep(0.005)
+    assert pandoc_running()
+    os.kill(process.pid, how)  # the build's own process only: Pandoc must learn of it from the kernel
+    process.wait(timeout=30)
+    assert_all_end(process.pid, seconds=0.3)  # well before Pandoc would be done with its chapters

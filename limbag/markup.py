@@ -413,5 +413,12 @@ def _table_html(table: Table, options: MarkupOptions) -> str:
     thead = f"<thead>{_rows_html(table.head, 'th', options)}</thead>" if table.head else ""
     tfoot = f"<tfoot>{_rows_html(table.foot, 'td', options)}</tfoot>" if table.foot else ""
     body = _rows_html(table.body, "td", options)
-    return f'<table id="{attr(table.id)}">{caption}{columns}{thead}<tbody>{body}</tbody>{tfoot}</table>'
+    count = max((sum(cell.columns for cell in row) for row in (*table.head, *table.body, *table.foot)), default=0)
+    wide = ' class="wide"' if count >= WIDE_TABLE_COLUMNS else ""
+    return f'<table id="{attr(table.id)}"{wide}>{caption}{columns}{thead}<tbody>{body}</tbody>{tfoot}</table>'
+
+
+WIDE_TABLE_COLUMNS = 5
+"""A table of this many columns is set across the whole text width in columns of fixed share, its
+words broken wherever they must be: it never runs off the page."""
 

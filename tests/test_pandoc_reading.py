@@ -166,3 +166,20 @@ def test_book_yaml_s_errors_and_every_chapter_s_come_in_one_run(make_book):
     for expected in ("book.yaml:3: outputs[0]: unknown output 'pdff'", "book.yaml:5: index.terms",
                      "book.yaml:7: chronology.detect", "01.md:3: image 'wala.png' not found", "02.md:3: bad date '1954-13'"):
         assert expected in ran.stderr, ran.stderr
+
+
+@pytest.mark.build
+def test_a_table_wider_than_the_page_stays_on_the_page(make_book):
+    head = "| " + " | ".join(f"Column heading {n}" for n in range(9)) + " |\n" + "|---" * 9 + "|\n"
+    row = "| https://example.org/a/long/path/without/breaks | Supercalifragilisticexpialidocious | 12,345.67 |" + \
+          " word word |" * 6 + "\n"
+    book = make_book({"book.yaml": YAML + "outputs: [pdf]\n", "01.md": "# K\n\n" + head + row * 3})
+    ran = run_command("build", str(book))
+    assert ran.code == 0, ran.stderr
+    boxes = subprocess.run(["pdftotext", "-bbox", str(book / "build" / "aklat.pdf"), "-"], capture_output=True,
+                           text=True, check=True).stdout
+    import re
+
+    width = float(re.search(r'<page width="([\d.]+)"', boxes).group(1))  # type: ignore[union-attr]
+    rightmost = max(float(x) for x in re.findall(r'xMax="([\d.]+)"', boxes))
+    assert rightmost < width - 20, (rightmost, width)  # inside the page, short of its outer margin

@@ -290,7 +290,12 @@ def blocks_html(blocks: Iterable[Block], options: MarkupOptions) -> str:
 
 def block_html(block: Block, options: MarkupOptions) -> str:
     if isinstance(block, Paragraph):
-        return f'<p id="{attr(block.id)}">{inlines_html(block.children, options, _flow_for(block.id, options))}</p>'
+        inner = inlines_html(block.children, options, _flow_for(block.id, options))
+        if any(isinstance(node, Math) and node.display for node in block.children):
+            # The text after a displayed formula goes on the same paragraph, unindented: only the
+            # paragraph's own first line may be (an empty box of the indent's width).
+            return f'<p id="{attr(block.id)}" class="with-display"><span class="indent"></span>{inner}</p>'
+        return f'<p id="{attr(block.id)}">{inner}</p>'
     if isinstance(block, Heading):
         classes = f' class="{attr(" ".join(block.classes))}"' if block.classes else ""
         return f'<h{block.level} id="{attr(block.id)}"{classes}>{inlines_html(block.children, options)}</h{block.level}>'

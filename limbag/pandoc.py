@@ -186,8 +186,11 @@ class Reading:
         self.count = len(sources)
         batch: list[tuple[int, Source, str]] = []
         size = 0
+        self.digests: set[str] = set()
+        """The names under which this book's trees (and pictures) are kept."""
         for number, source in enumerate(sources):
             digest = _digest(source)
+            self.digests.add(digest)
             kept = cache_dir / "trees" / f"{digest}.json"
             media = cache_dir / "media" / digest if source.binary else None
             with suppress(OSError, ValueError):
@@ -248,6 +251,19 @@ class Reading:
                 self.done.update(finished)
             self._start_more()
         return [self.done[number] for number in range(self.count)]
+
+
+def forget_others(cache_dir: Path, kept: set[str]) -> None:
+    """Delete the trees and pictures of chapters as they no longer are, so that the cache does not
+    grow with every edit."""
+    with suppress(OSError):
+        for path in (cache_dir / "trees").iterdir():
+            if path.suffix == ".json" and path.stem not in kept:
+                path.unlink(missing_ok=True)
+    with suppress(OSError):
+        for path in (cache_dir / "media").iterdir():
+            if path.name not in kept:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _cgi_link(cache_dir: Path) -> Path | None:

@@ -30,6 +30,7 @@ from .language import Language, load_language
 from .layouts import Layouts, book_layouts
 from .model import Book
 from .pagemap import PageMap
+from .pandoc import forget_others
 from .reader import ManuscriptErrors, PendingChapters, read_book, start_reading
 
 if TYPE_CHECKING:  # the layout engine and the PDF libraries are imported when a build needs them
@@ -383,6 +384,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     written = list(paths.values())
     page_count = len(rendered.page_map.labels)
     parts.prune()
+    forget_others(target / CACHE_FOLDER, pending.reading.digests)
     save_build(target, key, {path.name: outputs[fmt] for fmt, path in paths.items()}, warnings, page_count)
     # A damaged cache is reported, but is not the book's doing: it never fails a --strict build.
     return BuildResult(config.slug, tuple(written), (*warnings, *cache_problems), page_count, prepared.book,

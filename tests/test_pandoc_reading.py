@@ -183,3 +183,13 @@ def test_a_table_wider_than_the_page_stays_on_the_page(make_book):
     width = float(re.search(r'<page width="([\d.]+)"', boxes).group(1))  # type: ignore[union-attr]
     rightmost = max(float(x) for x in re.findall(r'xMax="([\d.]+)"', boxes))
     assert rightmost < width - 20, (rightmost, width)  # inside the page, short of its outer margin
+
+
+@pytest.mark.build
+def test_the_kept_trees_are_those_of_the_chapters_as_they_are(make_book):
+    book = make_book({"book.yaml": YAML + "outputs: [pdf]\n", "01.md": "# K\n\nUna.\n", "02.md": "# L\n\nIsa.\n"})
+    for text in ("Ikalawa.", "Ikatlo."):
+        assert run_command("build", str(book)).code == 0
+        (book / "manuscript" / "01.md").write_text(f"# K\n\n{text}\n", encoding="utf-8")
+    assert run_command("build", str(book)).code == 0
+    assert len(list((book / "build" / ".limbag-cache" / "trees").iterdir())) == 2

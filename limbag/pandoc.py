@@ -158,8 +158,6 @@ class _Run:
     output: IO[bytes] | None = None
     errors: IO[bytes] | None = None
     deadline: float = 0.0
-    cgi_link: Path | None = None
-    """A link named `pandoc-server.cgi` to Pandoc, for a batch."""
 
     @property
     def batch(self) -> bool:
@@ -207,7 +205,6 @@ class Reading:
             size += len(source.data)
         if batch:
             self.waiting.append(_Run(batch))
-        self.cgi_link = _cgi_link(cache_dir) if any(run.batch for run in self.waiting) else None
         self._start_more()
 
     def __enter__(self) -> Reading:
@@ -230,7 +227,6 @@ class Reading:
     def _start_more(self) -> None:
         while self.waiting and len(self.running) < self.slots:
             run = self.waiting.pop(0)
-            run.cgi_link = self.cgi_link
             try:
                 _start(run)
             except ManuscriptError as error:
@@ -266,21 +262,6 @@ def forget_others(cache_dir: Path, kept: set[str]) -> None:
                 shutil.rmtree(path, ignore_errors=True)
 
 
-def _cgi_link(cache_dir: Path) -> Path | None:
-    """A symbolic link `pandoc-server.cgi` to Pandoc in the cache (Pandoc knows its part by its
-    name), or None where there can be none."""
-    link = cache_dir / "pandoc-server.cgi"
-    target = pandoc_program()
-    with suppress(OSError):
-        if link.is_symlink() and link.resolve() == target.resolve():
-            return link
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.unlink(missing_ok=True)
-        link.symlink_to(target)
-        return link
-    return None
-
-
 def _start(run: _Run) -> None:
     """Starts Pandoc. It ends when this process's thread does (the kernel kills it), and it is
     given its input on stdin, so it never opens a path of the book."""
@@ -307,7 +288,7 @@ def _start(run: _Run) -> None:
         except OSError as error:
             raise ManuscriptError(f"the pictures of this file cannot be put in {run.media}: {error.strerror}",
                                   Location(source.path), "check that the output folder can be written") from None
-    argv, executable = _program_as(command[0], run.cgi_link)
+    argv, executable = _program_as(command[0])
     with tempfile.TemporaryFile() as given:
         given.write(data)
         given.seek(0)
@@ -322,16 +303,17 @@ def _start(run: _Run) -> None:
     run.deadline = time.monotonic() + TIME_LIMIT
 
 
-def _program_as(name: str, cgi_link: Path | None) -> tuple[list[str], str | None]:
+def _program_as(name: str) -> tuple[list[str], str | None]:
     """The argv that starts Pandoc under `name` (Pandoc is its server when its name is
     `pandoc-server.cgi`), ended by the kernel when this process's thread ends (util-linux's
-    setpriv, where there is one): (argv, executable)."""
+    setpriv, where there is one; bash's `exec -a` gives the name): (argv, executable)."""
     program = str(pandoc_program())
     setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
-    if name != "pandoc-server.cgi":
-        return ([setpriv, "--pdeathsig", "KILL", "--", name] if setpriv else [name]), None
-    if setpriv and cgi_link is not None:
-        return [setpriv, "--pdeathsig", "KILL", "--", str(cgi_link)], None
+    if name == program:
+        return ([setpriv, "--pdeathsig", "KILL", "--", program] if setpriv else [program]), None
+    bash = shutil.which("bash")
+    if setpriv and bash:
+        return [setpriv, "--pdeathsig", "KILL", "--", bash, "-c", f'exec -a {name} "$0"', program], None
     return [name], program
 
 

@@ -642,7 +642,7 @@ class _ChapterReader:
 
     def link(self, content: list[Any], children: tuple[Inline, ...] | None = None) -> Inline:
         _, inlines, (url, title) = content
-        children = self.inlines(inlines) if children is None else children
+        children = _without_links(self.inlines(inlines) if children is None else children)
         if SAFE_URL.match(url) or (not URL_SCHEME.match(url) and url and not url.startswith("/")):
             return Link(url, children, title or None)
         self.warn(self.line_of(url), f"link target {url!r} is not a web address or #id; its text is shown without "
@@ -819,6 +819,20 @@ def _walk(node: Any) -> Iterable[Node]:
     elif isinstance(node, list):
         for child in node:
             yield from _walk(child)
+
+
+def _without_links(nodes: tuple[Inline, ...]) -> tuple[Inline, ...]:
+    """A link's words with the links inside them made plain (GitHub's Markdown makes a web address
+    in a link's text a link of its own; a link cannot hold a link)."""
+    plain: list[Inline] = []
+    for node in nodes:
+        if isinstance(node, Link):
+            plain.append(Span(_without_links(node.children)))
+        elif isinstance(node, CONTAINERS):
+            plain.append(dataclasses.replace(node, children=_without_links(node.children)))
+        else:
+            plain.append(node)
+    return tuple(plain)
 
 
 def _merge_text(nodes: list[Inline]) -> tuple[Inline, ...]:

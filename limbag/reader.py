@@ -377,10 +377,90 @@ class _ChapterReader:
             return 1, []  # the element's content is read as Markdown around it; its tags are structure only
         if tag and tag.name == "hr":
             return 1, [ThematicBreak(self.new_id("hr"))]
+        if tag and tag.name == "table" and not tag.closing:
+            end = _closing(nodes, position, "table")
+            if end is not None:
+                table = self.raw_html_table(nodes[position:end + 1])
+                if table is not None:
+                    return end - position + 1, [table]
         consumed, raw = _raw_run(nodes, position)
         self.warn(self.line_of(raw.split("\n")[0]), f"raw HTML {_short(raw)!r} is shown as text",
                   "write it in Markdown instead")
         return consumed, [Paragraph(self.new_id("p"), (Text(raw),))]
+
+    def raw_html_table(self, nodes: Sequence[Node]) -> Table | None:
+        """A table written in HTML, whose tags Pandoc gives as raw pieces and whose cells as Markdown:
+        its rows, header cells, spans, alignment and caption become the model's table (no other
+        tag or attribute is kept). None if it is not one plain table."""
+        head: list[tuple[TableCell, ...]] = []
+        body: list[tuple[TableCell, ...]] = []
+        caption: list[Inline] = []
+        row: list[TableCell] | None = None
+        cell: list[Inline] | None = None
+        cell_tag = ""
+        in_head = in_caption = False
+        row_of_heads = True
+        tables = 0
+
+        def end_cell() -> None:
+            nonlocal cell, row_of_heads
+            if cell is not None and row is not None:
+                attributes = dict(re.findall(r'([a-z]+)\s*=\s*"([^"]*)"', cell_tag.lower()))
+                align = attributes.get("align") or re.sub(r".*text-align:\s*([a-z]+).*", r"\1",
+                                                          attributes.get("style", ""))
+                row.append(TableCell(_merge_text(cell), align if align in ("left", "right", "center") else None,
+                                     _span_count(attributes.get("rowspan")), _span_count(attributes.get("colspan"))))
+                row_of_heads = row_of_heads and cell_tag.lower().startswith("<th")
+            cell = None
+
+        def end_row() -> None:
+            nonlocal row
+            end_cell()
+            if row:
+                (head if in_head or (not body and row_of_heads) else body).append(tuple(row))
+            row = None
+
+        for node in nodes:
+            if not (node["t"] == "RawBlock" and _is_html(node)):
+                words = self.block_inlines(node)
+                target = caption if in_caption else cell
+                if target is None:
+                    return None  # words outside any cell
+                if target and words:
+                    target.append(LineBreak())
+                target.extend(words)
+                continue
+            for piece in re.findall(r"<[^<>]*>|[^<>]+", node["c"][1]):
+                tag = _tag(piece)
+                if tag is None:
+                    if piece.strip():
+                        (caption if in_caption else cell if cell is not None else []).append(Text(piece))
+                    continue
+                if tag.name == "table":
+                    tables += 0 if tag.closing else 1
+                    if tables > 1:
+                        return None
+                elif tag.name == "thead":
+                    end_row()
+                    in_head = not tag.closing
+                elif tag.name == "caption":
+                    in_caption = not tag.closing
+                elif tag.name == "tr":
+                    end_row()
+                    if not tag.closing:
+                        row, row_of_heads = [], True
+                elif tag.name in ("td", "th"):
+                    end_cell()
+                    if not tag.closing:
+                        if row is None:
+                            row, row_of_heads = [], True
+                        cell, cell_tag = [], piece
+                elif tag.name == "br" and cell is not None:
+                    cell.append(LineBreak())
+        end_row()
+        if not (head or body):
+            return None
+        return Table(self.new_id("tbl"), tuple(head), tuple(body), caption=_merge_text(caption))
 
     def figure(self, content: list[Any]) -> list[Block]:
         (wanted, _, _), (_, caption_blocks), body = content
@@ -761,6 +841,13 @@ def _closing(nodes: Sequence[Node], position: int, name: str) -> int | None:
             else:
                 depth += 1
     return None
+
+
+def _span_count(value: str | None) -> int:
+    try:
+        return max(1, min(int(value or 1), 1000))
+    except ValueError:
+        return 1
 
 
 def _after_display_math(children: list[Inline]) -> bool:

@@ -17,7 +17,7 @@ from limbag.pandoc import pandoc_program
 from limbag.reader import read_book
 
 from .conftest import png_image, run_command
-from .validators import epubcheck
+from .validators import ace_violations, epubcheck
 
 YAML = "title: Aklat\nlanguage: tl\n"
 
@@ -77,6 +77,23 @@ def test_math_prints_as_drawings_and_reads_as_mathml(make_book):
     assert '<math alttext="x_{t+1}"' in chapter and 'id="eq:a"' in chapter
     assert 'properties="mathml"' in package
     assert epubcheck(book / "build" / "aklat.epub").errors == 0
+
+
+@pytest.mark.build
+def test_an_e_book_of_every_construct_passes_epubcheck_and_ace(make_book, tmp_path):
+    chapter = "\n\n".join([
+        "# K", "Ang $x_{t+1}$ at H~2~O.[^a]", "$$E = mc^2$$ {#eq:e}", "::: warning\nMag-ingat.\n:::",
+        "<details><summary>Sagot</summary>", "Apat.", "</details>", "Taon\n:   Bilang.",
+        "```python\nprint('kumusta')\n```", "| line one\n|    line two",
+        "+-------+-------+\n| A     | B     |\n+=======+=======+\n| isa at dalawa |\n+-------+-------+",
+        ": Talahanayan.",
+        "- [x] tapos\n- [ ] hindi pa", "[^a]: Tala.\n"])
+    book = make_book({"book.yaml": YAML + "outputs: [epub]\n", "01.md": chapter})
+    ran = run_command("build", str(book))
+    assert ran.code == 0, ran.stderr
+    epub = book / "build" / "aklat.epub"
+    assert epubcheck(epub).errors == 0
+    assert ace_violations(epub, tmp_path / "ace") == []
 
 
 @pytest.mark.build

@@ -210,3 +210,21 @@ def test_the_kept_trees_are_those_of_the_chapters_as_they_are(make_book):
         (book / "manuscript" / "01.md").write_text(f"# K\n\n{text}\n", encoding="utf-8")
     assert run_command("build", str(book)).code == 0
     assert len(list((book / "build" / ".limbag-cache" / "trees").iterdir())) == 2
+
+
+def test_a_pandoc_of_an_untested_version_is_refused_before_anything_is_read(tmp_path, monkeypatch):
+    import limbag.pandoc as pandoc
+    from limbag.errors import RenderError
+
+    old = tmp_path / "pandoc"
+    old.write_text("#!/bin/sh\necho 'pandoc 2.17.1.1'\n", encoding="utf-8")
+    old.chmod(0o755)
+    monkeypatch.setattr(pandoc, "pandoc_program", lambda: old)
+    pandoc.pandoc_version.cache_clear()
+    try:
+        with pytest.raises(RenderError) as raised:
+            pandoc.pandoc_version()
+        assert "Pandoc 2.17.1.1" in raised.value.format_message() and ">= 3.1, < 4.0" in raised.value.format_message()
+        assert "pip install" in raised.value.format_message()
+    finally:
+        pandoc.pandoc_version.cache_clear()

@@ -28,9 +28,10 @@ from typing import IO, Any
 from .errors import Location, ManuscriptError, RenderError
 from .files import write_atomically
 
-SUPPORTED = ((3, 1), (4, 0))
+SUPPORTED = ((3, 5), (4, 0))
 """Pandoc versions from the first up to (not including) the second: the JSON tree of Pandoc 3
-(API 1.23) with Figure blocks; tested with 3.9."""
+(API 1.23) with Figure blocks, and the server's CGI form with a settable time limit; tested with
+3.5 (pypandoc-binary 1.14) and 3.9 (1.17)."""
 MARKDOWN = "markdown-auto_identifiers"
 """Pandoc's own Markdown with every default extension; headings without an {#id} get Limbag's ids."""
 OWN_IDENTIFIERS = {"markdown": "-auto_identifiers", "markdown_mmd": "-auto_identifiers", "gfm": "-gfm_auto_identifiers",
@@ -114,7 +115,7 @@ def pandoc_version() -> tuple[int, ...]:
         low, high = (".".join(map(str, bound)) for bound in SUPPORTED)
         seen = ".".join(map(str, version)) or "unknown"
         raise RenderError(f"Pandoc {seen} at {program} is not a version Limbag reads with (>= {low}, < {high})",
-                          hint="install a tested one: pip install 'pypandoc-binary>=1.13,<1.18'")
+                          hint="install a tested one: pip install 'pypandoc-binary>=1.14,<1.18'")
     return version
 
 

@@ -224,7 +224,7 @@ def test_a_pandoc_of_an_untested_version_is_refused_before_anything_is_read(tmp_
     try:
         with pytest.raises(RenderError) as raised:
             pandoc.pandoc_version()
-        assert "Pandoc 2.17.1.1" in raised.value.format_message() and ">= 3.1, < 4.0" in raised.value.format_message()
+        assert "Pandoc 2.17.1.1" in raised.value.format_message() and ">= 3.5, < 4.0" in raised.value.format_message()
         assert "pip install" in raised.value.format_message()
     finally:
         pandoc.pandoc_version.cache_clear()

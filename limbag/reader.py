@@ -342,13 +342,22 @@ class _ChapterReader:
     def raw_block(self, content: list[Any]) -> list[Block]:
         (raw_format, text) = content
         raw_format = raw_format.lower()
-        if raw_format in ("tex", "latex"):
-            self.warn(self.line_of(text.strip().split("\n")[0]), f"raw TeX {_short(text)!r} is shown as text",
+        if raw_format in ("tex", "latex") and not self.raw_attribute(text, raw_format):
+            self.warn(self.line_of(text.strip().split("\n")[0]), f"raw TeX `{_short(text)}` is shown as text",
                       "write it in Markdown, or as math between $ signs")
             return [Paragraph(self.new_id("p"), (Text(text),))]
-        self.warn(self.line, f"a raw {raw_format} block is left out: it is for {raw_format} output only",
+        self.warn(self.line_of("{=" + raw_format), f"a raw {raw_format} block is left out: it is for {raw_format} output only",
                   "write it in Markdown to have it in the book")
         return []
+
+    def raw_attribute(self, text: str, raw_format: str) -> bool:
+        """True if the raw text was marked in the source as for one output only (```{=latex}`` or
+        `{=latex}`), rather than written as TeX in the running text."""
+        if not self.lines.text:
+            return False
+        offset = self.lines.find(text.strip().split("\n")[0], self.block_start)
+        before = self.lines.text[max(0, (offset or 0) - 40):offset or 0]
+        return offset is not None and "{=" + raw_format in before
 
     def raw_html_block(self, nodes: Sequence[Node], position: int) -> tuple[int, list[Block]]:
         """A raw HTML block: a comment is left out, `<details>` … `</details>` becomes a box, a safe
@@ -658,7 +667,7 @@ class _ChapterReader:
         if kind == "RawInline":
             raw_format, text = content
             if raw_format.lower() in ("tex", "latex"):
-                self.warn(self.line_of(text), f"raw TeX {_short(text)!r} is shown as text",
+                self.warn(self.line_of(text), f"raw TeX `{_short(text)}` is shown as text",
                           "write it in Markdown, or as math between $ signs")
                 return [Text(text)]
             self.warn(self.line, f"raw {raw_format} {_short(text)!r} is left out: it is for {raw_format} output only",

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from limbag.config import load_config
 from limbag.errors import ManuscriptError
-from limbag.model import Division, Figure, Heading, Math, Paragraph, iter_blocks
+from limbag.model import Division, Figure, Heading, Math, Paragraph, Text, iter_blocks
 from limbag.pandoc import pandoc_program
 from limbag.reader import read_book
 
@@ -228,3 +228,13 @@ def test_a_pandoc_of_an_untested_version_is_refused_before_anything_is_read(tmp_
         assert "pip install" in raised.value.format_message()
     finally:
         pandoc.pandoc_version.cache_clear()
+
+
+def test_raw_tex_template_tags_and_other_formats_are_located_warnings(make_book):
+    book, problems = read(make_book, {"01.md": "# K\n\nIsa \\textbf{dalawa}.\n\nAng {% if x %}tatlo{% endif %}.\n\n"
+                                               "```{=latex}\n\\newpage\n```\n\nApat.\n"})
+    texts = [str(problem) for problem in problems]
+    assert any("01.md:3: raw TeX `\\textbf{dalawa}` is shown as text" in text for text in texts), texts
+    assert any("01.md:5: template tag" in text for text in texts), texts
+    assert any("01.md:7: a raw latex block is left out" in text for text in texts), texts
+    assert [b.children for b in book.chapters[0].blocks][-1] == (Text("Apat."),)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .config import BookConfig, slugify
 from .dates import DateError, parse_date_value
@@ -733,7 +734,7 @@ class _ChapterReader:
         _, inlines, (url, title) = content
         children = _without_links(self.inlines(inlines) if children is None else children)
         if SAFE_URL.match(url) or (not URL_SCHEME.match(url) and url and not url.startswith("/")):
-            return Link(url, children, title or None)
+            return Link(_valid_url(url), children, title or None)
         self.warn(self.line_of(url), f"link target {url!r} is not a web address or #id; its text is shown without "
                   "the link", "link to https://…, mailto:…, a chapter file or a #heading-id")
         return Span(children)
@@ -915,6 +916,14 @@ def _walk(node: Any) -> Iterable[Node]:
     elif isinstance(node, list):
         for child in node:
             yield from _walk(child)
+
+
+def _valid_url(url: str) -> str:
+    """The address with the characters an address may not hold (spaces, brackets, quotes …)
+    percent-escaped, as a reading system and a PDF reader expect it; escapes already there stay."""
+    address, hash_mark, fragment = url.strip().partition("#")
+    safe = ":/?@!$&'()*+,;=%~-._"
+    return quote(address, safe=safe) + hash_mark + quote(fragment, safe=safe)
 
 
 def _without_links(nodes: tuple[Inline, ...]) -> tuple[Inline, ...]:

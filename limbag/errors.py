@@ -59,8 +59,8 @@ class LimbagError(click.ClickException):
         click.echo(self.format_message(), err=True)
 
 
-class ConfigError(LimbagError):
-    """A problem in book.yaml; several are collected and raised together."""
+class SeveralProblems(LimbagError):
+    """Several problems found in one pass, raised together: one line each."""
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
@@ -69,8 +69,16 @@ class ConfigError(LimbagError):
         self.message = "\n".join(str(p) for p in problems)  # type: ignore[misc]
 
 
+class ConfigError(SeveralProblems):
+    """Problems in book.yaml (and, found with them, in the chapters)."""
+
+
 class ManuscriptError(LimbagError):
     """A problem in a chapter file, with its line."""
+
+
+class ManuscriptErrors(SeveralProblems, ManuscriptError):
+    """Every error found in the chapters, reported at once."""
 
 
 class RenderError(LimbagError):

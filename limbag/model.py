@@ -285,10 +285,45 @@ def iter_blocks(blocks: Iterable[Block]) -> Iterator[Block]:
             yield from iter_blocks(group)
 
 
+def map_inline_runs(block: Block, change: Callable[[tuple[Inline, ...]], tuple[Inline, ...]],
+                    titles: bool = True) -> Block:
+    """A copy of `block` with each run of inlines in it, nested blocks' included (paragraphs, list
+    items, definitions, boxes, table cells and captions, figure captions; headings, definition
+    terms and box titles if `titles`), replaced by `change(run)`."""
+
+    def again(inner: Block) -> Block:
+        return map_inline_runs(inner, change, titles)
+
+    def title(run: tuple[Inline, ...]) -> tuple[Inline, ...]:
+        return change(run) if titles else run
+
+    def cells(rows: tuple[tuple[TableCell, ...], ...]) -> tuple[tuple[TableCell, ...], ...]:
+        return tuple(tuple(dataclasses.replace(cell, children=change(cell.children)) for cell in row) for row in rows)
+
+    if isinstance(block, Paragraph) or (titles and isinstance(block, Heading)):
+        return dataclasses.replace(block, children=change(block.children))
+    if isinstance(block, BlockQuote):
+        return dataclasses.replace(block, children=tuple(again(b) for b in block.children))
+    if isinstance(block, Division):
+        return dataclasses.replace(block, children=tuple(again(b) for b in block.children), title=title(block.title))
+    if isinstance(block, DefinitionList):
+        return dataclasses.replace(block, items=tuple(
+            (title(term), tuple(tuple(again(b) for b in definition) for definition in definitions))
+            for term, definitions in block.items))
+    if isinstance(block, ListBlock):
+        return dataclasses.replace(block, items=tuple(tuple(again(b) for b in item) for item in block.items))
+    if isinstance(block, Table):
+        return dataclasses.replace(block, head=cells(block.head), body=cells(block.body), foot=cells(block.foot),
+                                   caption=change(block.caption))
+    if isinstance(block, Figure):
+        return dataclasses.replace(block, caption=change(block.caption))
+    return block
+
+
 def rewrite_text(block: Block, rewrite: Callable[[str], list[Inline]], keep: Callable[[Span], bool]) -> Block:
-    """A copy of `block` whose running text (paragraphs, quotes, lists, table cells, captions; not
-    headings or code) is replaced by `rewrite(text)`; a span for which `keep(span)` is true stays
-    as it is. The stages that anchor aliases and dates are built on it."""
+    """A copy of `block` whose running text (paragraphs, quotes, lists, definitions, boxes, table
+    cells, captions; not headings, terms, box titles or code) is replaced by `rewrite(text)`; a span for which
+    `keep(span)` is true stays as it is. The stages that anchor aliases and dates are built on it."""
 
     def inlines(nodes: tuple[Inline, ...]) -> tuple[Inline, ...]:
         result: list[Inline] = []
@@ -303,26 +338,7 @@ def rewrite_text(block: Block, rewrite: Callable[[str], list[Inline]], keep: Cal
                 result.append(node)
         return tuple(result)
 
-    def cells(row: tuple[TableCell, ...]) -> tuple[TableCell, ...]:
-        return tuple(dataclasses.replace(cell, children=inlines(cell.children)) for cell in row)
-
-    if isinstance(block, Paragraph):
-        return dataclasses.replace(block, children=inlines(block.children))
-    if isinstance(block, (BlockQuote, Division)):
-        return dataclasses.replace(block, children=tuple(rewrite_text(b, rewrite, keep) for b in block.children))
-    if isinstance(block, DefinitionList):
-        return dataclasses.replace(block, items=tuple(
-            (term, tuple(tuple(rewrite_text(b, rewrite, keep) for b in definition) for definition in definitions))
-            for term, definitions in block.items))
-    if isinstance(block, ListBlock):
-        return dataclasses.replace(block, items=tuple(tuple(rewrite_text(b, rewrite, keep) for b in item)
-                                                      for item in block.items))
-    if isinstance(block, Table):
-        return dataclasses.replace(block, head=tuple(cells(r) for r in block.head), body=tuple(cells(r) for r in block.body),
-                                   foot=tuple(cells(r) for r in block.foot), caption=inlines(block.caption))
-    if isinstance(block, Figure):
-        return dataclasses.replace(block, caption=inlines(block.caption))
-    return block
+    return map_inline_runs(block, inlines, titles=False)
 
 
 def chapter_ids(chapter: Chapter) -> set[str]:

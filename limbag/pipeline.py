@@ -23,7 +23,7 @@ from .chronology import (
     mark_dates,
 )
 from .config import OUTPUT_FORMATS, BookConfig, config_path, load_config_partially, written_moment
-from .errors import ConfigError, LimbagError, Location, Problem, RenderError, StrictModeError
+from .errors import ConfigError, LimbagError, Location, ManuscriptErrors, Problem, RenderError, StrictModeError
 from .files import check_book_folders, output_error, remove_leftovers, replace_together, system_error
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
@@ -31,7 +31,7 @@ from .layouts import Layouts, book_layouts
 from .model import Book
 from .pagemap import PageMap
 from .pandoc import forget_others
-from .reader import ManuscriptErrors, PendingChapters, read_book, start_reading
+from .reader import PendingChapters, read_book, start_reading
 
 if TYPE_CHECKING:  # the layout engine and the PDF libraries are imported when a build needs them
     from .fonts import FontFace

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from .config import BookConfig, slugify
 from .dates import DateError, parse_date_value
-from .errors import Location, ManuscriptError, Problem
+from .errors import Location, ManuscriptError, ManuscriptErrors, Problem
 from .images import ImageRefused, check_image
 from .mathtype import MathError, check_tex
 from .model import (
@@ -54,6 +54,7 @@ from .model import (
     TableCell,
     Text,
     ThematicBreak,
+    map_inline_runs,
     plain_text,
 )
 from .pandoc import Parsed, Reading, Source
@@ -87,16 +88,6 @@ INLINE_HTML = {"strong": "strong", "b": "strong", "em": "em", "i": "em", "sup": 
 BOOK_KEYS = {"author", "date", "lang", "language", "subtitle", "publisher", "rights", "identifier", "isbn",
              "description", "abstract", "keywords", "subject"}
 CHAPTER_KEYS = {"title"}
-
-
-class ManuscriptErrors(ManuscriptError):
-    """Every error found in the chapters, reported at once."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        first = problems[0]
-        super().__init__(first.message, first.location, first.hint)
-        self.message = "\n".join(str(p) for p in problems)  # type: ignore[misc]
 
 
 MAX_CHAPTER_BYTES = 2 * 1024 * 1024
@@ -1200,37 +1191,13 @@ def _map_inlines(chapter: Chapter, on_link: Callable[[Link], Inline]) -> Chapter
     def inlines(nodes: tuple[Inline, ...]) -> tuple[Inline, ...]:
         out: list[Inline] = []
         for node in nodes:
-            if isinstance(node, Link):
+            if isinstance(node, CONTAINERS):
                 node = dataclasses.replace(node, children=inlines(node.children))
-                out.append(on_link(node))
-            elif isinstance(node, CONTAINERS):
-                out.append(dataclasses.replace(node, children=inlines(node.children)))
-            else:
-                out.append(node)
+            out.append(on_link(node) if isinstance(node, Link) else node)
         return tuple(out)
 
     def blocks(nodes: tuple[Block, ...]) -> tuple[Block, ...]:
-        return tuple(block_of(block) for block in nodes)
-
-    def cells(rows: tuple[tuple[TableCell, ...], ...]) -> tuple[tuple[TableCell, ...], ...]:
-        return tuple(tuple(dataclasses.replace(cell, children=inlines(cell.children)) for cell in row) for row in rows)
-
-    def block_of(block: Block) -> Block:
-        if isinstance(block, (Paragraph, Heading)):
-            return dataclasses.replace(block, children=inlines(block.children))
-        if isinstance(block, (BlockQuote, Division)):
-            return dataclasses.replace(block, children=blocks(block.children))
-        if isinstance(block, ListBlock):
-            return dataclasses.replace(block, items=tuple(blocks(item) for item in block.items))
-        if isinstance(block, DefinitionList):
-            return dataclasses.replace(block, items=tuple((inlines(term), tuple(blocks(d) for d in definitions))
-                                                          for term, definitions in block.items))
-        if isinstance(block, Table):
-            return dataclasses.replace(block, head=cells(block.head), body=cells(block.body), foot=cells(block.foot),
-                                       caption=inlines(block.caption))
-        if isinstance(block, Figure):
-            return dataclasses.replace(block, caption=inlines(block.caption))
-        return block
+        return tuple(map_inline_runs(block, inlines) for block in nodes)
 
     notes = tuple(dataclasses.replace(note, children=blocks(note.children)) for note in chapter.footnotes)
     return dataclasses.replace(chapter, blocks=blocks(chapter.blocks), footnotes=notes)

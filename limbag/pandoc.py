@@ -134,12 +134,6 @@ def _digest(source: Source) -> str:
     return key.hexdigest()[:32]
 
 
-def parse_sources(sources: Sequence[Source], cache_dir: Path) -> list[Parsed | ManuscriptError]:
-    """Each source's tree, or the error that names why Pandoc could not read it, in order."""
-    with Reading(sources, cache_dir) as reading:
-        return reading.results()
-
-
 BATCH_BYTES = 256 * 1024
 """Markdown read by one Pandoc process: some half a second of work, about what loading the layout
 engine takes meanwhile on the other core. A Pandoc process costs some 40 ms to start, as much as

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -23,8 +24,34 @@ SUPPORTED = range(70, 71)
 """WeasyPrint's major versions this module was written against (pyproject.toml: weasyprint>=70,<71)."""
 
 
+def load_engine() -> None:
+    """Import the layout engine without the compiler and `ldconfig` runs it would cost.
+
+    The engine opens its libraries by trying a list of names for every platform; for a name that
+    is not a file name (`libharfbuzz-0`, `harfbuzz`), cffi asks `ctypes.util.find_library`, which on
+    Linux runs `ldconfig -p` and then the C compiler for each name it misses: some 40 processes and a
+    quarter of a second in every process that loads the engine. Every list holds the Linux soname
+    (`libharfbuzz.so.0`), which the dynamic loader finds itself, so while the engine loads,
+    `find_library` answers "not found" at once. If the engine then cannot load, it loads again
+    with the search restored."""
+    if "weasyprint" in sys.modules or not sys.platform.startswith("linux"):
+        return
+    import ctypes.util
+
+    searching = ctypes.util.find_library
+    ctypes.util.find_library = lambda name: None
+    try:
+        import weasyprint  # noqa: F401
+    except OSError:  # a library known here only by another name: the engine's own search finds it
+        for name in [module for module in sys.modules if module == "weasyprint" or module.startswith("weasyprint.")]:
+            del sys.modules[name]
+    finally:
+        ctypes.util.find_library = searching
+
+
 def check_version() -> None:
-    """A clear message, before any layout, when the installed engine is not one this module knows."""
+    """A clear message, before any layout, when the installed engine is not one this module knows;
+    then the engine is loaded (see load_engine)."""
     try:
         installed = version("weasyprint")
     except PackageNotFoundError:
@@ -35,6 +62,7 @@ def check_version() -> None:
         raise LimbagError(f"Limbag needs WeasyPrint {SUPPORTED.start}, and "
                           f"{'WeasyPrint ' + installed if installed else 'no WeasyPrint'} is installed",
                           hint=f"run: python -m pip install '{wanted}'")
+    load_engine()
 
 
 def render(html: Any, stylesheets: list[Any], font_config: Any) -> tuple[Any, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -47,3 +49,26 @@ def test_only_the_engine_adapter_uses_the_engine_s_insides():
                 assert names <= PUBLIC_ENGINE_API.get(node.module or "", set()), (module.name, node.module, names)
             elif isinstance(node, ast.Import):
                 assert not any(alias.name.startswith("weasyprint") for alias in node.names), module.name
+
+
+LOAD_AND_COUNT = """
+import subprocess, sys
+started = []
+original = subprocess.Popen.__init__
+def recording(self, args, *rest, **kw):
+    started.append(args if isinstance(args, str) else " ".join(map(str, args)))
+    return original(self, args, *rest, **kw)
+subprocess.Popen.__init__ = recording
+from limbag.engine import check_version
+check_version()
+from weasyprint import HTML
+HTML(string="<p>x</p>").render()
+print(repr(started))
+"""
+
+
+@pytest.mark.build
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the engine's library search runs programs on Linux")
+def test_loading_the_engine_runs_no_compiler_or_ldconfig():
+    done = subprocess.run([sys.executable, "-c", LOAD_AND_COUNT], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

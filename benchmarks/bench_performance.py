@@ -9,13 +9,14 @@
 Every figure is the median of --runs runs of a fresh process (so interpreter start-up counts for
 every tool); ratios are against pandoc's PDF + EPUB of the same book.
 
-Usage: python benchmarks/bench_performance.py [--chapters 10 30 100] [--runs 3]
+Usage: python benchmarks/bench_performance.py [--chapters 10 30 100] [--runs 3] [--shapes sample notes tables]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -23,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from large_book import make_book
+from large_book import SHAPES, make_book
 
 REPO = Path(__file__).resolve().parent.parent
 LIMBAG = [sys.executable, str(REPO / "build.py")]
@@ -83,17 +84,29 @@ for part in ("front", "body", "back"):
     subprocess.run([sys.executable, "-c", code, str(book), str(folder)], check=True)
 
 
+def pandoc_program() -> str:
+    """The pandoc on PATH, else the one Limbag reads with (pypandoc-binary's); its PDF engine is the
+    weasyprint command of this Python's environment."""
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    found = shutil.which("pandoc")
+    if found:
+        return found
+    from limbag.pandoc import pandoc_program as bundled
+
+    return str(bundled())
+
+
 def pandoc_commands(book: Path, folder: Path) -> tuple[list[str], list[str]]:
     chapters = sorted(str(p) for p in (book / "manuscript").glob("*.md"))
-    common = ["pandoc", "--from", "markdown", "--toc", "--metadata", "title=Aklat", "--metadata", "lang=tl",
+    common = [pandoc_program(), "--from", "markdown", "--toc", "--metadata", "title=Aklat", "--metadata", "lang=tl",
               "--resource-path", str(book / "manuscript"), *chapters]
     return ([*common, "--pdf-engine=weasyprint", "-o", str(folder / "pandoc.pdf")],
             [*common, "-o", str(folder / "pandoc.epub")])
 
 
-def measure(chapters: int, runs: int, work: Path) -> dict[str, float]:
-    book = make_book(chapters, work / f"book-{chapters}")
-    out = work / f"out-{chapters}"
+def measure(chapters: int, runs: int, work: Path, shape: str = "sample") -> dict[str, float]:
+    book = make_book(chapters, work / f"book-{shape}-{chapters}", shape)
+    out = work / f"out-{shape}-{chapters}"
     full, memory, noop, edit = [], [], [], []
     build = [*LIMBAG, "build", str(book), "--out", str(out), "--format", "pdf", "--format", "booklet",
              "--format", "epub"]
@@ -109,7 +122,7 @@ def measure(chapters: int, runs: int, work: Path) -> dict[str, float]:
         chapter.write_text(original.replace("Paglikha", f"Ang Paglikha ({run})", 1), encoding="utf-8")
         edit.append(timed(build)[0])
         chapter.write_text(original, encoding="utf-8")
-    html_folder = work / f"html-{chapters}"
+    html_folder = work / f"html-{shape}-{chapters}"
     html_folder.mkdir(exist_ok=True)
     export_html(book, html_folder)
     base_url = (book / "manuscript").resolve().as_uri() + "/"
@@ -127,16 +140,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chapters", type=int, nargs="+", default=[10, 30, 100])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--shapes", nargs="+", default=["sample"], choices=SHAPES,
+                        help="books made like the sample, dense with footnotes, or with tables and figures")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         print(f"{os.cpu_count()} cores; medians of {args.runs} fresh-process runs; ratios against pandoc PDF + EPUB")
-        print(f"{'chapters':>8} {'pages':>5} | {'pandoc':>7} | {'weasyprint':>10} | {'limbag full':>15} | "
+        print(f"{'shape':>7} {'chapters':>8} {'pages':>5} | {'pandoc':>7} | {'weasyprint':>10} | {'limbag full':>15} | "
               f"{'no-op':>15} | {'1-ch. edit':>15} | {'peak MB':>7}")
-        for chapters in args.chapters:
-            m = measure(chapters, args.runs, work)
+        for shape, chapters in ((shape, chapters) for shape in args.shapes for chapters in args.chapters):
+            m = measure(chapters, args.runs, work, shape)
             base = m["pandoc"]
-            print(f"{chapters:>8} {m['pages']:>5} | {base:6.2f}s | {m['weasyprint']:6.2f}s {m['weasyprint'] / base:.2f}x"
+            print(f"{shape:>7} {chapters:>8} {m['pages']:>5} | {base:6.2f}s | "
+                  f"{m['weasyprint']:6.2f}s {m['weasyprint'] / base:.2f}x"
                   f" | {m['full']:6.2f}s {m['full'] / base:.2f}x | {m['noop']:6.2f}s {m['noop'] / m['full']:5.0%} full"
                   f" | {m['edit']:6.2f}s {m['edit'] / m['full']:5.0%} full | {m['memory']:>7}")
 

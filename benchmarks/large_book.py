@@ -2,7 +2,10 @@
 """Writes a large book made from the sample: N chapters, each a copy of one of the sample's
 chapters (footnotes, index marks and dates included) with its ids made unique.
 
-Usage: python benchmarks/large_book.py CHAPTERS TARGET_DIR
+Shapes: `sample` (the chapters as they are), `notes` (a footnote on every paragraph, every third
+of several paragraphs), `tables` (each chapter also has a table of 20 rows and a figure).
+
+Usage: python benchmarks/large_book.py CHAPTERS TARGET_DIR [SHAPE]
 """
 
 from __future__ import annotations
@@ -15,7 +18,36 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def make_book(chapters: int, target: Path) -> Path:
+SHAPES = ("sample", "notes", "tables")
+NOTE = ("Pinagmulan: ang mga talaan ng pulong, na binanggit sa kasaysayan ng panahong iyon.",
+        "Tingnan din ang mga liham ng mga ministro, na nasa sinupan ng bawat bansa.")
+
+
+def shaped(body: str, shape: str, number: int, part: int) -> str:
+    """One chapter's part in the book's shape."""
+    if shape == "notes":
+        paragraphs = body.split("\n\n")
+        for index, paragraph in enumerate(paragraphs):
+            if paragraph and not paragraph.startswith(("#", "[^", "    ")):
+                label = f"n{part}x{index}"
+                note = NOTE[0] if index % 3 else "\n\n    ".join(NOTE)
+                paragraphs[index] = f"{paragraph}[^{label}]\n\n[^{label}]: {note}"
+        return "\n\n".join(paragraphs)
+    if shape == "tables" and part == 1:
+        rows = "".join(f"| {1940 + row} | Pangyayari bilang {row} sa kabanata {number} | {row * 17 % 101} |\n"
+                       for row in range(20))
+        table = f"| Taon | Pangyayari | Bilang |\n|---:|---|---:|\n{rows}\nTable: Mga pangyayari, kabanata {number}.\n"
+        figure = f"![Isang guhit ng kabanata {number}](images/guhit.svg)\n"
+        return f"{body}\n\n{table}\n{figure}"
+    return body
+
+
+GUHIT = ('<svg xmlns="http://www.w3.org/2000/svg" width="400" height="200" viewBox="0 0 400 200">'
+         '<rect x="10" y="10" width="380" height="180" fill="none" stroke="black"/>'
+         '<path d="M10 190 L100 120 L200 140 L300 60 L390 20" fill="none" stroke="black"/></svg>')
+
+
+def make_book(chapters: int, target: Path, shape: str = "sample") -> Path:
     sources = sorted((REPO / "manuscript").glob("*.md"))
     manuscript = target / "manuscript"
     if target.exists():
@@ -29,11 +61,14 @@ def make_book(chapters: int, target: Path) -> Path:
             body = source.read_text(encoding="utf-8")
             body = re.sub(r"\[\^(\w+)\]", rf"[^\g<1>{part}]", body)
             body = re.sub(r"^# (.*?) \{#([\w-]+)\}", rf"## \g<1> {{#\g<2>-{number}}}", body, count=1, flags=re.M)
-            parts.append(body)
+            parts.append(shaped(body, shape, number, part))
         text = f"# Kabanata {number} {{#k-{number}}}\n\n" + "\n\n".join(parts)
         name = f"{number:03d}.md"
         (manuscript / name).write_text(text, encoding="utf-8")
         names.append(name)
+    if shape == "tables":
+        (manuscript / "images").mkdir()
+        (manuscript / "images" / "guhit.svg").write_text(GUHIT, encoding="utf-8")
     settings = (REPO / "manuscript" / "book.yaml").read_text(encoding="utf-8")
     settings = re.sub(r"chapters:\n(  - .*\n)+", "chapters:\n" + "".join(f"  - {n}\n" for n in names), settings)
     settings = settings.replace("slug: kahilingan-ng-ussr", f"slug: malaking-aklat-{chapters}")
@@ -42,4 +77,4 @@ def make_book(chapters: int, target: Path) -> Path:
 
 
 if __name__ == "__main__":
-    print(make_book(int(sys.argv[1]), Path(sys.argv[2])))
+    print(make_book(int(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:4]))

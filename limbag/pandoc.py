@@ -45,7 +45,7 @@ def markdown_reader(dialect: str) -> str:
     base = re.match(r"[a-z_]+", dialect)
     return dialect + OWN_IDENTIFIERS.get(base.group(0) if base else "", "")
 FORMATS = {".md": MARKDOWN, ".markdown": MARKDOWN, ".txt": MARKDOWN, ".docx": "docx", ".odt": "odt"}
-MEMORY_LIMIT = "1g"
+MEMORY_MB = 1024
 """Pandoc's heap: a 2 MB chapter takes some 200 MB."""
 TIME_LIMIT = 120.0
 """Seconds for one chapter; a 2 MB chapter takes some 5."""
@@ -123,13 +123,13 @@ def _command(source: Source, media: Path | None) -> list[str]:
     command = [str(pandoc_program()), "--sandbox", "-f", source.format, "-t", "json"]
     if media is not None:
         command.append(f"--extract-media={media}")
-    command += ["+RTS", f"-M{MEMORY_LIMIT}", "-RTS"]
+    command += ["+RTS", f"-M{MEMORY_MB}m", "-RTS"]
     return command
 
 
 def _digest(source: Source) -> str:
     key = hashlib.sha256()
-    key.update(repr((pandoc_version(), source.format, MEMORY_LIMIT)).encode())
+    key.update(repr((pandoc_version(), source.format)).encode())
     key.update(source.data)
     return key.hexdigest()[:32]
 
@@ -260,7 +260,7 @@ def forget_others(cache_dir: Path, kept: set[str]) -> None:
 def _start(run: _Run) -> None:
     """Starts Pandoc. It ends when this process's thread does (the kernel kills it), and it is
     given its input on stdin, so it never opens a path of the book."""
-    environment = {"PATH": os.environ.get("PATH", ""), "GHCRTS": f"-M{MEMORY_LIMIT}"}
+    environment = {"PATH": os.environ.get("PATH", ""), "GHCRTS": f"-M{MEMORY_MB}m"}
     if run.batch:
         requests = [{"text": source.data.decode("utf-8"), "from": source.format, "to": "json"}
                     for _, source, _ in run.items]
@@ -382,7 +382,7 @@ def _pandoc_error(source: Source, message: str, status: int) -> ManuscriptError:
                                f"{unknown.group(1)!r}", Location(source.path),
                                f"see `pandoc --list-extensions={unknown.group(2)}` for the ones it has")
     if status in (251, 252) or "heap overflow" in text:
-        return ManuscriptError(f"reading the chapter needs more than {MEMORY_LIMIT}B of memory",
+        return ManuscriptError(f"reading the chapter needs more than {MEMORY_MB:,} MB of memory",
                                Location(source.path), "split it into smaller chapters")
     if source.binary:
         kind = "Word" if source.format == "docx" else "OpenDocument"

@@ -238,3 +238,17 @@ def test_raw_tex_template_tags_and_other_formats_are_located_warnings(make_book)
     assert any("01.md:5: template tag" in text for text in texts), texts
     assert any("01.md:7: a raw latex block is left out" in text for text in texts), texts
     assert [b.children for b in book.chapters[0].blocks][-1] == (Text("Apat."),)
+
+
+@pytest.mark.parametrize(("limit", "value", "expected"), [
+    ("MEMORY_MB", 20, "01.md: reading the chapter needs more than 20 MB of memory"),
+    ("TIME_LIMIT", 0.05, "01.md: reading the chapter took more than 0 s"),
+])
+def test_pandoc_s_memory_and_time_are_bounded_with_a_located_error(make_book, monkeypatch, limit, value, expected):
+    import limbag.pandoc as pandoc
+
+    monkeypatch.setattr(pandoc, limit, value)
+    chapter = "# K\n\n" + "".join(f"Talata {n} na may *diin* at tala.[^{n}]\n\n[^{n}]: Tala {n}.\n\n" for n in range(8000))
+    with pytest.raises(ManuscriptError) as raised:
+        read(make_book, {"01.md": chapter})
+    assert expected in raised.value.format_message()

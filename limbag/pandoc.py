@@ -32,18 +32,16 @@ SUPPORTED = ((3, 5), (4, 0))
 """Pandoc versions from the first up to (not including) the second: the JSON tree of Pandoc 3
 (API 1.23) with Figure blocks, and the server's CGI form with a settable time limit; tested with
 3.5 (pypandoc-binary 1.14) and 3.9 (1.17)."""
-MARKDOWN = "markdown-auto_identifiers"
-"""Pandoc's own Markdown with every default extension; headings without an {#id} get Limbag's ids."""
-OWN_IDENTIFIERS = {"markdown": "-auto_identifiers", "markdown_mmd": "-auto_identifiers", "gfm": "-gfm_auto_identifiers",
-                   "commonmark_x": "-gfm_auto_identifiers"}
-"""The extension that makes ids of headings in each dialect that has one on by default."""
+MARKDOWN = "markdown"
+"""Pandoc's own Markdown with every default extension."""
 
 
 def markdown_reader(dialect: str) -> str:
-    """Pandoc's reader for a dialect as book.yaml names it (`gfm+footnotes`), without ids made up
-    for headings: Limbag makes its own."""
-    base = re.match(r"[a-z_]+", dialect)
-    return dialect + OWN_IDENTIFIERS.get(base.group(0) if base else "", "")
+    """Pandoc's reader for a dialect as book.yaml names it (`gfm+footnotes`). Its identifiers for
+    headings are kept: links written for Pandoc lead to them (see reader._ChapterReader.heading)."""
+    return dialect
+
+
 FORMATS = {".md": MARKDOWN, ".markdown": MARKDOWN, ".txt": MARKDOWN, ".docx": "docx", ".odt": "odt"}
 MEMORY_MB = 1024
 """Pandoc's heap: a 2 MB chapter takes some 200 MB."""

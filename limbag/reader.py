@@ -142,6 +142,8 @@ class _ChapterReader:
     notes: dict[str, tuple[int, Node, int]] = field(default_factory=dict)
     """Each note's content (as JSON) → its number, its blocks and the line of its first call."""
     notes_called: dict[int, int] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    """Pandoc's ids for headings → the ids the headings have (shared by a file's chapters)."""
     block_count: int = 0
     mark_count: int = 0
     depth: int = 0
@@ -301,8 +303,18 @@ class _ChapterReader:
     def heading(self, content: list[Any], shift: int = 0) -> Heading:
         level, (wanted, classes, _), inlines = content
         children = self.inlines(inlines)
-        heading_id = self.claim_id(wanted or slugify(plain_text(children)), bool(wanted) and self.explicit_ids)
-        return Heading(heading_id, max(2, level - shift), children, tuple(classes))
+        return Heading(self.heading_id(wanted, children), max(2, level - shift), children, tuple(classes))
+
+    def heading_id(self, given: str, words: tuple[Inline, ...]) -> str:
+        """The id the editor wrote (`{#id}`), else one made from the words. The id Pandoc made for
+        the heading then stays an alias of it, so a link written for Pandoc (`#extension-raw_html`)
+        still leads there."""
+        if given and self.explicit_ids and re.search(r"\{[^{}]*#" + re.escape(given) + r"[\s}]", self.lines.text):
+            return self.claim_id(given, True)
+        made = self.claim_id(slugify(plain_text(words)), False)
+        if given and given != made:
+            self.aliases.setdefault(given, made)
+        return made
 
     @property
     def explicit_ids(self) -> bool:
@@ -1023,11 +1035,13 @@ def _unused_definitions(text: str, source: Path) -> list[Problem]:
 
 @dataclass
 class _FileChapters:
-    """The chapters one file gives, with what was found on the way."""
+    """The chapters one file gives (or all files), with what was found on the way."""
 
     chapters: list[Chapter]
     problems: list[Problem]
     errors: list[Problem]
+    aliases: dict[Path, dict[str, str]] = field(default_factory=dict)
+    """For each file, Pandoc's ids of its headings → the headings' ids."""
 
 
 def _chapters_of(parsed: Parsed, source: Path, text: str, first_number: int, folders: _Folders,
@@ -1086,7 +1100,7 @@ def _chapters_of(parsed: Parsed, source: Path, text: str, first_number: int, fol
             _, (wanted, _, _), title_inlines = heading["c"]
         reader.line = title_line
         title = reader.inlines(title_inlines)
-        chapter_id = reader.claim_id(wanted or slugify(plain_text(title)), bool(wanted) and reader.explicit_ids)
+        chapter_id = reader.heading_id(wanted, title)
         made = reader.blocks(body, top=True)
         if shift < 0:  # titled by metadata or file name: the highest section heading becomes `##`
             levels = [block.level for block in made if isinstance(block, Heading)]
@@ -1100,6 +1114,7 @@ def _chapters_of(parsed: Parsed, source: Path, text: str, first_number: int, fol
         number += 1
     if text:
         result.problems.extend(_unused_definitions(text, source))
+    result.aliases[source.resolve()] = base.aliases
     return result
 
 
@@ -1139,7 +1154,8 @@ def _metadata_problems(reader: _ChapterReader, meta: dict[str, Any], book_file: 
                         "Limbag reads the title: of a chapter's metadata block; the book's settings are in book.yaml")
 
 
-def _resolve_links(chapters: list[Chapter], problems: list[Problem]) -> list[Chapter]:
+def _resolve_links(chapters: list[Chapter], problems: list[Problem],
+                   aliases: dict[Path, dict[str, str]]) -> list[Chapter]:
     """Links to other chapter files (`other.md`, `other.md#id`) point into the book; a link to a
     chapter or an id that is not there is a warning."""
     by_file: dict[Path, str] = {}
@@ -1153,6 +1169,7 @@ def _resolve_links(chapters: list[Chapter], problems: list[Problem]) -> list[Cha
         if URL_SCHEME.match(url):
             return link
         path_part, _, fragment = url.partition("#")
+        target = chapter.source.resolve()
         if path_part:
             target = (chapter.source.parent / path_part).resolve()
             if target not in by_file:
@@ -1160,6 +1177,9 @@ def _resolve_links(chapters: list[Chapter], problems: list[Problem]) -> list[Cha
                                         "is shown without the link", "link to a chapter file listed in the book"))
                 return Span(link.children)
             fragment = fragment or by_file[target]
+        if fragment and fragment not in known:  # Pandoc's id of a heading, in that file or another
+            fragment = aliases.get(target, {}).get(fragment) or next(
+                (named[fragment] for named in aliases.values() if fragment in named), fragment)
         if fragment and fragment not in known:
             problems.append(Problem(location, f"link to {url!r}: there is no id {fragment!r} in the book",
                                     "give the heading or span an {#id}, or correct the link"))
@@ -1273,6 +1293,7 @@ def _read_files(pending: PendingChapters, first_number: int, folders: _Folders, 
             errors.append(Problem(error.location or Location(source.path), error.what, error.hint))
             continue
         found.chapters.extend(chapters.chapters)
+        found.aliases.update(chapters.aliases)
         found.problems.extend(chapters.problems)
         errors.extend(chapters.errors)
         number += len(chapters.chapters)
@@ -1290,5 +1311,5 @@ def read_book(config: BookConfig, cache_dir: Path, pending: PendingChapters | No
                         used_ids)
     if found.errors:
         raise ManuscriptErrors(found.errors)
-    chapters = _resolve_links(found.chapters, found.problems)
+    chapters = _resolve_links(found.chapters, found.problems, found.aliases)
     return Book(config, tuple(chapters)), found.problems

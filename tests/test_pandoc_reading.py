@@ -252,3 +252,15 @@ def test_pandoc_s_memory_and_time_are_bounded_with_a_located_error(make_book, mo
     with pytest.raises(ManuscriptError) as raised:
         read(make_book, {"01.md": chapter})
     assert expected in raised.value.format_message()
+
+
+def test_links_written_to_pandoc_s_own_heading_ids_lead_to_the_heading(make_book):
+    book, problems = read(make_book, {
+        "01.md": "# Una\n\nSee [raw HTML](#extension-raw_html) and [the other](02.md#mga-tala_1).\n\n"
+                 "## Extension: `raw_html`\n\nText.\n",
+        "02.md": "# Dalawa\n\n## Mga tala_1\n\nText.\n"})
+    links = [node for node in book.chapters[0].blocks[0].children if hasattr(node, "url")]
+    headings = {block.id for chapter in book.chapters for block in chapter.blocks if isinstance(block, Heading)}
+    assert [link.url for link in links] == ["#extension-raw-html", "#mga-tala-1"]
+    assert {"extension-raw-html", "mga-tala-1"} <= headings
+    assert problems == []

@@ -54,6 +54,7 @@ from .model import (
     TableCell,
     Text,
     ThematicBreak,
+    chapter_ids,
     map_inline_runs,
     plain_text,
 )
@@ -377,8 +378,8 @@ class _ChapterReader:
             if end is not None:
                 inner = list(nodes[position + 1:end])
                 title: tuple[Inline, ...] = ()
-                summary_end = _closing(inner, -1, "summary")
-                if inner and _tag(_raw_html(inner[0])) and _tag(_raw_html(inner[0])).name == "summary":  # type: ignore[union-attr]
+                first = _tag(_raw_html(inner[0])) if inner else None
+                if first is not None and first.name == "summary":
                     summary_end = _closing(inner, 0, "summary")
                     if summary_end is not None:
                         title = tuple(inline for node in inner[1:summary_end]
@@ -386,10 +387,10 @@ class _ChapterReader:
                         inner = inner[summary_end + 1:]
                 return end - position + 1, [Division(self.new_id("d"), self.blocks(inner), ("details",), "details",
                                                      title)]
-        if tag and tag.name in SAFE_BLOCK_TAGS and tag.name != "hr":
-            return 1, []  # the element's content is read as Markdown around it; its tags are structure only
         if tag and tag.name == "hr":
             return 1, [ThematicBreak(self.new_id("hr"))]
+        if tag and tag.name in SAFE_BLOCK_TAGS:
+            return 1, []  # the element's content is read as Markdown around it; its tags are structure only
         if tag and tag.name == "table" and not tag.closing:
             end = _closing(nodes, position, "table")
             if end is not None:
@@ -599,8 +600,9 @@ class _ChapterReader:
             if kind == "RawInline" and _is_html(node):
                 self.raw_html_inline(content[1], stack, out)
                 continue
-            if kind == "Str" and stack is not None and EQUATION_LABEL.match(content) and _after_display_math(out()):
-                self.number_equation(out(), EQUATION_LABEL.match(content).group(1))  # type: ignore[union-attr]
+            label = EQUATION_LABEL.match(content) if kind == "Str" else None
+            if label and _after_display_math(out()):
+                self.number_equation(out(), label.group(1))
                 continue
             out().extend(self.inline(node, nodes, position))
         while stack:  # an element never closed: its tag shown as text, its content kept
@@ -703,7 +705,7 @@ class _ChapterReader:
         if stripped.startswith("<!--"):
             return
         tag = _tag(stripped)
-        if tag and tag.name in ("br", "wbr") and tag.name == "br":
+        if tag and tag.name == "br":
             out().append(LineBreak())
             return
         if tag and tag.name in INLINE_HTML and not tag.closing and not tag.empty:
@@ -1161,11 +1163,10 @@ def _resolve_links(chapters: list[Chapter], problems: list[Problem],
     by_file: dict[Path, str] = {}
     for chapter in chapters:
         by_file.setdefault(chapter.source.resolve(), chapter.id)
-    known = {element for chapter in chapters for element in _ids(chapter)}
+    known = {element for chapter in chapters for element in chapter_ids(chapter)}
 
     def resolve(link: Link, chapter: Chapter) -> Inline:
         url = link.url
-        location = _location_of(chapter.source, f"]({url}")
         if URL_SCHEME.match(url):
             return link
         path_part, _, fragment = url.partition("#")
@@ -1173,7 +1174,8 @@ def _resolve_links(chapters: list[Chapter], problems: list[Problem],
         if path_part:
             target = (chapter.source.parent / path_part).resolve()
             if target not in by_file:
-                problems.append(Problem(location, f"link to {url!r}: no chapter of the book is that file; its text "
+                problems.append(Problem(_location_of(chapter.source, f"]({url}"),
+                                        f"link to {url!r}: no chapter of the book is that file; its text "
                                         "is shown without the link", "link to a chapter file listed in the book"))
                 return Span(link.children)
             fragment = fragment or by_file[target]
@@ -1181,7 +1183,8 @@ def _resolve_links(chapters: list[Chapter], problems: list[Problem],
             fragment = aliases.get(target, {}).get(fragment) or next(
                 (named[fragment] for named in aliases.values() if fragment in named), fragment)
         if fragment and fragment not in known:
-            problems.append(Problem(location, f"link to {url!r}: there is no id {fragment!r} in the book",
+            problems.append(Problem(_location_of(chapter.source, f"]({url}"),
+                                    f"link to {url!r}: there is no id {fragment!r} in the book",
                                     "give the heading or span an {#id}, or correct the link"))
             return Span(link.children)
         return dataclasses.replace(link, url="#" + fragment)
@@ -1197,12 +1200,6 @@ def _location_of(source: Path, needle: str) -> Location:
         return Location(source)
     offset = text.find(needle)
     return Location(source, text.count("\n", 0, offset) + 1 if offset >= 0 else None)
-
-
-def _ids(chapter: Chapter) -> set[str]:
-    from .model import chapter_ids
-
-    return chapter_ids(chapter)
 
 
 def _map_inlines(chapter: Chapter, on_link: Callable[[Link], Inline]) -> Chapter:

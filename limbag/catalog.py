@@ -64,7 +64,7 @@ def output_folders(book_dirs: Iterable[Path], out_dir: Path | None) -> list[tupl
 def build_one(book_dir: Path, out_dir: Path, formats: tuple[str, ...], strict: bool) -> CatalogEntry:
     """A catalog worker: builds one book and returns only plain, picklable data."""
     try:
-        result = build(book_dir, out_dir, formats, strict, parallel=False)
+        result = build(book_dir, out_dir, formats, strict, processes=1)
     except LimbagError as error:
         return CatalogEntry(book_dir, error=error.format_message())
     except Exception as error:  # noqa: BLE001 - one book's bug must not stop the catalog
@@ -208,7 +208,7 @@ def build_packed(data: bytes, shown_as: str, formats: tuple[str, ...], strict: b
 
         unpack_book(data, book_dir)
         try:
-            result = build(book_dir, Path(folder) / "out", formats, strict, parallel=False)
+            result = build(book_dir, Path(folder) / "out", formats, strict, processes=1)
         except LimbagError as error:
             return RemoteBuild(error=shown(error.format_message()))
         except Exception as error:  # noqa: BLE001 - sent back as this book's error

@@ -107,9 +107,10 @@ def output_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def run_build(output: Output, book_dir: Path, out_dir: Path | None, formats: tuple[str, ...], strict: bool) -> None:
+def run_build(output: Output, book_dir: Path, out_dir: Path | None, formats: tuple[str, ...], strict: bool,
+              processes: int | None = None) -> None:
     with output.bar() as steps:
-        result = build(book_dir, out_dir, formats, strict, progress=output.progress, steps=steps)
+        result = build(book_dir, out_dir, formats, strict, progress=output.progress, processes=processes, steps=steps)
     output.warnings(result.warnings)
     for path in result.written:
         pages = f" ({result.page_count} pages)" if path.name == f"{result.slug}.pdf" else ""
@@ -150,13 +151,16 @@ STRICT = click.option("--strict", is_flag=True, help="Fail on any warning.")
               help="Books built at once (several BOOK_DIRs; default: cores).")
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="Build on this dask.distributed cluster (tcp://host:8786); needs limbag[cluster].")
+@click.option("--processes", "-p", type=click.IntRange(min=1), default=None, envvar="LIMBAG_PROCESSES",
+              help="Processes laying one book out (default: cores; env LIMBAG_PROCESSES). "
+                   "The output is the same whatever the number.")
 @output_options
 def build_command(output: Output, book_dirs: tuple[Path, ...], out_dir: Path | None, formats: tuple[str, ...],
-                  strict: bool, jobs: int | None, scheduler: str | None) -> None:
+                  strict: bool, jobs: int | None, scheduler: str | None, processes: int | None) -> None:
     """Build BOOK_DIR (default: the current folder); several BOOK_DIRs are built in parallel, here or on
     a cluster (--scheduler)."""
     if len(book_dirs) <= 1 and scheduler is None:
-        run_build(output, book_dirs[0] if book_dirs else Path("."), out_dir, formats, strict)
+        run_build(output, book_dirs[0] if book_dirs else Path("."), out_dir, formats, strict, processes)
         return
     from .catalog import build_catalog, build_on_cluster
     from .processes import process_pool

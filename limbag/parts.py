@@ -1,5 +1,5 @@
 """The book's parts, made in printed order: taken from the store when unchanged, otherwise laid
-out by the lanes (this process, and a second one when there is work for two).
+out by the lanes (this process, and the other layout processes when there is work for them).
 
 A run of parts follows on: each part begins on a right-hand page, and its first folio is the
 page after the last part's. That folio is known only once the parts before it are laid out,
@@ -70,7 +70,7 @@ class _Entry:
     write_asked: bool = False
     part: LaidPart | None = None
     away: bool = False
-    """To be laid out by the second process if there is one, so that this one can work meanwhile."""
+    """To be laid out by another process if there is one, so that this one can work meanwhile."""
 
 
 Run = list[_Entry]
@@ -82,12 +82,12 @@ class PartMaker:
     order (`written`)."""
 
     def __init__(self, settings: EngineSettings, store: PartStore | None, settings_key: str, blank_html: str,
-                 second: RemoteLane | None = None) -> None:
-        if second is not None:
-            second.set_up(settings)  # in the other process, while this one sets up too
+                 others: Sequence[RemoteLane] = ()) -> None:
+        for lane in others:
+            lane.set_up(settings)  # in the other processes, while this one sets up too
         self.typesetter = Typesetter(settings)
         """This process's engine."""
-        self.lanes: list[Lane] = [LocalLane(self.typesetter), *([second] if second is not None else [])]
+        self.lanes: list[Lane] = [LocalLane(self.typesetter), *others]
         self.store = store
         self.blank_html = blank_html
         """An empty page in the book's language."""
@@ -103,7 +103,7 @@ class PartMaker:
         self.on_part: Callable[[str], None] | None = None
         """Told the kind of each part ('chapter 3', 'index') once it is laid out or taken from the store."""
         self.while_waiting: Callable[[], bool] | None = None
-        """Work of this process's own to do while the second one works (joining what is written):
+        """Work of this process's own to do while the others work (joining what is written):
         does a piece of it and returns True, or returns False if there is none."""
 
     def make_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str],
@@ -115,7 +115,7 @@ class PartMaker:
         return self.run_layouts(self._start_run(requests, known_ids, first_folio, away=False), first_folio)
 
     def send_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str]) -> Run:
-        """Start making unnumbered parts in the second process and return at once (`run_layouts`
+        """Start making unnumbered parts in another process and return at once (`run_layouts`
         waits for them): this process joins what is written meanwhile."""
         return self._start_run(requests, known_ids, None, away=True)
 
@@ -246,8 +246,8 @@ class PartMaker:
             if not waiting or not lane.ready():
                 continue
             entry, folio = waiting[0]
-            second_ready = any(other.ready() for other in self.lanes if not other.here)
-            if lane.here and entry.away and second_ready:
+            other_ready = any(other.ready() for other in self.lanes if not other.here)
+            if lane.here and entry.away and other_ready:
                 continue
             in_hand = [e for e in self._tickets.values() if e.lane is lane and e.layout is None]
             if len(in_hand) >= (1 if lane.here else 2):
@@ -262,7 +262,7 @@ class PartMaker:
             lane.lay_out(ticket, PartJob(entry.request.html, dict(entry.request.flows), entry.borrowed, folio))
 
     def _take_answers(self) -> None:
-        """Take the answers the second process has sent; if there are none, do one piece of this
+        """Take the answers the other processes have sent; if there are none, do one piece of this
         process's own work, or else what `while_waiting` offers; only with nothing to do, wait."""
         away = [lane for lane in self.lanes if not lane.here and lane.answered()]
         here = [lane for lane in self.lanes if lane.here and lane.pending()]

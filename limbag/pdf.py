@@ -50,7 +50,7 @@ class RenderedPdf:
     laid_out: tuple[str, ...] = ()
     """The parts this build laid out; the others were taken as they were from the last build."""
     laid_out_elsewhere: int = 0
-    """How many of them the second process laid out."""
+    """How many of them the other layout processes laid out."""
 
 
 def page_css(page: PageSettings) -> str:
@@ -169,7 +169,7 @@ def _title_string_css(title: str) -> str:
 
 def engine_settings(config: BookConfig, layouts: Layouts, faces: tuple[FontFace, ...], press: bool) -> EngineSettings:
     """How the layout engine is set up for this book: stylesheets, fonts, where files may come from.
-    Only book.yaml is needed, so a second process can set up while the chapters are read."""
+    Only book.yaml is needed, so the other layout processes can set up while the chapters are read."""
     stylesheet_path = layouts.find("print/book.css")
     css = page_css(config.page) + _title_string_css(config.title) + (press_css(config.page) if press else "")
     stylesheets = (("\n".join(face.css() for face in faces), None),
@@ -224,7 +224,7 @@ def lay_out_body_in_one_pass(book: Book, layouts: Layouts, faces: tuple[FontFace
 
 def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_back: Callable[[PageMap], BackMatter],
                 press: bool = False, store: PartStore | None = None, environment: str = "",
-                second: RemoteLane | None = None,
+                others: Sequence[RemoteLane] = (),
                 on_part: Callable[[str], None] | None = None) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out part by part and join the parts into one PDF, with where everything landed.
 
@@ -236,7 +236,7 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     every page number as text. Blank pages keep each part on a right-hand page. The reading PDF
     is tagged PDF/UA-1; the press PDF (`press=True`) is PDF/X-4 with bleed and marks.
     `environment` is a digest of the files that shape the layout besides the book's text. With
-    `second`, that process lays out parts alongside this one (see parts.PartMaker). `on_part` is told
+    `others`, those processes lay out parts alongside this one (see parts.PartMaker). `on_part` is told
     each part as it is laid out (or taken from the store): 'chapter 1', …, 'index', 'front matter'.
     """
     config = book.config
@@ -245,7 +245,7 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     fonts = families(faces, stylesheet.read_text(encoding="utf-8"))
     settings = engine_settings(config, layouts, faces, press)
     settings_key = hashlib.sha256(repr((environment, settings)).encode()).hexdigest()
-    maker = PartMaker(settings, store, settings_key, f'<html lang="{config.language}"><body></body></html>', second)
+    maker = PartMaker(settings, store, settings_key, f'<html lang="{config.language}"><body></body></html>', others)
     maker.on_part = on_part
     here = maker.typesetter
     # Parts are joined as soon as they are written, by this process while it waits for the second.

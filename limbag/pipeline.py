@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,15 +78,15 @@ def output_name(slug: str, output_format: str) -> str:
 def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings: IndexSettings,
             events: tuple[Event, ...], language: Language, press: bool = False,
             store: PartStore | None = None, environment: str = "",
-            second: RemoteLane | None = None,
+            others: Sequence[RemoteLane] = (),
             on_part: Callable[[str], None] | None = None) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out once; the chronology and index take their pages from the chapters' layout.
-    Parts found in `store` (see cache.PartCache) are taken as they are; `second` is a second
-    layout process, `on_part` is told each part laid out (see pdf.render_book)."""
+    Parts found in `store` (see cache.PartCache) are taken as they are; `others` are the other
+    layout processes, `on_part` is told each part laid out (see pdf.render_book)."""
     from .pdf import render_book
 
     return render_book(book, layouts, faces, back_matter_maker(book, settings, events, language), press, store,
-                       environment, second, on_part)
+                       environment, others, on_part)
 
 
 def back_matter_maker(book: Book, settings: IndexSettings, events: tuple[Event, ...],
@@ -260,15 +261,16 @@ def _stage(progress: Progress | None, describe: Callable[[], str]) -> Iterator[N
 
 
 def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] = (),
-          strict: bool = False, progress: Progress | None = None, parallel: bool = True,
+          strict: bool = False, progress: Progress | None = None, processes: int | None = None,
           steps: Steps | None = None) -> BuildResult:
     """Read, lay out and write the requested outputs (default: book.yaml's `outputs`).
 
     Every output is made in memory first and written only when all are whole, each through a
     temporary file renamed into place: a failed or interrupted build keeps the last good files.
     When no input changed since the last build into the same folder, nothing is redone.
-    With `parallel`, a second process subsets the e-book's fonts during the layout and imposes the
-    booklet while the e-book is written. `progress` is told each stage with its time, `steps` how far
+    The book is laid out by `processes` processes (default: one a core; see `layout_processes`);
+    with more than one, a helper process also subsets the e-book's fonts during the layout and
+    imposes the booklet while the e-book is written. `progress` is told each stage with its time, `steps` how far
     the build has got.
     """
     target = out_dir if out_dir is not None else book_dir / "build"
@@ -288,13 +290,14 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     # Pandoc reads the chapters on the other cores while this process loads the engine.
     pending = start_reading(loaded[0].chapters, target / CACHE_FOLDER, loaded[0].markdown)
     try:
-        return _build_read(book_dir, target, formats, strict, parallel, progress, steps, inputs, key, cache_problems,
+        return _build_read(book_dir, target, formats, strict, layout_processes(processes), progress, steps, inputs, key,
+                           cache_problems,
                            loaded, pending)
     finally:
         pending.close()
 
 
-def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: bool, parallel: bool,
+def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: bool, processes: int,
                 progress: Progress | None, steps: Steps | None,
                 inputs: dict[tuple[Path, Path], bytes], key: str, cache_problems: tuple[Problem, ...],
                 loaded: tuple[BookConfig, list[Problem]], pending: PendingChapters) -> BuildResult:
@@ -311,15 +314,15 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     from .processes import process_pool
     from .typeset import RemoteLane
 
-    # The second layout process and the helper (e-book fonts, booklet) start now, while this
+    # The other layout processes and the helper (e-book fonts, booklet) start now, while this
     # process holds little and has started no thread.
-    second = RemoteLane() if parallel else None
-    helper = process_pool(1) if parallel else None
+    others = [RemoteLane() for _ in range(processes - 1)]
+    helper = process_pool(1) if processes > 1 else None
     try:
         layouts = book_layouts(book_dir)
         faces, font_problems = find_fonts(book_dir)
-        if second is not None:  # it sets its engine up while this process reads the chapters
-            second.set_up(engine_settings(loaded[0], layouts, faces, press=False))
+        for lane in others:  # they set their engines up while this process reads the chapters
+            lane.set_up(engine_settings(loaded[0], layouts, faces, press=False))
         with _stage(progress, lambda: f"read {len(prepared.book.chapters)} chapters"):
             prepared = prepare(book_dir, loaded=loaded, cache_dir=target / CACHE_FOLDER, pending=pending)
         config = prepared.config
@@ -334,7 +337,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
         with _stage(progress, lambda: f"laid out {len(rendered.page_map.labels)} pages"
                                 f" ({_reuse(rendered, len(prepared.book.chapters))})"):
             rendered, back = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
-                                     prepared.language, store=parts, environment=environment, second=second,
+                                     prepared.language, store=parts, environment=environment, others=others,
                                      on_part=lambda kind: count(_laid_out(kind)))
         warnings = (*prepared.warnings, *font_problems, *rendered.problems)
         if strict and warnings:
@@ -351,7 +354,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
             with _stage(progress, lambda: "laid out the press PDF"):
                 outputs["press"] = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
                                            prepared.language, press=True, store=parts, environment=environment,
-                                           second=second)[0].pdf
+                                           others=others)[0].pdf
             count("laid out the press PDF")
         if "epub" in requested:
             with _stage(progress, lambda: "wrote the e-book"):
@@ -371,8 +374,8 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     finally:
         if helper is not None:
             helper.shutdown(cancel_futures=True)
-        if second is not None:
-            second.close()
+        for lane in others:
+            lane.close()
     outputs = {name: outputs[name] for name in OUTPUT_FORMATS if name in outputs}
 
     paths = {output_format: target / output_name(config.slug, output_format) for output_format in outputs}
@@ -391,6 +394,17 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
                        rendered, back)
 
 
+def layout_processes(wanted: int | None = None) -> int:
+    """How many processes lay a book out: `wanted`, else one for each core this process may run on.
+    Which process lays out which part never shows in the output."""
+    if wanted is not None:
+        return max(1, wanted)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _laid_out(kind: str) -> str:
     """'laid out chapter 3', 'laid out the index'."""
     return f"laid out {kind}" if kind.startswith("chapter") else f"laid out the {kind}"
@@ -405,5 +419,5 @@ def _reuse(rendered: RenderedPdf, chapters: int) -> str:
         listed = others[0] if len(others) == 1 else f"{', '.join(others[:-1])} and {others[-1]}"
         text += f"; {listed} anew"
     if rendered.laid_out_elsewhere:
-        text += f"; {rendered.laid_out_elsewhere} parts by the second process"
+        text += f"; {rendered.laid_out_elsewhere} parts by the other processes"
     return text

@@ -133,9 +133,10 @@ def _digest(source: Source) -> str:
 
 
 BATCH_BYTES = 256 * 1024
-"""Markdown read by one Pandoc process: some half a second of work, about what loading the layout
-engine takes meanwhile on the other core. A Pandoc process costs some 40 ms to start, as much as
-reading a chapter of ten pages, so chapters are read in batches."""
+"""Markdown read by one Pandoc process at most: some half a second of work. A Pandoc process costs
+some 40 ms to start, as much as reading a chapter of ten pages, so chapters are read in batches."""
+SMALLEST_BATCH = 32 * 1024
+"""Below this, a batch is not split further to give every core one."""
 
 
 @dataclass
@@ -175,10 +176,9 @@ class Reading:
         self.waiting: list[_Run] = []
         self.running: list[_Run] = []
         self.count = len(sources)
-        batch: list[tuple[int, Source, str]] = []
-        size = 0
         self.digests: set[str] = set()
         """The names under which this book's trees (and pictures) are kept."""
+        unread: list[tuple[int, Source, str]] = []
         for number, source in enumerate(sources):
             digest = _digest(source)
             self.digests.add(digest)
@@ -190,12 +190,23 @@ class Reading:
                     continue
             if media is not None:
                 self.waiting.append(_Run([(number, source, digest)], media))
-                continue
-            if batch and size + len(source.data) > BATCH_BYTES:
+            else:
+                unread.append((number, source, digest))
+        # The Markdown to read is shared out among the cores (in batches of SMALLEST_BATCH or more, and
+        # BATCH_BYTES or less), so that all of them read while this process loads the layout engine.
+        total = sum(len(item[1].data) for item in unread)
+        share = min(BATCH_BYTES, max(SMALLEST_BATCH, -(-total // max(1, os.cpu_count() or 1))))
+        batch: list[tuple[int, Source, str]] = []
+        size = 0
+        for item in unread:
+            if batch and size + len(item[1].data) > BATCH_BYTES:
                 self.waiting.append(_Run(batch))
                 batch, size = [], 0
-            batch.append((number, source, digest))
-            size += len(source.data)
+            batch.append(item)
+            size += len(item[1].data)
+            if size >= share:
+                self.waiting.append(_Run(batch))
+                batch, size = [], 0
         if batch:
             self.waiting.append(_Run(batch))
         self._start_more()

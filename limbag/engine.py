@@ -11,6 +11,7 @@ this module against the engine's changes, then widening `SUPPORTED` and the pin 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import sys
 from collections.abc import Container, Iterator
@@ -49,6 +50,40 @@ def load_engine() -> None:
         ctypes.util.find_library = searching
 
 
+SVG_PATHS_KEPT = 4096
+"""Paths `draw_svg_paths_once` keeps drawn, at most (a glyph's path is a few kilobytes)."""
+
+
+def draw_svg_paths_once() -> None:
+    """Draw each SVG path once per process, then repeat its drawing.
+
+    A formula is an SVG picture of its glyphs' outlines, and the engine parses each outline's
+    path data and writes it out every time a glyph is drawn: two thirds of the time it takes to
+    write a chapter dense with math. A path's drawing depends only on its data (placement is the
+    transformation around it), so the operators it wrote the first time are written again."""
+    import weasyprint.svg
+
+    engine_path = weasyprint.svg.TAGS["path"]
+    if getattr(engine_path, "drawn_once", False):
+        return
+    drawn: dict[str, tuple[list[Any], list[Any]]] = {}
+
+    def path(svg: Any, node: Any, font_size: float) -> None:
+        data = node.get("d", "")
+        known = drawn.get(data)
+        if known is not None:
+            svg.stream.stream.extend(known[0])
+            node.vertices.extend(known[1])
+            return
+        operators, vertices = len(svg.stream.stream), len(node.vertices)
+        engine_path(svg, node, font_size)
+        if len(drawn) < SVG_PATHS_KEPT:
+            drawn[data] = svg.stream.stream[operators:], list(node.vertices)[vertices:]
+
+    path.drawn_once = True  # type: ignore[attr-defined]
+    weasyprint.svg.TAGS["path"] = path
+
+
 def check_version() -> None:
     """A clear message, before any layout, when the installed engine is not one this module knows;
     then the engine is loaded (see load_engine)."""
@@ -65,9 +100,10 @@ def check_version() -> None:
     load_engine()
 
 
-def render(html: Any, stylesheets: list[Any], font_config: Any) -> tuple[Any, Any]:
+def render(html: Any, stylesheets: list[Any], font_config: Any, flat_links: bool = True) -> tuple[Any, Any]:
     """What `HTML.render` does, keeping the layout context (see `renumber`), with each footnote laid
-    out once per page (see `stack_footnotes`)."""
+    out once per page (see `stack_footnotes`) and, with `flat_links`, links laid out as the text
+    around them (see `flatten_links`)."""
     from weasyprint import DEFAULT_OPTIONS
     from weasyprint.css.counters import CounterStyle
     from weasyprint.document import Document, DocumentMetadata, Page
@@ -81,11 +117,196 @@ def render(html: Any, stylesheets: list[Any], font_config: Any) -> tuple[Any, An
     root = build_formatting_structure(html.etree_element, context.style_for, context.get_image_from_uri,
                                       html.base_url, context.target_collector, counter_style, context.footnotes)
     stack_footnotes(context)
-    pages = [Page(box) for box in layout_document(html, root, context)]
+    flattened = flatten_links(root) if flat_links else 0
+    page_boxes = list(layout_document(html, root, context))
+    if flattened and not restore_links(page_boxes, context):  # text the layout changed: the engine's own way
+        return render(html, stylesheets, font_config, flat_links=False)
+    pages = [Page(box) for box in page_boxes]
     document = Document(pages, DocumentMetadata(**get_html_metadata(html)), html.url_fetcher, font_config, {},
                         options["output_intent"])
     document._html = html
     return document, context
+
+
+TEXT_LOOK = ("font_family", "font_feature_settings", "font_kerning", "font_language_override", "font_size",
+             "font_stretch", "font_style", "font_variant_alternates", "font_variant_caps", "font_variant_east_asian",
+             "font_variant_ligatures", "font_variant_numeric", "font_variant_position", "font_weight",
+             "font_variation_settings", "color", "letter_spacing", "word_spacing", "text_transform",
+             "text_decoration_line", "text_decoration_color", "text_decoration_style", "text_decoration_thickness",
+             "text_underline_offset", "vertical_align", "white_space", "hyphens", "lang", "line_height",
+             "direction", "unicode_bidi", "word_break", "overflow_wrap", "tab_size")
+"""What a piece of text looks like: a link that matches its surroundings in all of them sets like them."""
+FLAT_BOX = ("margin_top", "margin_right", "margin_bottom", "margin_left", "padding_top", "padding_right",
+            "padding_bottom", "padding_left", "border_top_width", "border_right_width", "border_bottom_width",
+            "border_left_width", "outline_width")
+
+
+@dataclass(slots=True)
+class _LinkRun:
+    """Text boxes and links made one text box before layout (see flatten_links)."""
+
+    text: str
+    links: list[tuple[int, int, Any, Any]]
+    """(start, end) in `text` of each link, with the link's inline box and its text box."""
+    cursor: int = 0
+    """How much of `text` the pieces restored so far cover."""
+
+
+def flatten_links(root: Any) -> int:
+    """Lay out plain links as the text around them; returns how many links were flattened.
+
+    An index entry with thirty page numbers is thirty-one text boxes and thirty inline boxes, and
+    the engine lays out each box on its own: the entry takes six times as long as the same text
+    in one box. So, before layout, a run of text and links (`<a>` holding only text, set exactly
+    like the text around it, in a line that is not justified) becomes one text box; after
+    layout `restore_links` cuts each line's text at the links and puts each link's inline box
+    back around its text, where the engine would have set it."""
+    from weasyprint.formatting_structure.boxes import BlockContainerBox, InlineBox, LineBox, ParentBox, TextBox
+
+    flattened = 0
+
+    def flat(box: Any) -> bool:
+        if not (isinstance(box, InlineBox) and box.element_tag == "a" and len(box.children) == 1
+                and isinstance(box.children[0], TextBox) and box.style["position"] == "static"
+                and box.style["float"] == "none" and not box.style["transform"]):
+            return False
+        if any(getattr(box.style[name], "value", box.style[name]) not in (0, None) for name in FLAT_BOX):
+            return False
+        return box.style["background_color"].alpha == 0 and box.style["background_image"][0][0] == "none"
+
+    def same_look(one: Any, other: Any) -> bool:
+        return all(one[name] == other[name] for name in TEXT_LOOK)
+
+    def merge(parent: Any) -> None:
+        nonlocal flattened
+        children: list[Any] = []
+        run: list[Any] = []
+
+        def close() -> None:
+            nonlocal flattened
+            links = [child for child in run if isinstance(child, InlineBox)]
+            if not links:
+                children.extend(run)
+                run.clear()
+                return
+            plain = next((child for child in run if isinstance(child, TextBox)), None)
+            base = plain if plain is not None else TextBox.anonymous_from(parent, "x")
+            if not all(same_look(link.children[0].style, base.style) for link in links):
+                children.extend(run)
+                run.clear()
+                return
+            text, spans = "", []
+            for child in run:
+                piece = child.children[0] if isinstance(child, InlineBox) else child
+                if isinstance(child, InlineBox):
+                    spans.append((len(text), len(text) + len(piece.text), child, piece))
+                text += piece.text
+            merged = base.copy_with_text(text)
+            merged.limbag_links = _LinkRun(text, spans)
+            children.append(merged)
+            flattened += len(spans)
+            run.clear()
+
+        for child in parent.children:
+            text = child.text if isinstance(child, TextBox) else child.children[0].text if flat(child) else None
+            if text is not None and "\u00ad" not in text:
+                run.append(child)
+            else:
+                close()
+                children.append(child)
+        close()
+        parent.children = type(parent.children)(children) if isinstance(parent.children, tuple) else children
+
+    def walk(box: Any, justified: bool) -> None:
+        if isinstance(box, BlockContainerBox):
+            justified = box.style["text_align_all"] == "justify" or box.style["text_align_last"] == "justify"
+        if not isinstance(box, ParentBox):
+            return
+        if isinstance(box, LineBox | InlineBox) and not justified and box.style["direction"] == "ltr":
+            merge(box)
+        for child in box.children:
+            walk(child, justified)
+
+    walk(root, False)
+    return flattened
+
+
+def restore_links(page_boxes: list[Any], context: Any) -> bool:
+    """Put the links `flatten_links` flattened back, each piece of text where the engine would set
+    it; False if a laid-out piece is not the text it came from (then nothing is kept)."""
+    from weasyprint.formatting_structure.boxes import ParentBox, TextBox
+    from weasyprint.layout.inline import _adjust_line_height
+    from weasyprint.text.line_break import split_first_line
+
+    layouts: dict[tuple[str, int], tuple[Any, float]] = {}
+    """Shaped pieces by text and style: an index repeats its commas and page numbers."""
+
+    def shaped(template: Any, piece: Any, text: str, x: float, whole: bool) -> Any:
+        box = template.copy()
+        box.text, box.position_x = text, x
+        box.position_y, box.height, box.baseline = piece.position_y, piece.height, piece.baseline
+        box.justification_spacing = 0
+        if whole:
+            box.pango_layout, box.width = piece.pango_layout, piece.width
+        else:
+            key = (text, id(piece.style))  # the link's text looks like the piece's (see flatten_links)
+            if key not in layouts:
+                layout, _, _, width, _, _ = split_first_line(text, piece.style, context, math.inf, 0)
+                layouts[key] = layout, width
+            box.pango_layout, box.width = layouts[key]
+        for name in ("margin_top", "margin_right", "margin_bottom", "margin_left", "padding_top", "padding_right",
+                     "padding_bottom", "padding_left", "border_top_width", "border_right_width",
+                     "border_bottom_width", "border_left_width"):
+            setattr(box, name, getattr(piece, name, 0))
+        box.background = None
+        return box
+
+    def restore(piece: Any, run: _LinkRun) -> list[Any] | None:
+        start = run.text.find(piece.text, run.cursor)
+        if start < 0 or run.text[run.cursor:start].strip(" "):
+            return None
+        end = run.cursor = start + len(piece.text)
+        cuts = sorted({start, end, *(edge for first, last, _, _ in run.links for edge in (first, last)
+                                     if start < edge < end)})
+        boxes: list[Any] = []
+        x = piece.position_x
+        for first, last in itertools.pairwise(cuts):
+            link = next(((inline, text) for a, b, inline, text in run.links if a <= first and last <= b), None)
+            whole = first == start and last == end
+            if link is None:
+                box = piece if whole else shaped(piece, piece, run.text[first:last], x, False)
+            else:
+                inline, text_box = link
+                child = shaped(text_box, piece, run.text[first:last], x, whole)
+                box = inline.copy()
+                box.children = [child]
+                for name in FLAT_BOX[:-1]:
+                    setattr(box, name, 0)
+                _adjust_line_height(box)
+                box.position_x, box.width = x, child.width
+                box.position_y = piece.position_y + piece.baseline - box.baseline
+                box.background = None
+            boxes.append(box)
+            x += box.width
+        return boxes
+
+    def walk(box: Any) -> bool:
+        if not isinstance(box, ParentBox):
+            return True
+        if any(isinstance(child, TextBox) and hasattr(child, "limbag_links") for child in box.children):
+            children: list[Any] = []
+            for child in box.children:
+                if isinstance(child, TextBox) and hasattr(child, "limbag_links"):
+                    restored = restore(child, child.limbag_links)
+                    if restored is None:
+                        return False
+                    children.extend(restored)
+                else:
+                    children.append(child)
+            box.children = tuple(children) if isinstance(box.children, tuple) else children
+        return all(walk(child) for child in box.children)
+
+    return all(walk(page) for page in page_boxes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -372,3 +372,87 @@ def test_contents_dots_are_one_run_a_line_where_the_engines_copies_stand(tmp_pat
         assert run.position_x == copies[0].position_x
         assert abs(run.position_x + run.width - (copies[-1].position_x + copies[-1].width)) < 0.1
     assert "128" in PdfReader(io.BytesIO(typesetter.write(1, None).pdf)).pages[2].extract_text()
+
+
+def _links_and_texts(pages) -> tuple[list, list]:
+    from weasyprint.formatting_structure.boxes import TextBox
+
+    links = [[(kind, target, tuple(round(value, 3) for value in rectangle)) for kind, target, rectangle, _ in page.links]
+             for page in pages]
+    texts = [[(box.text, round(box.position_x, 3), round(box.position_y, 3), round(box.width, 3))
+              for box in page._page_box.descendants() if isinstance(box, TextBox)] for page in pages]
+    return links, texts
+
+
+def test_index_page_numbers_laid_out_with_their_text_land_where_the_engines_links_do(tmp_path):
+    """An index entry's page numbers are links; the engine lays each one out as a box of its own.
+    Limbag lays the entry out as one run of text and puts the links back: every page number, link
+    and piece of text stands where the engine's own layout puts it."""
+    from weasyprint import HTML
+
+    from limbag.engine import render
+    from limbag.language import load_language
+    from limbag.pdf import BackMatter, print_html
+    from limbag.typeset import Typesetter
+
+    book_dir = tmp_path / "sample"
+    shutil.copytree(REPO / "manuscript", book_dir / "manuscript")
+    result = build(book_dir, tmp_path / "out", ("pdf",), processes=1)
+    prepared, layouts, settings = _engine_for(book_dir)
+    typesetter = Typesetter(settings)
+    for back in (BackMatter(index=result.index), BackMatter(chronology=result.chronology)):
+        written = print_html(prepared.book, load_language("tl"), layouts, [], back, "back")
+        ours, _ = render(HTML(string=written.html, base_url=settings.base_url), typesetter.stylesheets,
+                         typesetter.font_config)
+        engines = HTML(string=written.html, base_url=settings.base_url).render(
+            stylesheets=typesetter.stylesheets, font_config=typesetter.font_config)
+        our_links, our_texts = _links_and_texts(ours.pages)
+        engine_links, engine_texts = _links_and_texts(engines.pages)
+        assert sum(map(len, engine_links)) >= 10
+        assert our_links == engine_links
+        assert our_texts == engine_texts
+        for _, target, _ in (link for page in our_links for link in page):  # they lead to the chapters
+            ours.pages[0].anchors.setdefault(target, (0, 0, 0, 0))
+        tagged = pikepdf_open(ours.write_pdf(pdf_variant="pdf/ua-1"))
+        annotations = [annotation for page in tagged.pages for annotation in page.get("/Annots", [])]
+        assert len(annotations) == sum(map(len, engine_links))
+        assert all("/StructParent" in annotation for annotation in annotations)
+
+
+def pikepdf_open(data: bytes):
+    import pikepdf
+
+    return pikepdf.open(io.BytesIO(data))
+
+
+def test_math_glyphs_drawn_once_are_written_as_the_engine_writes_them(make_book):
+    """Formulas are pictures of their glyphs' outlines; each outline is parsed once per process and
+    its drawing repeated. A chapter of formulas sharing glyphs is written byte for byte as the
+    engine writes it, parsing every outline."""
+    import weasyprint.svg
+    from weasyprint.svg.path import path as engine_path
+
+    from limbag.language import load_language
+    from limbag.pdf import BackMatter, print_html
+    from limbag.typeset import PartJob, Typesetter
+
+    formulas = [r"$\sigma^2 = \frac{1}{n}\sum_{i=1}^{n} (x_i - \mu)^2$", r"$\mu = \frac{1}{n}\sum_i x_i$",
+                r"$$y_i \sim \mathcal{N}(\mu_i, \sigma)$$", r"$\sigma > 0$ and $\mu \in \mathbb{R}$"]
+    text = "\n\n".join(f"Paragraph {number}: {formula}." for number, formula in enumerate(formulas * 3))
+    book_dir = make_book({"book.yaml": "title: Math\nlanguage: en\n", "01.md": f"# Formulas\n\n{text}\n"})
+    prepared, layouts, settings = _engine_for(book_dir)
+    written = print_html(prepared.book, load_language("en"), layouts, [], BackMatter(), "body")
+    job = PartJob(written.html, dict(written.flows), frozenset(), 1)
+    typesetter = Typesetter(settings)
+    ours = weasyprint.svg.TAGS["path"]
+    assert getattr(ours, "drawn_once", False)
+    typesetter.lay_out(1, job)
+    once = typesetter.write(1, 1).pdf
+    weasyprint.svg.TAGS["path"] = engine_path
+    try:
+        typesetter.lay_out(2, job)
+        every_time = typesetter.write(2, 1).pdf
+    finally:
+        weasyprint.svg.TAGS["path"] = ours
+    assert written.html.count("<img") >= 12
+    assert once == every_time

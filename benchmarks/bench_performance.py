@@ -6,10 +6,13 @@
 - plain WeasyPrint laying out the same HTML and CSS that Limbag lays out;
 - pandoc on the same Markdown: PDF (--pdf-engine=weasyprint) and EPUB.
 
-Every figure is the median of --runs runs of a fresh process (so interpreter start-up counts for
-every tool); ratios are against pandoc's PDF + EPUB of the same book.
+Every run is a fresh process (so interpreter start-up counts for every tool), and the tools take
+turns run by run (limbag, WeasyPrint, pandoc, limbag, ...), so that the machine's slow moments
+fall on all of them. Each figure is printed as min/median/max of --runs runs; ratios are the
+best runs' (min against min) and the medians', against pandoc's PDF + EPUB of the same book.
 
-Usage: python benchmarks/bench_performance.py [--chapters 10 30 100] [--runs 3] [--shapes sample notes tables]
+Usage: python benchmarks/bench_performance.py [--chapters 10 30 100] [--runs 3]
+                                              [--shapes sample notes tables corpus] [--processes N]
 """
 
 from __future__ import annotations
@@ -104,36 +107,45 @@ def pandoc_commands(book: Path, folder: Path) -> tuple[list[str], list[str]]:
             [*common, "-o", str(folder / "pandoc.epub")])
 
 
-def measure(chapters: int, runs: int, work: Path, shape: str = "sample") -> dict[str, float]:
+def measure(chapters: int, runs: int, work: Path, shape: str = "sample",
+            processes: int | None = None) -> dict[str, object]:
     book = make_book(chapters, work / f"book-{shape}-{chapters}", shape)
     out = work / f"out-{shape}-{chapters}"
-    full, memory, noop, edit = [], [], [], []
+    figures: dict[str, list[float]] = {name: [] for name in ("full", "noop", "edit", "weasyprint", "pandoc")}
+    memory = []
     build = [*LIMBAG, "build", str(book), "--out", str(out), "--format", "pdf", "--format", "booklet",
-             "--format", "epub"]
-    chapter = book / "manuscript" / "002.md"
+             "--format", "epub", *(["--processes", str(processes)] if processes else [])]
+    chapter = sorted((book / "manuscript").glob("002*.md"))[0]
     original = chapter.read_text(encoding="utf-8")
-    for run in range(runs):
-        if out.exists():
-            subprocess.run(["rm", "-rf", str(out)], check=True)
-        seconds, peak = timed(build)
-        full.append(seconds)
-        memory.append(peak)
-        noop.append(timed(build)[0])
-        chapter.write_text(original.replace("Paglikha", f"Ang Paglikha ({run})", 1), encoding="utf-8")
-        edit.append(timed(build)[0])
-        chapter.write_text(original, encoding="utf-8")
+    # The edit: a word added to the chapter's first heading (its title in the contents changes too),
+    # or to its first line if it has none.
+    first_heading = next((line for line in original.splitlines() if line.startswith("#")), original.splitlines()[0])
     html_folder = work / f"html-{shape}-{chapters}"
     html_folder.mkdir(exist_ok=True)
     export_html(book, html_folder)
     base_url = (book / "manuscript").resolve().as_uri() + "/"
-    weasy = [timed([sys.executable, "-c", PLAIN_WEASYPRINT, str(html_folder), base_url])[0] for _ in range(runs)]
     pdf_command, epub_command = pandoc_commands(book, work)
-    pandoc = [timed(pdf_command)[0] + timed(epub_command)[0] for _ in range(runs)]
+    for run in range(runs):
+        if out.exists():
+            subprocess.run(["rm", "-rf", str(out)], check=True)
+        seconds, peak = timed(build)
+        figures["full"].append(seconds)
+        memory.append(peak)
+        figures["noop"].append(timed(build)[0])
+        chapter.write_text(original.replace(first_heading, f"{first_heading} ({run})", 1), encoding="utf-8")
+        figures["edit"].append(timed(build)[0])
+        chapter.write_text(original, encoding="utf-8")
+        figures["weasyprint"].append(timed([sys.executable, "-c", PLAIN_WEASYPRINT, str(html_folder), base_url])[0])
+        figures["pandoc"].append(timed(pdf_command)[0] + timed(epub_command)[0])
     from pypdf import PdfReader
 
     pages = len(PdfReader(out / f"malaking-aklat-{chapters}.pdf").pages)
-    return {"pages": pages, "full": median(full), "noop": median(noop), "edit": median(edit),
-            "memory": max(memory), "weasyprint": median(weasy), "pandoc": median(pandoc)}
+    return {"pages": pages, "memory": max(memory), **figures}
+
+
+def spread(values: list[float]) -> str:
+    """min/median/max."""
+    return f"{min(values):.2f}/{median(values):.2f}/{max(values):.2f}"
 
 
 def main() -> None:
@@ -141,20 +153,30 @@ def main() -> None:
     parser.add_argument("--chapters", type=int, nargs="+", default=[10, 30, 100])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--shapes", nargs="+", default=["sample"], choices=SHAPES,
-                        help="books made like the sample, dense with footnotes, or with tables and figures")
+                        help="books made like the sample, dense with footnotes, with tables and figures, or from "
+                             "the corpus of real manuscripts")
+    parser.add_argument("--processes", type=int, default=None, help="limbag's layout processes (default: cores)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        print(f"{os.cpu_count()} cores; medians of {args.runs} fresh-process runs; ratios against pandoc PDF + EPUB")
-        print(f"{'shape':>7} {'chapters':>8} {'pages':>5} | {'pandoc':>7} | {'weasyprint':>10} | {'limbag full':>15} | "
-              f"{'no-op':>15} | {'1-ch. edit':>15} | {'peak MB':>7}")
+        print(f"{os.cpu_count()} cores; {args.runs} interleaved fresh-process runs; seconds as min/median/max; "
+              "ratios: best run against best run, median against median, of pandoc's PDF + EPUB "
+              "(rebuilds: of limbag's full build)")
         for shape, chapters in ((shape, chapters) for shape in args.shapes for chapters in args.chapters):
-            m = measure(chapters, args.runs, work, shape)
-            base = m["pandoc"]
-            print(f"{shape:>7} {chapters:>8} {m['pages']:>5} | {base:6.2f}s | "
-                  f"{m['weasyprint']:6.2f}s {m['weasyprint'] / base:.2f}x"
-                  f" | {m['full']:6.2f}s {m['full'] / base:.2f}x | {m['noop']:6.2f}s {m['noop'] / m['full']:5.0%} full"
-                  f" | {m['edit']:6.2f}s {m['edit'] / m['full']:5.0%} full | {m['memory']:>7}")
+            m = measure(chapters, args.runs, work, shape, args.processes)
+            full, base = m["full"], m["pandoc"]
+            assert isinstance(full, list) and isinstance(base, list)
+            print(f"\n{shape}, {chapters} chapters, {m['pages']} pages, peak {m['memory']} MB")
+            for name in ("pandoc", "weasyprint", "full"):
+                values = m[name]
+                assert isinstance(values, list)
+                print(f"  {name:>10} {spread(values):>17} s  {min(values) / min(base):.2f}x best, "
+                      f"{median(values) / median(base):.2f}x median")
+            for name in ("noop", "edit"):
+                values = m[name]
+                assert isinstance(values, list)
+                print(f"  {name:>10} {spread(values):>17} s  {min(values) / min(full):4.0%} of full (best), "
+                      f"{median(values) / median(full):4.0%} (median)")
 
 
 if __name__ == "__main__":

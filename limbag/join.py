@@ -10,15 +10,25 @@ qpdf (through pikepdf) does the copying: it is some fifty times faster than rewr
 from __future__ import annotations
 
 import io
+import os
 import re
 import struct
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkContext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
+
+from .errors import Location, RenderError
+
+if TYPE_CHECKING:
+    from .config import BookletSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,3 +511,134 @@ def _sfnt_bytes(tables: dict[bytes, bytes], version: bytes) -> bytes:
 def _checksum(data: bytes) -> int:
     padded = data + b"\0" * (-len(data) % 4)
     return sum(struct.unpack(f">{len(padded) // 4}I", padded)) & 0xFFFFFFFF
+
+
+class Joiner(Protocol):
+    """Where parts are joined: a BookJoiner in this process, or a JoiningProcess."""
+
+    appended: int
+
+    def append(self, part: LaidPart) -> None: ...
+
+    def prepend(self, parts: Sequence[LaidPart]) -> None: ...
+
+    def finish(self, front_matter_end: int, version: str) -> bytes: ...
+
+
+class JoiningProcess:
+    """A BookJoiner in a process of its own, which also imposes the booklet from the book it joined.
+
+    Joining holds every part's objects (qpdf's, some two megabytes a chapter) until the book is
+    written: in a process of its own, that memory is not added to the layout's, and the joining is
+    done while this process lays out. Parts are sent as they are written; `finish` waits for the
+    book. It is started first thing in a build, forked where the system allows (see processes.py),
+    and joins one book after another (the reading PDF, then the press PDF)."""
+
+    def __init__(self, source: Path) -> None:
+        from .processes import interrupts_held, process_context
+
+        context = process_context()
+        self._connection, theirs = context.Pipe()
+        ours = self._connection if isinstance(context, ForkContext) else None
+        self._process = context.Process(target=_serve_joining, args=(theirs, ours, os.getpid()), daemon=True)
+        with interrupts_held():
+            self._process.start()
+        theirs.close()
+        self.source = source
+        """book.yaml, named if the process stops."""
+        self.appended = 0
+        self._asked = 0
+        self._answers: dict[int, bytes] = {}
+        self._taken = 0
+
+    def append(self, part: LaidPart) -> None:
+        self.appended += 1
+        self._send(("append", (part.pdf, part.borrowed)))
+
+    def prepend(self, parts: Sequence[LaidPart]) -> None:
+        self._send(("prepend", [(part.pdf, part.borrowed) for part in parts]))
+
+    def finish(self, front_matter_end: int, version: str) -> bytes:
+        self.appended = 0
+        return self._answer(self._ask(("finish", (front_matter_end, version))))
+
+    def impose(self, settings: BookletSettings, title: str | None) -> Callable[[], bytes]:
+        """Start imposing the booklet from the book last finished; the returned call waits for it."""
+        ticket = self._ask(("impose", (settings, title)))
+        return lambda: self._answer(ticket)
+
+    def close(self) -> None:
+        with suppress(OSError):
+            self._connection.send(("stop", None))
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.kill()
+        self._connection.close()
+
+    def _ask(self, request: tuple[str, Any]) -> int:
+        self._send(request)
+        self._asked += 1
+        return self._asked
+
+    def _answer(self, ticket: int) -> bytes:
+        while ticket not in self._answers:
+            try:
+                status, value = self._connection.recv()
+            except (EOFError, OSError):
+                raise self._stopped() from None
+            if status != "done":
+                raise RuntimeError(f"in the joining process: {value}")
+            self._taken += 1
+            self._answers[self._taken] = value
+        return self._answers.pop(ticket)
+
+    def _send(self, request: tuple[str, Any]) -> None:
+        try:
+            self._connection.send(request)
+        except OSError:
+            raise self._stopped() from None
+
+    def _stopped(self) -> RenderError:
+        return RenderError("the joining process stopped", Location(self.source),
+                           "run the build again; if it keeps failing, report it")
+
+
+def _serve_joining(connection: Connection, parents_end: Connection | None, parent: int) -> None:
+    """The joining process: join parts as they come, hand back each book, impose its booklet."""
+    from .booklet import impose
+    from .processes import become_child
+
+    become_child(parent)
+    if parents_end is not None:
+        parents_end.close()
+    joiner = BookJoiner()
+    failed: str | None = None
+    book = b""
+    try:
+        while True:
+            request, argument = connection.recv()
+            if request == "stop":
+                return
+            try:
+                if request == "append" and failed is None:
+                    pdf, borrowed = argument
+                    joiner.append(LaidPart(pdf, (), (), borrowed, ()))
+                elif request == "prepend" and failed is None:
+                    joiner.prepend([LaidPart(pdf, (), (), borrowed, ()) for pdf, borrowed in argument])
+                elif request == "finish":
+                    if failed is not None:
+                        connection.send(("failed", failed))
+                    else:
+                        book = joiner.finish(*argument)
+                        connection.send(("done", book))
+                    joiner, failed = BookJoiner(), None
+                elif request == "impose":
+                    connection.send(("done", impose(book, *argument)))
+            except Exception as error:  # noqa: BLE001 — reported in the main process when it asks
+                message = f"{type(error).__name__}: {error}"
+                if request in ("finish", "impose"):
+                    connection.send(("failed", message))
+                else:
+                    failed = message
+    except (EOFError, BrokenPipeError):
+        return

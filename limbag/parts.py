@@ -107,12 +107,19 @@ class PartMaker:
         does a piece of it and returns True, or returns False if there is none."""
 
     def make_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str],
-                 first_folio: int | None = None) -> list[PartLayout]:
+                 first_folio: int | None = None, first_away: bool = False) -> list[PartLayout]:
         """Make parts that follow on, each beginning on a right-hand page (after a blank page when
         the last part ended on one); with `first_folio`, their pages are numbered on from it.
         Returns the layouts in printed order, blank pages included, as soon as all are known;
-        the parts are written meanwhile and come back from `written`."""
-        return self.run_layouts(self._start_run(requests, known_ids, first_folio, away=False), first_folio)
+        the parts are written meanwhile and come back from `written`. With `first_away`, the first
+        part is laid out by another process if there is one (a large part, whose memory is then
+        not added to this process's)."""
+        entries = [self._entry(request, known_ids) for request in requests]
+        if first_away and entries:
+            entries[0].away = True
+        self._place(entries, first_folio)
+        self._dispatch(entries, first_folio)
+        return self.run_layouts(entries, first_folio)
 
     def send_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str]) -> Run:
         """Start making unnumbered parts in another process and return at once (`run_layouts`

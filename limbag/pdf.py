@@ -20,7 +20,7 @@ from .config import BookConfig, PageSettings, parse_length_mm, written_moment
 from .errors import Location, Problem
 from .fonts import FontFace, families, font_folders
 from .index import Index
-from .join import BookJoiner, LaidPart
+from .join import BookJoiner, Joiner, LaidPart
 from .language import Language, load_language
 from .layouts import Layouts
 from .markup import FlowText, MarkupOptions, blocks_html, css_string, inlines_html
@@ -225,7 +225,8 @@ def lay_out_body_in_one_pass(book: Book, layouts: Layouts, faces: tuple[FontFace
 def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_back: Callable[[PageMap], BackMatter],
                 press: bool = False, store: PartStore | None = None, environment: str = "",
                 others: Sequence[RemoteLane] = (),
-                on_part: Callable[[str], None] | None = None) -> tuple[RenderedPdf, BackMatter]:
+                on_part: Callable[[str], None] | None = None,
+                joiner: Joiner | None = None) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out part by part and join the parts into one PDF, with where everything landed.
 
     Each chapter is a document of its own that begins on a right-hand page with the folio it
@@ -238,6 +239,7 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     `environment` is a digest of the files that shape the layout besides the book's text. With
     `others`, those processes lay out parts alongside this one (see parts.PartMaker). `on_part` is told
     each part as it is laid out (or taken from the store): 'chapter 1', …, 'index', 'front matter'.
+    `joiner` joins the parts (default: a BookJoiner in this process).
     """
     config = book.config
     language = load_language(config.language)
@@ -251,7 +253,7 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     # Parts are joined as soon as they are written, by this process while it waits for the second.
     # The front matter is made last and printed first: the chapters and back matter are joined
     # while it is laid out (in the second process, if there is one).
-    joiner = BookJoiner()
+    joiner = joiner if joiner is not None else BookJoiner()
     maker.while_waiting = lambda: _join_next(joiner, maker)
     back, front_run, html = _make_parts(book, language, layouts, fonts, maker, make_back)
     body_and_back = maker.written()
@@ -294,7 +296,7 @@ def _engine_problem(message: str, book: Book, stylesheet: Path) -> Problem:
     return Problem(Location(stylesheet), f"layout engine: {message}", "check the layout's CSS and the files it refers to")
 
 
-def _join_next(joiner: BookJoiner, maker: PartMaker) -> bool:
+def _join_next(joiner: Joiner, maker: PartMaker) -> bool:
     """Join the next printed part if it is written; False if it is not (or there is none yet)."""
     part = maker.printed_part(joiner.appended)
     if part is None:
@@ -327,7 +329,10 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
     sections = [request(kind, "back", section) for kind, section in
                 (("chronology", BackMatter(chronology=back.chronology)), ("index", BackMatter(index=back.index)))
                 if section.chronology is not None or section.index is not None]
-    back_parts = maker.make_run(sections, known, first_folio=1 + sum(len(part.page_anchors) for part in body))
+    # The chronology, the larger of the two, is laid out by another process if there is one: its
+    # memory then adds to a process that holds no joined book.
+    back_parts = maker.make_run(sections, known, first_folio=1 + sum(len(part.page_anchors) for part in body),
+                                first_away=True)
     back_html = "".join(section.html for section in sections)
     labels = _page_map([*body, *back_parts], 0, _source_order(body_html + back_html), floating)
     contents_pages = {anchor: labels.labels[index] for anchor, index in labels.anchor_pages.items()}

@@ -36,6 +36,7 @@ from .reader import PendingChapters, read_book, start_reading
 
 if TYPE_CHECKING:  # the layout engine and the PDF libraries are imported when a build needs them
     from .fonts import FontFace
+    from .join import Joiner, JoiningProcess
     from .parts import PartStore
     from .pdf import BackMatter, RenderedPdf
     from .typeset import RemoteLane
@@ -79,14 +80,15 @@ def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings:
             events: tuple[Event, ...], language: Language, press: bool = False,
             store: PartStore | None = None, environment: str = "",
             others: Sequence[RemoteLane] = (),
-            on_part: Callable[[str], None] | None = None) -> tuple[RenderedPdf, BackMatter]:
+            on_part: Callable[[str], None] | None = None,
+            joiner: Joiner | None = None) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out once; the chronology and index take their pages from the chapters' layout.
     Parts found in `store` (see cache.PartCache) are taken as they are; `others` are the other
-    layout processes, `on_part` is told each part laid out (see pdf.render_book)."""
+    layout processes, `on_part` is told each part laid out, `joiner` joins them (see pdf.render_book)."""
     from .pdf import render_book
 
     return render_book(book, layouts, faces, back_matter_maker(book, settings, events, language), press, store,
-                       environment, others, on_part)
+                       environment, others, on_part, joiner)
 
 
 def back_matter_maker(book: Book, settings: IndexSettings, events: tuple[Event, ...],
@@ -269,9 +271,9 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
     temporary file renamed into place: a failed or interrupted build keeps the last good files.
     When no input changed since the last build into the same folder, nothing is redone.
     The book is laid out by `processes` processes (default: one a core; see `layout_processes`);
-    with more than one, a helper process also subsets the e-book's fonts during the layout and
-    imposes the booklet while the e-book is written. `progress` is told each stage with its time, `steps` how far
-    the build has got.
+    with more than one, a process of its own joins the parts as they come and imposes the booklet
+    while the e-book is written, and a helper subsets the e-book's fonts during the layout.
+    `progress` is told each stage with its time, `steps` how far the build has got.
     """
     target = out_dir if out_dir is not None else book_dir / "build"
     check_book_folders(book_dir)  # before anything is read through them
@@ -287,21 +289,30 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
         return BuildResult(slug, tuple(target / name for name in cached.outputs), cached.warnings, cached.page_count)
 
     loaded = load_config_or_all_problems(book_dir, target / CACHE_FOLDER)
+    processes = layout_processes(processes)
+    # The joining process needs no layout engine: started before this process loads one, it holds
+    # only what it joins.
+    from .join import JoiningProcess
+
+    joining = JoiningProcess(config_path(book_dir)) if processes > 1 else None
     # Pandoc reads the chapters on the other cores while this process loads the engine.
     pending = start_reading(loaded[0].chapters, target / CACHE_FOLDER, loaded[0].markdown)
     try:
-        return _build_read(book_dir, target, formats, strict, layout_processes(processes), progress, steps, inputs, key,
-                           cache_problems,
-                           loaded, pending)
+        return _build_read(book_dir, target, formats, strict, processes, progress, steps, inputs, key, cache_problems,
+                           loaded, pending, joining)
     finally:
         pending.close()
+        if joining is not None:
+            joining.close()
 
 
 def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: bool, processes: int,
                 progress: Progress | None, steps: Steps | None,
                 inputs: dict[tuple[Path, Path], bytes], key: str, cache_problems: tuple[Problem, ...],
-                loaded: tuple[BookConfig, list[Problem]], pending: PendingChapters) -> BuildResult:
-    """The build once book.yaml is read and Pandoc is reading the chapters."""
+                loaded: tuple[BookConfig, list[Problem]], pending: PendingChapters,
+                joining: JoiningProcess | None) -> BuildResult:
+    """The build once book.yaml is read and Pandoc is reading the chapters (and, with `joining`, the
+    process that joins the parts has started)."""
     # Imported only now, so that an unchanged book (or a mistake in book.yaml) does not wait a third
     # of a second for the engine.
     from .engine import check_version
@@ -314,8 +325,8 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     from .processes import process_pool
     from .typeset import RemoteLane
 
-    # The other layout processes and the helper (e-book fonts, booklet) start now, while this
-    # process holds little and has started no thread.
+    # The other layout processes and the helper (e-book fonts) start now, while this process holds
+    # little and has started no thread.
     others = [RemoteLane() for _ in range(processes - 1)]
     helper = process_pool(1) if processes > 1 else None
     try:
@@ -338,7 +349,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
                                 f" ({_reuse(rendered, len(prepared.book.chapters))})"):
             rendered, back = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
                                      prepared.language, store=parts, environment=environment, others=others,
-                                     on_part=lambda kind: count(_laid_out(kind)))
+                                     on_part=lambda kind: count(_laid_out(kind)), joiner=joining)
         warnings = (*prepared.warnings, *font_problems, *rendered.problems)
         if strict and warnings:
             raise StrictModeError(list(warnings))
@@ -346,15 +357,15 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
         outputs: dict[str, bytes] = {}
         if "pdf" in requested:
             outputs["pdf"] = rendered.pdf
-        booklet = None
-        if "booklet" in requested:
-            booklet = (helper.submit(impose, rendered.pdf, config.booklet, config.title) if helper
-                       else impose(rendered.pdf, config.booklet, config.title))
+        booklet: Callable[[], bytes] | None = None
+        if "booklet" in requested:  # imposed by the process that joined the book, while this one goes on
+            booklet = (joining.impose(config.booklet, config.title) if joining is not None
+                       else lambda: impose(rendered.pdf, config.booklet, config.title))
         if "press" in requested:
             with _stage(progress, lambda: "laid out the press PDF"):
                 outputs["press"] = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
                                            prepared.language, press=True, store=parts, environment=environment,
-                                           others=others)[0].pdf
+                                           others=others, joiner=joining)[0].pdf
             count("laid out the press PDF")
         if "epub" in requested:
             with _stage(progress, lambda: "wrote the e-book"):
@@ -364,7 +375,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
             count("wrote the e-book")
         if booklet is not None:
             with _stage(progress, lambda: "imposed the booklet"):
-                outputs["booklet"] = booklet if isinstance(booklet, bytes) else booklet.result()
+                outputs["booklet"] = booklet()
             count("imposed the booklet")
     except BrokenProcessPool:  # the helper was killed (out of memory, by hand): not the book's fault
         raise RenderError("the helper process stopped", Location(config_path(book_dir)),

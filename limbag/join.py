@@ -126,6 +126,11 @@ class BookJoiner:
                   object_stream_mode=pikepdf.ObjectStreamMode.generate)
         return output.getvalue()
 
+    def finish_later(self, front_matter_end: int, version: str) -> Callable[[], bytes]:
+        """`finish`, here at once; the call returns the book."""
+        book = self.finish(front_matter_end, version)
+        return lambda: book
+
     def _start(self, source: pikepdf.Pdf, part: LaidPart) -> None:
         self.book = source
         tree = source.Root.get("/StructTreeRoot")
@@ -524,6 +529,10 @@ class Joiner(Protocol):
 
     def finish(self, front_matter_end: int, version: str) -> bytes: ...
 
+    def finish_later(self, front_matter_end: int, version: str) -> Callable[[], bytes]:
+        """Start finishing the book; the returned call waits for it."""
+        ...
+
 
 class JoiningProcess:
     """A BookJoiner in a process of its own, which also imposes the booklet from the book it joined.
@@ -559,8 +568,12 @@ class JoiningProcess:
         self._send(("prepend", [(part.pdf, part.borrowed) for part in parts]))
 
     def finish(self, front_matter_end: int, version: str) -> bytes:
+        return self.finish_later(front_matter_end, version)()
+
+    def finish_later(self, front_matter_end: int, version: str) -> Callable[[], bytes]:
         self.appended = 0
-        return self._answer(self._ask(("finish", (front_matter_end, version))))
+        ticket = self._ask(("finish", (front_matter_end, version)))
+        return lambda: self._answer(ticket)
 
     def impose(self, settings: BookletSettings, title: str | None) -> Callable[[], bytes]:
         """Start imposing the booklet from the book last finished; the returned call waits for it."""

@@ -226,7 +226,8 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
                 press: bool = False, store: PartStore | None = None, environment: str = "",
                 others: Sequence[RemoteLane] = (),
                 on_part: Callable[[str], None] | None = None,
-                joiner: Joiner | None = None) -> tuple[RenderedPdf, BackMatter]:
+                joiner: Joiner | None = None,
+                while_joining: Callable[[PageMap, BackMatter], None] | None = None) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out part by part and join the parts into one PDF, with where everything landed.
 
     Each chapter is a document of its own that begins on a right-hand page with the folio it
@@ -239,7 +240,8 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     `environment` is a digest of the files that shape the layout besides the book's text. With
     `others`, those processes lay out parts alongside this one (see parts.PartMaker). `on_part` is told
     each part as it is laid out (or taken from the store): 'chapter 1', …, 'index', 'front matter'.
-    `joiner` joins the parts (default: a BookJoiner in this process).
+    `joiner` joins the parts (default: a BookJoiner in this process); `while_joining` is given the
+    page map and the back matter once they are final, while the joiner finishes the book.
     """
     config = book.config
     language = load_language(config.language)
@@ -268,7 +270,10 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     parts = [*front_parts, *body_and_back]
     front_count = sum(part.page_count for part in front_parts)
     page_map = _page_map(parts, front_count, _source_order(html), frozenset(note_ids(book)))
-    pdf = joiner.finish(front_count, "1.6" if press else "1.7")
+    finished = joiner.finish_later(front_count, "1.6" if press else "1.7")
+    if while_joining is not None:
+        while_joining(page_map, back)
+    pdf = finished()
     problems = [_engine_problem(message, book, stylesheet)
                 for message in dict.fromkeys([*here.setup_messages, *maker.messages])]
     for url in dict.fromkeys([*here.fetcher.refused, *maker.refused]):

@@ -81,14 +81,16 @@ def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings:
             store: PartStore | None = None, environment: str = "",
             others: Sequence[RemoteLane] = (),
             on_part: Callable[[str], None] | None = None,
-            joiner: Joiner | None = None) -> tuple[RenderedPdf, BackMatter]:
+            joiner: Joiner | None = None,
+            while_joining: Callable[[PageMap, BackMatter], None] | None = None) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out once; the chronology and index take their pages from the chapters' layout.
     Parts found in `store` (see cache.PartCache) are taken as they are; `others` are the other
-    layout processes, `on_part` is told each part laid out, `joiner` joins them (see pdf.render_book)."""
+    layout processes, `on_part` is told each part laid out, `joiner` joins them, `while_joining` works
+    meanwhile (see pdf.render_book)."""
     from .pdf import render_book
 
     return render_book(book, layouts, faces, back_matter_maker(book, settings, events, language), press, store,
-                       environment, others, on_part, joiner)
+                       environment, others, on_part, joiner, while_joining)
 
 
 def back_matter_maker(book: Book, settings: IndexSettings, events: tuple[Event, ...],
@@ -319,7 +321,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
 
     check_version()
     from .booklet import impose
-    from .epub import book_characters, epub_faces, subset_fonts, write_epub
+    from .epub import WrittenEpub, book_characters, epub_faces, subset_fonts, write_epub
     from .fonts import find_fonts
     from .pdf import engine_settings
     from .processes import process_pool
@@ -345,11 +347,25 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
         if "epub" in requested:  # the characters are known before layout: subset the fonts meanwhile
             fonts = subset_fonts(epub_faces(faces, layouts), book_characters(prepared.book, prepared.language),
                                  target / CACHE_FOLDER, helper)
+        epubs: list[WrittenEpub] = []
+        booklets: list[Callable[[], bytes]] = []
+
+        def while_joining(page_map: PageMap, back: BackMatter) -> None:
+            """While the joining process finishes the PDF: ask it for the booklet next, and write the
+            e-book."""
+            if "booklet" in requested and joining is not None:
+                booklets.append(joining.impose(config.booklet, config.title))
+            if "epub" in requested:
+                with _stage(progress, lambda: "wrote the e-book"):
+                    epubs.append(write_epub(prepared.book, back, page_map, layouts, prepared.language, faces, fonts))
+                count("wrote the e-book")
+
         with _stage(progress, lambda: f"laid out {len(rendered.page_map.labels)} pages"
                                 f" ({_reuse(rendered, len(prepared.book.chapters))})"):
             rendered, back = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
                                      prepared.language, store=parts, environment=environment, others=others,
-                                     on_part=lambda kind: count(_laid_out(kind)), joiner=joining)
+                                     on_part=lambda kind: count(_laid_out(kind)), joiner=joining,
+                                     while_joining=while_joining)
         warnings = (*prepared.warnings, *font_problems, *rendered.problems)
         if strict and warnings:
             raise StrictModeError(list(warnings))
@@ -358,21 +374,17 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
         if "pdf" in requested:
             outputs["pdf"] = rendered.pdf
         booklet: Callable[[], bytes] | None = None
-        if "booklet" in requested:  # imposed by the process that joined the book, while this one goes on
-            booklet = (joining.impose(config.booklet, config.title) if joining is not None
-                       else lambda: impose(rendered.pdf, config.booklet, config.title))
+        if "booklet" in requested:  # imposed by the process that joined the book, asked while it joined
+            booklet = booklets[0] if booklets else lambda: impose(rendered.pdf, config.booklet, config.title)
         if "press" in requested:
             with _stage(progress, lambda: "laid out the press PDF"):
                 outputs["press"] = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
                                            prepared.language, press=True, store=parts, environment=environment,
                                            others=others, joiner=joining)[0].pdf
             count("laid out the press PDF")
-        if "epub" in requested:
-            with _stage(progress, lambda: "wrote the e-book"):
-                epub = write_epub(prepared.book, back, rendered.page_map, layouts, prepared.language, faces, fonts)
+        for epub in epubs:
             warnings = (*warnings, *epub.problems)
             outputs["epub"] = epub.data
-            count("wrote the e-book")
         if booklet is not None:
             with _stage(progress, lambda: "imposed the booklet"):
                 outputs["booklet"] = booklet()

@@ -36,7 +36,7 @@ CACHE_FOLDER = ".limbag-cache"
 MANIFEST = "manifest.json"
 
 
-ENGINE_PACKAGES = ("limbag", "weasyprint", "pydyf", "tinycss2", "cssselect2", "pikepdf", "pypdf", "fonttools",
+ENGINE_PACKAGES = ("limbag", "weasyprint", "pydyf", "tinycss2", "cssselect2", "pikepdf", "fonttools",
                    "pillow", "jinja2", "pyyaml", "pypandoc-binary", "ziamath", "ziafont",
                    "latex2mathml", "pygments")
 """Packages whose version can change what a build makes: part of every fingerprint."""

@@ -10,7 +10,6 @@ qpdf (through pikepdf) does the copying: it is some fifty times faster than rewr
 from __future__ import annotations
 
 import io
-import os
 import re
 import struct
 import warnings
@@ -18,7 +17,6 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from multiprocessing.context import ForkContext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -544,15 +542,9 @@ class JoiningProcess:
     and joins one book after another (the reading PDF, then the press PDF)."""
 
     def __init__(self, source: Path) -> None:
-        from .processes import interrupts_held, process_context
+        from .processes import start_with_pipe
 
-        context = process_context()
-        self._connection, theirs = context.Pipe()
-        ours = self._connection if isinstance(context, ForkContext) else None
-        self._process = context.Process(target=_serve_joining, args=(theirs, ours, os.getpid()), daemon=True)
-        with interrupts_held():
-            self._process.start()
-        theirs.close()
+        self._connection, self._process = start_with_pipe(_serve_joining)
         self.source = source
         """book.yaml, named if the process stops."""
         self.appended = 0

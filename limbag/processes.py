@@ -1,7 +1,7 @@
 """The processes a build starts end with it: when it finishes, fails, is interrupted or is killed.
 
-A build starts a second layout process and a helper (see typeset.RemoteLane and
-pipeline.build), and a catalog a pool of workers. Each of them, first thing, ignores Ctrl-C
+A build starts the other layout processes, a joining process and a helper (see
+typeset.RemoteLane, join.JoiningProcess and pipeline.build), and a catalog a pool of workers. Each of them, first thing, ignores Ctrl-C
 (the build's own process answers it for all, once) and asks the kernel to end it when its
 parent ends, even by SIGKILL or the out-of-memory killer; their pipes to the parent close
 then too, which is how they notice elsewhere than on Linux. Ctrl-C is held back from the
@@ -15,10 +15,12 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
+from multiprocessing.connection import Connection
 from multiprocessing.context import ForkContext, SpawnContext
+from multiprocessing.process import BaseProcess
 
 PR_SET_PDEATHSIG = 1
 INTERRUPTS = {signal.SIGINT}
@@ -69,6 +71,20 @@ def _end_with_parent() -> None:
     with suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)  # the C library this process has loaded already
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def start_with_pipe(serve: Callable[[Connection, Connection | None, int], None]) -> tuple[Connection, BaseProcess]:
+    """Start a process that runs `serve(its end of a pipe, this end if it was forked, this process's
+    id)` and ends with this process; returns this end of the pipe and the process. A forked process
+    has this end too: it closes it, so that it sees the pipe close when this process ends."""
+    context = process_context()
+    ours, theirs = context.Pipe()
+    inherited = ours if isinstance(context, ForkContext) else None
+    process = context.Process(target=serve, args=(theirs, inherited, os.getpid()), daemon=True)
+    with interrupts_held():
+        process.start()
+    theirs.close()
+    return ours, process
 
 
 def process_pool(workers: int | None = None) -> ProcessPoolExecutor:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import re
 import uuid
 from collections import deque
@@ -21,7 +20,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from multiprocessing.context import ForkContext
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,7 +34,7 @@ from .files import system_error
 from .hyphenation import register as register_hyphenation
 from .markup import FlowText
 from .pagemap import place_marks
-from .processes import become_child, interrupts_held, process_context
+from .processes import become_child, start_with_pipe
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,15 +280,7 @@ class RemoteLane:
     here = False
 
     def __init__(self) -> None:
-        context = process_context()
-        self._connection, theirs = context.Pipe()
-        # A forked process has this end too: it closes it, so that it sees the pipe close when this
-        # process ends (see processes.py).
-        ours = self._connection if isinstance(context, ForkContext) else None
-        self._process = context.Process(target=_serve, args=(theirs, ours, os.getpid()), daemon=True)
-        with interrupts_held():
-            self._process.start()
-        theirs.close()
+        self._connection, self._process = start_with_pipe(_serve)
         self._setting_up = 0
         """Set-ups asked for and not yet answered."""
         self._failed = False

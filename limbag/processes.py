@@ -1,11 +1,12 @@
 """The processes a build starts end with it: when it finishes, fails, is interrupted or is killed.
 
 A build starts the other layout processes, a joining process and a helper (see
-typeset.RemoteLane, join.JoiningProcess and pipeline.build), and a catalog a pool of workers. Each of them, first thing, ignores Ctrl-C
-(the build's own process answers it for all, once) and asks the kernel to end it when its
-parent ends, even by SIGKILL or the out-of-memory killer; their pipes to the parent close
-then too, which is how they notice elsewhere than on Linux. Ctrl-C is held back from the
-moment a process is started until it ignores it, so that no child ever prints a traceback.
+typeset.RemoteLane, join.JoiningProcess and pipeline.build), and a catalog a pool of workers.
+Each of them, first thing, ignores Ctrl-C (the build's own process answers it for all, once)
+and asks the kernel to end it when its parent ends, even by SIGKILL or the out-of-memory
+killer; their pipes to the parent close then too, which is how they notice elsewhere than on
+Linux. Ctrl-C is held back from the moment a process is started until it ignores it, so that no
+child ever prints a traceback.
 """
 
 from __future__ import annotations

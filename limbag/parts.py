@@ -114,11 +114,7 @@ class PartMaker:
         the parts are written meanwhile and come back from `written`. With `first_away`, the first
         part is laid out by another process if there is one (a large part, whose memory is then
         not added to this process's)."""
-        entries = [self._entry(request, known_ids) for request in requests]
-        if first_away and entries:
-            entries[0].away = True
-        self._place(entries, first_folio)
-        self._dispatch(entries, first_folio)
+        entries = self._start_run(requests, known_ids, first_folio, away=False, first_away=first_away)
         return self.run_layouts(entries, first_folio)
 
     def send_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str]) -> Run:
@@ -151,10 +147,10 @@ class PartMaker:
         return layouts
 
     def _start_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str], first_folio: int | None,
-                   away: bool) -> Run:
+                   away: bool, first_away: bool = False) -> Run:
         entries = [self._entry(request, known_ids) for request in requests]
-        for entry in entries:
-            entry.away = away
+        for number, entry in enumerate(entries):
+            entry.away = away or (first_away and number == 0)
         self._place(entries, first_folio)
         self._dispatch(entries, first_folio)
         return entries

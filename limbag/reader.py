@@ -600,7 +600,7 @@ class _ChapterReader:
             if kind == "RawInline" and _is_html(node):
                 self.raw_html_inline(content[1], stack, out)
                 continue
-            label = EQUATION_LABEL.match(content) if kind == "Str" else None
+            label = EQUATION_LABEL.match(content) if kind == "Str" and content.startswith("{#eq:") else None
             if label and _after_display_math(out()):
                 self.number_equation(out(), label.group(1))
                 continue
@@ -946,13 +946,20 @@ def _without_links(nodes: tuple[Inline, ...]) -> tuple[Inline, ...]:
 
 
 def _merge_text(nodes: list[Inline]) -> tuple[Inline, ...]:
-    """One Text for a run of text, so that a phrase is found even across lines."""
+    """One Text for a run of text, so that a phrase is found even across lines (joined once: Pandoc
+    gives a word and a space a node each)."""
     merged: list[Inline] = []
+    run: list[str] = []
     for node in nodes:
-        if isinstance(node, Text) and merged and isinstance(merged[-1], Text):
-            merged[-1] = Text(merged[-1].text + node.text)
-        elif not (isinstance(node, Text) and not node.text):
-            merged.append(node)
+        if isinstance(node, Text):
+            run.append(node.text)
+            continue
+        if any(run):
+            merged.append(Text("".join(run)))
+        run.clear()
+        merged.append(node)
+    if any(run):
+        merged.append(Text("".join(run)))
     return tuple(merged)
 
 

@@ -243,8 +243,9 @@ class Reading:
         that fails as a whole (out of time or memory) is read again a chapter at a time, so that
         the message names the chapter."""
         while self.running:
-            run = self.running.pop(0)
+            run = self.running[0]  # still listed while it is waited for: an interrupted build ends it (close)
             finished = _finish(run, self.cache_dir)
+            self.running.pop(0)
             if finished is None:
                 self.waiting[:0] = [_Run([item]) for item in run.items]
             else:

@@ -136,9 +136,10 @@ TEXT_LOOK = ("font_family", "font_feature_settings", "font_kerning", "font_langu
              "text_underline_offset", "vertical_align", "white_space", "hyphens", "lang", "line_height",
              "direction", "unicode_bidi", "word_break", "overflow_wrap", "tab_size")
 """What a piece of text looks like: a link that matches its surroundings in all of them sets like them."""
-FLAT_BOX = ("margin_top", "margin_right", "margin_bottom", "margin_left", "padding_top", "padding_right",
-            "padding_bottom", "padding_left", "border_top_width", "border_right_width", "border_bottom_width",
-            "border_left_width", "outline_width")
+BOX_EDGES = ("margin_top", "margin_right", "margin_bottom", "margin_left", "padding_top", "padding_right",
+             "padding_bottom", "padding_left", "border_top_width", "border_right_width", "border_bottom_width",
+             "border_left_width")
+FLAT_BOX = (*BOX_EDGES, "outline_width")
 
 
 @dataclass(slots=True)
@@ -254,9 +255,7 @@ def restore_links(page_boxes: list[Any], context: Any) -> bool:
                 layout, _, _, width, _, _ = split_first_line(text, piece.style, context, math.inf, 0)
                 layouts[key] = layout, width
             box.pango_layout, box.width = layouts[key]
-        for name in ("margin_top", "margin_right", "margin_bottom", "margin_left", "padding_top", "padding_right",
-                     "padding_bottom", "padding_left", "border_top_width", "border_right_width",
-                     "border_bottom_width", "border_left_width"):
+        for name in BOX_EDGES:
             setattr(box, name, getattr(piece, name, 0))
         box.background = None
         return box
@@ -280,7 +279,7 @@ def restore_links(page_boxes: list[Any], context: Any) -> bool:
                 child = shaped(text_box, piece, run.text[first:last], x, whole)
                 box = inline.copy()
                 box.children = [child]
-                for name in FLAT_BOX[:-1]:
+                for name in BOX_EDGES:
                     setattr(box, name, 0)
                 _adjust_line_height(box)
                 box.position_x, box.width = x, child.width

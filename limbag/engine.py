@@ -15,6 +15,7 @@ import itertools
 import math
 import sys
 from collections.abc import Container, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -51,37 +52,113 @@ def load_engine() -> None:
 
 
 SVG_PATHS_KEPT = 4096
-"""Paths `draw_svg_paths_once` keeps drawn, at most (a glyph's path is a few kilobytes)."""
+"""Paths `draw_svg_once` keeps drawn, at most (a glyph's path is a few kilobytes)."""
+
+SVG_DRAWINGS_KEPT = 8192
+"""Whole drawings `draw_svg_once` keeps, at most (a formula's is some ten kilobytes)."""
+
+PLAIN_SVG_TAGS = frozenset({"svg", "symbol", "use", "g", "defs", "path", "rect", "line", "polyline", "polygon",
+                            "circle", "ellipse"})
+PLAIN_SVG_ATTRIBUTES = frozenset({"xmlns", "width", "height", "viewBox", "id", "href", "x", "y", "x1", "y1", "x2",
+                                  "y2", "cx", "cy", "r", "rx", "ry", "d", "points", "fill", "stroke", "stroke-width",
+                                  "transform"})
+"""A drawing made only of these, with colours that are not references (`url(…)`), draws the same
+operators wherever it is placed and adds no resource to the page (see `draw_svg_once`)."""
 
 
-def draw_svg_paths_once() -> None:
-    """Draw each SVG path once per process, then repeat its drawing.
+def draw_svg_once() -> None:
+    """Draw each SVG path, and each plain SVG picture, once per process; then repeat the drawing.
 
-    A formula is an SVG picture of its glyphs' outlines, and the engine parses each outline's
-    path data and writes it out every time a glyph is drawn: two thirds of the time it takes to
-    write a chapter dense with math. A path's drawing depends only on its data (placement is the
-    transformation around it), so the operators it wrote the first time are written again."""
+    A formula is an SVG picture of its glyphs' outlines. The engine parses each outline's path data
+    and each picture's elements, and writes them out, every time a glyph or a formula is drawn:
+    two thirds of the time it takes to write a chapter dense with math. A path's drawing depends
+    only on its data (placement is the transformation around it), and so does a plain picture's
+    (shapes filled with plain colours, see PLAIN_SVG_TAGS) given its size and the colour and
+    opacity in force where it is drawn, so the operators written the first time are written again."""
+    import weasyprint.images
     import weasyprint.svg
 
     engine_path = weasyprint.svg.TAGS["path"]
     if getattr(engine_path, "drawn_once", False):
         return
-    drawn: dict[str, tuple[list[Any], list[Any]]] = {}
+    paths: dict[str, tuple[list[Any], list[Any]]] = {}
+    pictures: dict[tuple[Any, ...], list[Any]] = {}
+    engine_draw = weasyprint.images.SVGImage.draw
 
     def path(svg: Any, node: Any, font_size: float) -> None:
         data = node.get("d", "")
-        known = drawn.get(data)
+        known = paths.get(data)
         if known is not None:
             svg.stream.stream.extend(known[0])
             node.vertices.extend(known[1])
             return
         operators, vertices = len(svg.stream.stream), len(node.vertices)
         engine_path(svg, node, font_size)
-        if len(drawn) < SVG_PATHS_KEPT:
-            drawn[data] = svg.stream.stream[operators:], list(node.vertices)[vertices:]
+        if len(paths) < SVG_PATHS_KEPT:
+            paths[data] = svg.stream.stream[operators:], list(node.vertices)[vertices:]
+
+    def draw(image: Any, stream: Any, width: float, height: float, style: Any) -> None:
+        url = image._base_url
+        if not (isinstance(url, str) and url.startswith("data:") and _plain_drawing(image)):
+            return engine_draw(image, stream, width, height, style)
+        key = (url, width, height, stream._current_color, stream._current_color_stroke, stream._current_alpha,
+               stream._current_alpha_stroke)
+        known = pictures.get(key)
+        if known is not None:
+            stream.stream.extend(known)
+            return
+        operators = stream.stream
+        before, last, resources = len(operators), operators[-1] if operators else None, _resource_counts(stream)
+        engine_draw(image, stream, width, height, style)
+        # The engine may drop an operator it wrote just before (an empty `q`): then nothing is kept.
+        unchanged = len(operators) >= before and (not before or operators[before - 1] is last)
+        if unchanged and _resource_counts(stream) == resources and len(pictures) < SVG_DRAWINGS_KEPT:
+            pictures[key] = operators[before:]
 
     path.drawn_once = True  # type: ignore[attr-defined]
+    path.engine_path = engine_path  # type: ignore[attr-defined]
+    draw.engine_draw = engine_draw  # type: ignore[attr-defined]
     weasyprint.svg.TAGS["path"] = path
+    weasyprint.images.SVGImage.draw = draw  # type: ignore[method-assign]
+
+
+@contextmanager
+def engine_svg_drawing() -> Iterator[None]:
+    """Within this block, SVG is drawn by the engine's own code every time (to compare with
+    `draw_svg_once`)."""
+    import weasyprint.images
+    import weasyprint.svg
+
+    ours_path, ours_draw = weasyprint.svg.TAGS["path"], weasyprint.images.SVGImage.draw
+    weasyprint.svg.TAGS["path"] = getattr(ours_path, "engine_path", ours_path)
+    weasyprint.images.SVGImage.draw = getattr(ours_draw, "engine_draw", ours_draw)
+    try:
+        yield
+    finally:
+        weasyprint.svg.TAGS["path"], weasyprint.images.SVGImage.draw = ours_path, ours_draw
+
+
+def _plain_drawing(image: Any) -> bool:
+    """Whether an SVG picture is made only of plain shapes (see PLAIN_SVG_TAGS); decided once."""
+    plain = getattr(image, "limbag_plain", None)
+    if plain is None:
+        plain = all(_plain_element(element) for element in image._svg.tree._etree_node.iter())
+        image.limbag_plain = plain
+    return bool(plain)
+
+
+def _plain_element(element: Any) -> bool:
+    tag = element.tag.rpartition("}")[2] if isinstance(element.tag, str) else ""
+    if tag not in PLAIN_SVG_TAGS:
+        return False
+    for name, value in element.attrib.items():
+        if name.rpartition("}")[2] not in PLAIN_SVG_ATTRIBUTES or "url(" in value:
+            return False
+    return True
+
+
+def _resource_counts(stream: Any) -> tuple[int, ...]:
+    return (*(len(value) for value in stream._resources.values() if hasattr(value, "__len__")), len(stream._fonts))
 
 
 def check_version() -> None:

@@ -27,7 +27,7 @@ import pydyf
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
-from .engine import draw_svg_paths_once, merge_leaders, render, renumber
+from .engine import draw_svg_once, merge_leaders, render, renumber
 from .errors import LimbagError, Location, RenderError
 from .fetch import BookFetcher
 from .files import system_error
@@ -145,7 +145,7 @@ class Typesetter:
 
     def __init__(self, settings: EngineSettings) -> None:
         register_hyphenation()
-        draw_svg_paths_once()
+        draw_svg_once()
         self.settings = settings
         self.fetcher = BookFetcher(settings.fetch_roots)
         self.font_config = FontConfiguration()

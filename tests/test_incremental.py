@@ -118,6 +118,31 @@ def test_an_edit_to_one_chapter_lays_out_that_chapter_and_makes_a_clean_builds_b
     assert grown.written[0].read_bytes() == clean.written[0].read_bytes()
 
 
+def test_a_file_of_several_chapters_is_laid_out_again_whole_and_each_chapter_opens_a_right_hand_page(
+        make_book, tmp_path):
+    book = make_book({
+        "book.yaml": "title: Two Files\nlanguage: en\noutputs: [pdf]\n",
+        "01.md": "".join(f"# Part {name}\n\n" + f"Chapter {name} of the first file. " * 90 + "\n\n"
+                         for name in ("one", "two", "three")),
+        "02.md": "# Last\n\n" + "The second file's only chapter. " * 40 + "\n",
+    })
+    out = tmp_path / "out"
+    first = build(book, out, ("pdf",))
+    assert _chapters_laid_out(first) == ["chapter 1", "chapter 2", "chapter 3", "chapter 4"]
+    openings = [first.rendered.page_map.anchor_pages[chapter] for chapter in ("part-one", "part-two", "part-three",
+                                                                                "last")]
+    assert [int(first.rendered.page_map.labels[page]) % 2 for page in openings] == [1, 1, 1, 1]
+
+    second_file = book / "manuscript" / "02.md"
+    second_file.write_text(second_file.read_text().replace("only", "one", 1))
+    assert _chapters_laid_out(build(book, out, ("pdf",))) == ["chapter 4"]
+    first_file = book / "manuscript" / "01.md"
+    first_file.write_text(first_file.read_text().replace("Chapter two of", "Chapter Two of", 1))
+    edited = build(book, out, ("pdf",))
+    assert _chapters_laid_out(edited) == ["chapter 1", "chapter 2", "chapter 3"]
+    assert edited.written[0].read_bytes() == build(book, tmp_path / "clean", ("pdf",)).written[0].read_bytes()
+
+
 def test_the_layout_cache_keeps_only_the_parts_of_the_last_build(make_book, tmp_path):
     book = make_book(EDITED_BOOK)
     out = tmp_path / "out"
@@ -425,34 +450,40 @@ def pikepdf_open(data: bytes):
     return pikepdf.open(io.BytesIO(data))
 
 
-def test_math_glyphs_drawn_once_are_written_as_the_engine_writes_them(make_book):
-    """Formulas are pictures of their glyphs' outlines; each outline is parsed once per process and
-    its drawing repeated. A chapter of formulas sharing glyphs is written byte for byte as the
-    engine writes it, parsing every outline."""
+def test_math_drawn_once_is_written_as_the_engine_writes_it(make_book):
+    """Formulas are pictures of their glyphs' outlines; each outline and each formula is drawn once
+    per process and its drawing repeated. A chapter of formulas sharing glyphs is written byte for
+    byte as the engine writes it, the first time (outlines repeated) and the second (whole formulas
+    repeated). (The engine draws a formula it has drawn before in the same part with more operators:
+    drawing renames the glyphs' shared symbols, which are then drawn too, invisibly. A formula
+    repeated is written here as the engine writes it the first time.)"""
+    import weasyprint.images
     import weasyprint.svg
-    from weasyprint.svg.path import path as engine_path
 
+    from limbag.engine import engine_svg_drawing
     from limbag.language import load_language
     from limbag.pdf import BackMatter, print_html
     from limbag.typeset import PartJob, Typesetter
 
     formulas = [r"$\sigma^2 = \frac{1}{n}\sum_{i=1}^{n} (x_i - \mu)^2$", r"$\mu = \frac{1}{n}\sum_i x_i$",
-                r"$$y_i \sim \mathcal{N}(\mu_i, \sigma)$$", r"$\sigma > 0$ and $\mu \in \mathbb{R}$"]
-    text = "\n\n".join(f"Paragraph {number}: {formula}." for number, formula in enumerate(formulas * 3))
+                r"$$y_i \sim \mathcal{N}(\mu_i, \sigma)$$", r"$\sigma > 0$ and $\mu \in \mathbb{R}$",
+                r"$x_i \sim \mathcal{N}(\mu, \sigma^2)$", r"$\frac{\mu}{\sigma}$"]
+    text = "\n\n".join(f"Paragraph {number}: {formula}." for number, formula in enumerate(formulas))
     book_dir = make_book({"book.yaml": "title: Math\nlanguage: en\n", "01.md": f"# Formulas\n\n{text}\n"})
     prepared, layouts, settings = _engine_for(book_dir)
     written = print_html(prepared.book, load_language("en"), layouts, [], BackMatter(), "body")
     job = PartJob(written.html, dict(written.flows), frozenset(), 1)
     typesetter = Typesetter(settings)
-    ours = weasyprint.svg.TAGS["path"]
-    assert getattr(ours, "drawn_once", False)
-    typesetter.lay_out(1, job)
-    once = typesetter.write(1, 1).pdf
-    weasyprint.svg.TAGS["path"] = engine_path
-    try:
-        typesetter.lay_out(2, job)
-        every_time = typesetter.write(2, 1).pdf
-    finally:
-        weasyprint.svg.TAGS["path"] = ours
-    assert written.html.count("<img") >= 12
-    assert once == every_time
+    assert getattr(weasyprint.svg.TAGS["path"], "drawn_once", False)
+    repeated = weasyprint.images.SVGImage.draw
+    written_pdfs = []
+    for ticket in (1, 2):
+        typesetter.lay_out(ticket, job)
+        written_pdfs.append(typesetter.write(ticket, 1).pdf)
+    with engine_svg_drawing():
+        assert weasyprint.images.SVGImage.draw is not repeated
+        typesetter.lay_out(3, job)
+        engines = typesetter.write(3, 1).pdf
+    assert weasyprint.images.SVGImage.draw is repeated
+    assert written.html.count("<img") >= 7
+    assert written_pdfs == [engines, engines]

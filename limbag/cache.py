@@ -139,6 +139,8 @@ class PartCache:
         """A kept part's name for each layout key."""
         self._records: dict[str, dict[str, Any] | None] = {}
         """Records read so far: a part's page count is asked for before the part itself."""
+        self._by_first_anchor: dict[str, int] | None = None
+        """Kept parts' page counts by the first element on their first page (read when first asked)."""
         if self.folder.is_dir():
             for path in sorted(self.folder.glob("*.json")):
                 self._by_layout[path.stem.rsplit("-", 1)[0]] = path.stem
@@ -173,6 +175,16 @@ class PartCache:
         record = self._record(name) if name else None
         anchors = record.get("page_anchors") if record else None
         return len(anchors) if isinstance(anchors, list) else None
+
+    def earlier_page_count(self, first_anchor: str) -> int | None:
+        if self._by_first_anchor is None:
+            self._by_first_anchor = {}
+            for name in self._by_layout.values():
+                record = self._record(name)
+                anchors = record.get("page_anchors") if record else None
+                if isinstance(anchors, list) and anchors and isinstance(anchors[0], list) and anchors[0]:
+                    self._by_first_anchor.setdefault(str(anchors[0][0]), len(anchors))
+        return self._by_first_anchor.get(first_anchor)
 
     def _record(self, name: str) -> dict[str, Any] | None:
         if name not in self._records:

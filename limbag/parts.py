@@ -37,6 +37,11 @@ class PartStore(Protocol):
         """How many pages a kept part with this text has, whatever its folios."""
         ...
 
+    def earlier_page_count(self, first_anchor: str) -> int | None:
+        """How many pages the kept part that begins with this element has: an earlier version of
+        a part whose text changed, whose page count is the best guess of the new one's."""
+        ...
+
     def put(self, name: str, part: LaidPart) -> None: ...
 
 
@@ -51,6 +56,12 @@ class PartRequest:
     """What the part is ('chapter 3', 'index'), for the build's report."""
     html: str
     flows: Mapping[str, FlowText]
+    holds: tuple[str, ...] = ()
+    """What the build's report counts when the part is laid out: its kind, or the chapters it holds."""
+
+    @property
+    def reported(self) -> tuple[str, ...]:
+        return self.holds or (self.kind,)
 
 
 @dataclass(slots=True)
@@ -61,7 +72,7 @@ class _Entry:
     layout_key: str
     borrowed: frozenset[str]
     expected_pages: int | None
-    """The page count of the same text in the store, whatever its folio."""
+    """The page count of the same text in the store, whatever its folio (or of its earlier version)."""
     placed: bool = False
     folio: int | None = None
     layout: PartLayout | None = None
@@ -141,7 +152,7 @@ class PartMaker:
             assert entry.layout is not None
             self.printed.append(entry)
             if entry.ticket is not None:
-                self.laid_out.append(entry.request.kind)
+                self.laid_out.extend(entry.request.reported)
             layouts.append(entry.layout)
             number += len(entry.layout.page_anchors)
         return layouts
@@ -181,6 +192,9 @@ class PartMaker:
         borrowed = frozenset(t for t in LINK_TARGET.findall(request.html) if t in known_ids and t not in own)
         layout_key = self._layout_key(request, borrowed)
         expected = self.store.page_count(layout_key) if self.store is not None else None
+        first = ELEMENT_ID.search(request.html)
+        if expected is None and self.store is not None and first is not None:
+            expected = self.store.earlier_page_count(first.group(1))
         return _Entry(request, layout_key, borrowed, expected)
 
     def _layout_key(self, request: PartRequest, borrowed: frozenset[str]) -> str:
@@ -291,7 +305,8 @@ class PartMaker:
 
     def _report(self, entry: _Entry) -> None:
         if self.on_part is not None:
-            self.on_part(entry.request.kind)
+            for kind in entry.request.reported:
+                self.on_part(kind)
 
     def _ask_write(self, entry: _Entry) -> None:
         assert entry.lane is not None and entry.ticket is not None

@@ -230,9 +230,9 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
                 while_joining: Callable[[PageMap, BackMatter], None] | None = None) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out part by part and join the parts into one PDF, with where everything landed.
 
-    Each chapter is a document of its own that begins on a right-hand page with the folio it
-    has in the book, so a chapter whose text and first folio are unchanged is taken from
-    `store` as it was. Body folios start at 1 whatever the front matter holds, so once the
+    The chapters of each file are a document of their own (see chapters_by_file) that begins on
+    a right-hand page with the folio it has in the book, so a part whose text and first folio
+    are unchanged is taken from `store` as it was. Body folios start at 1 whatever the front matter holds, so once the
     chapters are laid out their page map is final: the back matter (index, chronology) is made
     from it, with its folios following on; the front matter comes last, its contents printing
     every page number as text. Blank pages keep each part on a right-hand page. The reading PDF
@@ -301,6 +301,19 @@ def _engine_problem(message: str, book: Book, stylesheet: Path) -> Problem:
     return Problem(Location(stylesheet), f"layout engine: {message}", "check the layout's CSS and the files it refers to")
 
 
+def chapters_by_file(chapters: Sequence[Chapter]) -> list[tuple[Chapter, ...]]:
+    """The chapters in runs that come from one file: each run is laid out as one part. A file
+    is what an editor changes, and a part has a cost of its own (some 20 ms to set up and write,
+    as much as a page of text), which a manuscript of many short chapters would pay for each."""
+    runs: list[tuple[Chapter, ...]] = []
+    for chapter in chapters:
+        if runs and runs[-1][-1].source == chapter.source:
+            runs[-1] = (*runs[-1], chapter)
+        else:
+            runs.append((chapter,))
+    return runs
+
+
 def _join_next(joiner: Joiner, maker: PartMaker) -> bool:
     """Join the next printed part if it is written; False if it is not (or there is none yet)."""
     part = maker.printed_part(joiner.appended)
@@ -318,12 +331,15 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
     floating = frozenset(note_ids(book))
 
     def request(kind: str, part: str, back: BackMatter, pages: Mapping[str, str] = MappingProxyType({}),
-                of: Book = book) -> PartRequest:
+                of: Book = book, holds: tuple[str, ...] = ()) -> PartRequest:
         written = print_html(of, language, layouts, fonts, back, part, pages)
-        return PartRequest(kind, written.html, written.flows)
+        return PartRequest(kind, written.html, written.flows, holds)
 
-    chapters = [request(f"chapter {chapter.number}", "body", BackMatter(),
-                        of=dataclasses.replace(book, chapters=(chapter,))) for chapter in book.chapters]
+    chapters = [request(f"chapter {group[0].number}" if len(group) == 1 else
+                        f"chapters {group[0].number}–{group[-1].number}", "body", BackMatter(),
+                        of=dataclasses.replace(book, chapters=group),
+                        holds=tuple(f"chapter {chapter.number}" for chapter in group))
+                for group in chapters_by_file(book.chapters)]
     known = chapter_ids(chapters) | {"title-page", "imprint", "contents", "chronology", "index"}
     body = maker.make_run(chapters, known, first_folio=1)
     body_html = "".join(chapter.html for chapter in chapters)

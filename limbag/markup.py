@@ -195,7 +195,12 @@ def inline_html(node: Inline, options: MarkupOptions, words: _WordCounter | None
         return "<br/>"
     if isinstance(node, Link):
         title = f' title="{attr(node.title)}"' if node.title else ""
-        return f'<a href="{attr(options.link_href(node.url))}"{title}>{inlines_html(node.children, options, words)}</a>'
+        # A link that shows its own address (an autolink, a bibliography's URL) is not followed by
+        # it again in print (see book.css).
+        shown = plain_text(node.children).strip()
+        own = ' class="url"' if shown and shown.rstrip("/") in (node.url.rstrip("/"), node.url.split(":", 1)[-1]) else ""
+        return (f'<a href="{attr(options.link_href(node.url))}"{title}{own}>'
+                f'{inlines_html(node.children, options, words)}</a>')
     if isinstance(node, Span):
         id_attr = f' id="{attr(node.id)}"' if node.id else ""
         class_attr = f' class="{attr(" ".join(node.classes))}"' if node.classes else ""

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from .citations import BIBLIOGRAPHY_SUFFIXES, BUNDLED_STYLES, DEFAULT_STYLE, CitationSettings, bundled_style
 from .errors import ConfigError, LimbagError, Location, Problem
 from .files import check_book_folders, inside
 from .language import data_code_for
@@ -44,7 +45,7 @@ MM_PER_UNIT = MappingProxyType({"mm": 1.0, "cm": 10.0, "in": 25.4, "pt": 25.4 / 
 TOP_LEVEL_KEYS = (
     "title", "subtitle", "authors", "author", "language", "date", "publisher", "rights",
     "description", "isbn", "identifier", "slug", "chapters", "page", "outputs", "booklet",
-    "index", "chronology", "markdown",
+    "index", "chronology", "markdown", "bibliography", "csl", "reference-section-title", "nocite",
 )
 PAGE_KEYS = ("size", "margins", "bleed", "marks")
 BOOKLET_KEYS = ("sheet", "creep")
@@ -105,6 +106,8 @@ class BookConfig:
     markdown: str = "markdown"
     """The Markdown dialect the chapters are written in, as Pandoc names it (`markdown`, `gfm`,
     `commonmark_x` …, with +/- extensions)."""
+    citations: CitationSettings | None = None
+    """The bibliography and citation style, when the book has a bibliography."""
     key_lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """Line of every key path (`page.size`, `chapters[1]`) in book.yaml, for later messages."""
 
@@ -551,6 +554,69 @@ def _markdown(checker: _Checker, data: Mapping[str, Any]) -> str:
     return value.strip()
 
 
+def _citations(checker: _Checker, data: Mapping[str, Any], manuscript: Path) -> CitationSettings | None:
+    """`bibliography:` (a file or a list, in manuscript/), `csl:`, `reference-section-title:`, `nocite:`."""
+    raw = data.get("bibliography")
+    if raw is None:
+        for key in ("csl", "reference-section-title", "nocite"):
+            if key in data:
+                checker.warn(key, "has no effect without `bibliography:`", "add `bibliography: works.bib` (a file in "
+                             "manuscript/), or remove the key")
+        return None
+    names = [raw] if isinstance(raw, str) else raw
+    if not isinstance(names, list) or not names:
+        checker.error("bibliography", f"expected a file name or a list of them, got {_describe(raw)}",
+                      "write `bibliography: works.bib`, a BibTeX, BibLaTeX, CSL JSON or CSL YAML file in manuscript/")
+        return None
+    files: list[Path] = []
+    for number, name in enumerate(names):
+        key = "bibliography" if isinstance(raw, str) else f"bibliography[{number}]"
+        path = _book_file(checker, key, name, manuscript, BIBLIOGRAPHY_SUFFIXES,
+                          "a BibTeX or BibLaTeX (.bib), CSL JSON (.json) or CSL YAML (.yaml) file")
+        if path is not None:
+            files.append(path)
+    style_name = checker.text(data, "csl") or DEFAULT_STYLE
+    if style_name in BUNDLED_STYLES:
+        style: Path | None = bundled_style(style_name)
+    elif style_name.endswith(".csl"):
+        style = _book_file(checker, "csl", style_name, manuscript, (".csl",), "a CSL style file")
+    else:
+        close = difflib.get_close_matches(style_name, BUNDLED_STYLES, n=1)
+        hint = f"did you mean `{close[0]}`? " if close else ""
+        checker.error("csl", f"unknown citation style {style_name!r}",
+                      f"{hint}use one of {', '.join(BUNDLED_STYLES)}, or a .csl file in manuscript/ "
+                      "(from https://zotero.org/styles)")
+        style = None
+    nocite_raw = data.get("nocite")
+    nocite_list = [] if nocite_raw is None else [nocite_raw] if isinstance(nocite_raw, str) else nocite_raw
+    if not isinstance(nocite_list, list) or not all(isinstance(key, str) and key.strip() for key in nocite_list):
+        checker.error("nocite", f"expected a list of citation keys, got {_describe(nocite_raw)}",
+                      "write `nocite: [key1, key2]`, or `nocite: '*'` to list every work of the bibliography")
+        nocite_list = []
+    if not files or style is None:
+        return None
+    return CitationSettings(tuple(files), style, checker.text(data, "reference-section-title"),
+                            tuple(key.strip().lstrip("@") for key in nocite_list))
+
+
+def _book_file(checker: _Checker, key: str, name: Any, manuscript: Path, suffixes: tuple[str, ...],
+               kind: str) -> Path | None:
+    """A file named in book.yaml that must be in manuscript/."""
+    if not isinstance(name, str) or not name.strip() or "\0" in name:
+        checker.error(key, f"expected a file name, got {_describe(name)}", f"write the name of {kind} in manuscript/")
+        return None
+    path = manuscript / name.strip()
+    if not path.resolve().is_relative_to(manuscript.resolve()):
+        checker.error(key, f"{name!r} is outside manuscript/", f"put {kind} in manuscript/ and name it from there")
+    elif path.suffix.lower() not in suffixes:
+        checker.error(key, f"{name!r} is not {kind}", f"name a file ending in {', '.join(suffixes)}")
+    elif not path.is_file():
+        checker.error(key, f"file {name!r} not found in {manuscript}", "check the file name")
+    else:
+        return path
+    return None
+
+
 def _section(checker: _Checker, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     raw = data.get(key)
     if raw is None:
@@ -633,6 +699,7 @@ def load_config_partially(book_dir: Path) -> tuple[BookConfig, list[Problem], li
         index=_section(checker, data, "index"),
         chronology=_section(checker, data, "chronology"),
         markdown=_markdown(checker, data),
+        citations=_citations(checker, data, book_dir / "manuscript"),
         key_lines=MappingProxyType(dict(lines)),
     )
     return config, checker.warnings, checker.errors

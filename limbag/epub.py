@@ -28,7 +28,7 @@ from .fonts import FontFace, families, subset_font
 from .language import Language
 from .layouts import Layouts
 from .markup import MarkupOptions, attr, block_text, blocks_html, css_string, inlines_html
-from .model import Block, Book, Chapter, Figure, Heading, chapter_ids, iter_blocks
+from .model import Block, Book, Chapter, Figure, Heading, bibliography_ids, chapter_ids, iter_blocks
 from .pagemap import PageMap
 from .pdf import BackMatter
 
@@ -107,7 +107,9 @@ def chapter_file(chapter: Chapter) -> str:
 def _locations(book: Book, back: BackMatter) -> dict[str, str]:
     """Which file holds each id."""
     where: dict[str, str] = {"title-page": "title.xhtml", "imprint": "imprint.xhtml", "contents": "nav.xhtml",
-                             "chronology": "chronology.xhtml", "index": "index.xhtml"}
+                             "chronology": "chronology.xhtml", "bibliography": "bibliography.xhtml",
+                             "index": "index.xhtml"}
+    where.update((element_id, "bibliography.xhtml") for element_id in bibliography_ids(back.bibliography))
     for chapter in book.chapters:
         for element_id in chapter_ids(chapter):
             where[element_id] = chapter_file(chapter)
@@ -230,6 +232,21 @@ def build_chronology_file(context: _Context) -> PackageFile | None:
                        in_spine=True)
 
 
+def build_bibliography_file(context: _Context) -> PackageFile | None:
+    bibliography = context.back.bibliography
+    if bibliography is None:
+        return None
+    manuscript = context.config.manuscript_dir.resolve()
+    options = MarkupOptions(language=context.language, notes={}, image_url=lambda path: image_href(path, manuscript),
+                            notes_inline=False, before_id=context.markers.before,
+                            link_href=lambda url: context.href(url[1:]) if url.startswith("#") and url[1:] in
+                            context.where else url)
+    title = bibliography.title or context.language.word("bibliography")
+    entries = [{"id": entry.id, "body": Markup(blocks_html(entry.blocks, options))} for entry in bibliography.entries]
+    data = context.render("bibliography.xhtml.j2", title, title=title, entries=entries)
+    return PackageFile("bibliography.xhtml", data, XHTML, in_spine=True)
+
+
 def build_index_file(context: _Context) -> PackageFile | None:
     index = context.back.index
     if index is None:
@@ -257,12 +274,18 @@ def build_navigation_doc(context: _Context, page_files: list[tuple[str, str]]) -
         toc.append({"href": chapter_file(chapter), "title": chapter.title_text, "children": sections})
     if context.back.chronology is not None:
         toc.append({"href": "chronology.xhtml", "title": ui["chronology"], "children": []})
+    if context.back.bibliography is not None:
+        toc.append({"href": "bibliography.xhtml", "children": [],
+                    "title": context.back.bibliography.title or ui["bibliography"]})
     if context.back.index is not None:
         toc.append({"href": "index.xhtml", "title": ui["index"], "children": []})
     landmarks = [{"type": "toc", "href": "nav.xhtml#contents", "title": ui["contents"]}]
     if context.book.chapters:
         first = context.book.chapters[0]
         landmarks.append({"type": "bodymatter", "href": chapter_file(first), "title": first.title_text})
+    if context.back.bibliography is not None:
+        landmarks.append({"type": "bibliography", "href": "bibliography.xhtml",
+                          "title": context.back.bibliography.title or ui["bibliography"]})
     if context.back.index is not None:
         landmarks.append({"type": "index", "href": "index.xhtml", "title": ui["index"]})
     pages = [{"label": label, "href": f"{file}#_page-{label}"} for label, file in page_files]
@@ -428,6 +451,7 @@ def write_epub(book: Book, back: BackMatter, page_map: PageMap, layouts: Layouts
     builders: list[Callable[[], PackageFile | None]] = [
         *(lambda chapter=chapter: build_chapter(context, chapter) for chapter in book.chapters),
         lambda: build_chronology_file(context),
+        lambda: build_bibliography_file(context),
         lambda: build_index_file(context),
     ]
     later = [file for file in (build() for build in builders) if file is not None]

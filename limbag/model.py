@@ -259,9 +259,27 @@ class Chapter:
 
 
 @dataclass(frozen=True, slots=True)
+class BibEntry:
+    """One work of the bibliography, as the citation style writes it."""
+
+    id: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Bibliography:
+    """The works cited (and those listed with `nocite:`), in the style's order."""
+
+    title: str | None
+    """The heading book.yaml gives (`reference-section-title:`); else the language's word."""
+    entries: tuple[BibEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Book:
     config: BookConfig
     chapters: tuple[Chapter, ...] = field(default=())
+    bibliography: Bibliography | None = None
 
     @property
     def index_marks(self) -> tuple[IndexMark, ...]:
@@ -357,6 +375,15 @@ def note_ids(book: Book) -> set[str]:
         for note in chapter.footnotes:
             ids.add(note.id)
             ids.update(_block_ids(note.children))
+    return ids
+
+
+def bibliography_ids(bibliography: Bibliography | None) -> set[str]:
+    """Every id in the bibliography: its entries' (the targets of citations) and any inside them."""
+    ids: set[str] = set()
+    for entry in bibliography.entries if bibliography is not None else ():
+        ids.add(entry.id)
+        ids.update(_block_ids(entry.blocks))
     return ids
 
 

@@ -24,7 +24,7 @@ from .join import BookJoiner, Joiner, LaidPart
 from .language import Language, load_language
 from .layouts import Layouts
 from .markup import FlowText, MarkupOptions, blocks_html, css_string, inlines_html
-from .model import Book, Chapter, Figure, Heading, iter_blocks, note_ids
+from .model import Bibliography, Book, Chapter, Figure, Heading, bibliography_ids, iter_blocks, note_ids
 from .pagemap import PageMap, build_page_map
 from .parts import ELEMENT_ID, PartMaker, PartRequest, PartStore, Run, chapter_ids
 from .typeset import EngineSettings, PartJob, PartLayout, RemoteLane, Typesetter
@@ -35,7 +35,16 @@ class BackMatter:
     """What follows the chapters; None means the book has no such part."""
 
     chronology: Chronology | None = None
+    bibliography: Bibliography | None = None
     index: Index | None = None
+
+    def sections(self) -> list[tuple[str, BackMatter]]:
+        """Each part of the back matter on its own, in printed order: (its kind, the back matter
+        with the others left out)."""
+        return [(kind, section) for kind, section in (
+            ("chronology", BackMatter(chronology=self.chronology)),
+            ("bibliography", BackMatter(bibliography=self.bibliography)),
+            ("index", BackMatter(index=self.index))) if getattr(section, kind) is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +143,13 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
         )
         chapters.append(_chapter_view(chapter, options, with_body=part == "body"))
     config = book.config
+    bibliography = None
+    if back_matter.bibliography is not None:
+        options = MarkupOptions(language=language, notes={}, image_url=lambda path: print_image_url(path, manuscript),
+                                notes_inline=True, flows=flows)
+        bibliography = {"title": back_matter.bibliography.title or language.word("bibliography"),
+                        "entries": [{"id": entry.id, "body": Markup(blocks_html(entry.blocks, options))}
+                                    for entry in back_matter.bibliography.entries] if part == "back" else []}
     html = layouts.render(
         "print/book.html.j2",
         book=config,
@@ -143,6 +159,7 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
         fonts=fonts,
         chapters=chapters,
         chronology=back_matter.chronology,
+        bibliography=bibliography,
         index=back_matter.index,
         part=part,
         pages=pages,
@@ -202,9 +219,7 @@ def rehearse(book: Book, layouts: Layouts, faces: tuple[FontFace, ...],
                                                   for mark, _ in flow.marks)]
     page_map = build_page_map([tuple(dict.fromkeys(anchors))], 0, _source_order(body_html), frozenset(note_ids(book)))
     back = make_back(page_map)
-    back_html = "".join(print_html(book, language, layouts, fonts, section, "back").html
-                        for section in (BackMatter(chronology=back.chronology), BackMatter(index=back.index))
-                        if section.chronology is not None or section.index is not None)
+    back_html = "".join(print_html(book, language, layouts, fonts, section, "back").html for _, section in back.sections())
     pages = dict.fromkeys([*page_map.anchor_pages, *ELEMENT_ID.findall(back_html)], "1")
     print_html(book, language, layouts, fonts, back, "front", pages)
     problems = tuple(_engine_problem(message, book, stylesheet) for message in dict.fromkeys(typesetter.setup_messages))
@@ -340,16 +355,15 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
                         of=dataclasses.replace(book, chapters=group),
                         holds=tuple(f"chapter {chapter.number}" for chapter in group))
                 for group in chapters_by_file(book.chapters)]
-    known = chapter_ids(chapters) | {"title-page", "imprint", "contents", "chronology", "index"}
+    known = chapter_ids(chapters) | {"title-page", "imprint", "contents", "chronology", "bibliography", "index"}
+    known |= bibliography_ids(book.bibliography)
     body = maker.make_run(chapters, known, first_folio=1)
     body_html = "".join(chapter.html for chapter in chapters)
     back = make_back(_page_map(body, 0, _source_order(body_html), floating))
-    # The chronology and the index are parts of their own (each begins on a right-hand page), laid
-    # out side by side; a layout writes each as the "back" part with the other left out, as for a
-    # book that has only one of them.
-    sections = [request(kind, "back", section) for kind, section in
-                (("chronology", BackMatter(chronology=back.chronology)), ("index", BackMatter(index=back.index)))
-                if section.chronology is not None or section.index is not None]
+    # The chronology, the bibliography and the index are parts of their own (each begins on a
+    # right-hand page), laid out side by side; a layout writes each as the "back" part with the
+    # others left out, as for a book that has only one of them.
+    sections = [request(kind, "back", section) for kind, section in back.sections()]
     # The chronology, the larger of the two, is laid out by another process if there is one: its
     # memory then adds to a process that holds no joined book.
     back_parts = maker.make_run(sections, known, first_folio=1 + sum(len(part.page_anchors) for part in body),

@@ -95,14 +95,16 @@ def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings:
 
 def back_matter_maker(book: Book, settings: IndexSettings, events: tuple[Event, ...],
                       language: Language) -> Callable[[PageMap], BackMatter]:
-    """The chronology and the index, made from the chapters' page map once it is known."""
+    """The chronology and the index, made from the chapters' page map once it is known (and the
+    bibliography, which the page map does not change)."""
     from .pdf import BackMatter
 
     has_index = bool(index_terms(book, settings))
 
     def back_matter(page_map: PageMap) -> BackMatter:
         return BackMatter(chronology=build_chronology(events, page_map, language) if events else None,
-                          index=build_index(book, settings, page_map, language) if has_index else None)
+                          index=build_index(book, settings, page_map, language) if has_index else None,
+                          bibliography=book.bibliography)
 
     return back_matter
 

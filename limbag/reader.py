@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .citations import BIBLIOGRAPHY_SUFFIXES, DEFAULT_STYLE, CitationSettings, bundled_style, cite
 from .config import BookConfig, slugify
 from .dates import DateError, parse_date_value
 from .errors import Location, ManuscriptError, ManuscriptErrors, Problem
@@ -26,6 +27,8 @@ from .images import ImageRefused, check_image
 from .mathtype import MathError, check_tex
 from .model import (
     CONTAINERS,
+    BibEntry,
+    Bibliography,
     Block,
     BlockQuote,
     Book,
@@ -54,11 +57,12 @@ from .model import (
     TableCell,
     Text,
     ThematicBreak,
+    bibliography_ids,
     chapter_ids,
     map_inline_runs,
     plain_text,
 )
-from .pandoc import Parsed, Reading, Source
+from .pandoc import Parsed, Reading, Source, pandoc_program
 
 Node = dict[str, Any]
 
@@ -71,7 +75,7 @@ ID = re.compile(r"[A-Za-z][A-Za-z0-9_:.-]*")
 """An id an author may write. Every id Limbag makes begins with `_` (`_p-1-3`, `_fn-2-1`), so the two
 never meet; the ids of the book's own parts are the exception, and are refused (BOOK_PARTS)."""
 BOOK_PARTS = {"title-page": "title page", "imprint": "imprint", "contents": "contents", "notes": "notes",
-              "index": "index", "chronology": "chronology"}
+              "index": "index", "chronology": "chronology", "bibliography": "bibliography"}
 ADMONITIONS = ("note", "tip", "warning", "important", "caution", "exercise")
 """Boxes a teacher's handout has; the layouts style them and head them with the kind's word."""
 LIST_STYLES = {"Decimal": "decimal", "LowerAlpha": "lower-alpha", "UpperAlpha": "upper-alpha",
@@ -88,7 +92,7 @@ INLINE_HTML = {"strong": "strong", "b": "strong", "em": "em", "i": "em", "sup": 
 """Raw HTML inline elements that become the model; every other tag is shown as text with a warning."""
 BOOK_KEYS = {"author", "date", "lang", "language", "subtitle", "publisher", "rights", "identifier", "isbn",
              "description", "abstract", "keywords", "subject"}
-CHAPTER_KEYS = {"title"}
+CHAPTER_KEYS = {"title", "bibliography"}
 
 
 MAX_CHAPTER_BYTES = 2 * 1024 * 1024
@@ -151,6 +155,8 @@ class _ChapterReader:
     line: int = 1
     """The line of the block being read."""
     block_start: int = 0
+    cited: _Cited | None = None
+    """What citeproc made of the book's citations, when the book has a bibliography."""
 
     # where -------------------------------------------------------------------------------------
     def at(self, line: int | None) -> Location:
@@ -667,8 +673,15 @@ class _ChapterReader:
         if kind == "Cite":
             citations, words = content
             keys = ", ".join("@" + citation["citationId"] for citation in citations)
-            self.warn(self.line_of("@" + citations[0]["citationId"]), f"citation {keys} is shown as written",
-                      "citations are not formatted yet; write the reference out, or in a footnote")
+            if self.cited is None:
+                self.warn(self.line_of("@" + citations[0]["citationId"]), f"citation {keys} is shown as written",
+                          "name the bibliography in book.yaml (`bibliography: works.bib`) to have it formatted")
+            else:
+                for citation in citations:
+                    key = citation["citationId"]
+                    if key in self.cited.missing:
+                        self.warn(self.line_of("@" + key), f"cited work @{key} is not in the bibliography",
+                                  f"add it to {self.cited.files}, or correct the key")
             return list(self.inlines(words))
         if kind == "RawInline":
             raw_format, text = content
@@ -738,6 +751,10 @@ class _ChapterReader:
     def link(self, content: list[Any], children: tuple[Inline, ...] | None = None) -> Inline:
         _, inlines, (url, title) = content
         children = _without_links(self.inlines(inlines) if children is None else children)
+        if self.cited is not None and url.startswith("#") and url[1:] in self.cited.entry_ids:
+            return Link("#" + self.cited.entry_ids[url[1:]], children)  # a citation, to its work
+        if self.cited is not None and url.startswith("#ref-") and url[5:] in self.cited.missing:
+            return Span(children)  # a work the bibliography lacks (warned of at its citation)
         if SAFE_URL.match(url) or (not URL_SCHEME.match(url) and url and not url.startswith("/")):
             return Link(_valid_url(url), children, title or None)
         self.warn(self.line_of(url), f"link target {url!r} is not a web address or #id; its text is shown without "
@@ -1051,6 +1068,7 @@ class _FileChapters:
     errors: list[Problem]
     aliases: dict[Path, dict[str, str]] = field(default_factory=dict)
     """For each file, Pandoc's ids of its headings → the headings' ids."""
+    bibliography: Bibliography | None = None
 
 
 def _chapters_of(parsed: Parsed, source: Path, text: str, first_number: int, folders: _Folders,
@@ -1062,7 +1080,7 @@ def _chapters_of(parsed: Parsed, source: Path, text: str, first_number: int, fol
     blocks: list[Node] = tree.get("blocks", [])
     meta: dict[str, Any] = tree.get("meta", {})
     lines = _Lines(text)
-    base = _ChapterReader(source, folders.manuscript_dir, lines, used_ids, counts, parsed.media)
+    base = _ChapterReader(source, folders.manuscript_dir, lines, used_ids, counts, parsed.media, cited=folders.cited)
     _metadata_problems(base, meta, folders.book_file, text)
 
     groups: list[tuple[Node | None, list[Node]]] = []
@@ -1164,13 +1182,14 @@ def _metadata_problems(reader: _ChapterReader, meta: dict[str, Any], book_file: 
 
 
 def _resolve_links(chapters: list[Chapter], problems: list[Problem],
-                   aliases: dict[Path, dict[str, str]]) -> list[Chapter]:
+                   aliases: dict[Path, dict[str, str]], elsewhere: frozenset[str] = frozenset()) -> list[Chapter]:
     """Links to other chapter files (`other.md`, `other.md#id`) point into the book; a link to a
-    chapter or an id that is not there is a warning."""
+    chapter or an id that is not there is a warning. `elsewhere`: ids outside the chapters (the
+    bibliography's entries)."""
     by_file: dict[Path, str] = {}
     for chapter in chapters:
         by_file.setdefault(chapter.source.resolve(), chapter.id)
-    known = {element for chapter in chapters for element in chapter_ids(chapter)}
+    known = {element for chapter in chapters for element in chapter_ids(chapter)} | elsewhere
 
     def resolve(link: Link, chapter: Chapter) -> Inline:
         url = link.url
@@ -1233,6 +1252,99 @@ class _Folders:
     book_file: Path
     cache_dir: Path
     markdown: str = "markdown"
+    citations: CitationSettings | None = None
+    language: str = "en"
+    cited: _Cited | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Cited:
+    """The book's citations as citeproc wrote them: the bibliography's blocks (Pandoc's), the keys
+    no bibliography file holds, and the id each work's entry gets (citeproc's `ref-key` → a valid id)."""
+
+    bibliography: tuple[Node, ...]
+    missing: frozenset[str]
+    entry_ids: dict[str, str]
+    files: str
+    """The bibliography files' names, for messages."""
+    settings: CitationSettings
+    """book.yaml's, with the files chapters name added."""
+
+
+def _chapter_bibliographies(parsed_all: list[Parsed | ManuscriptError], pending: PendingChapters,
+                            folders: _Folders, errors: list[Problem]) -> list[Path]:
+    """The bibliography files chapters' metadata blocks name (`bibliography: works.bib`, or a list),
+    each in manuscript/ and relative to its chapter."""
+    found: list[Path] = []
+    manuscript = folders.manuscript_dir.resolve()
+    for parsed, source, text in zip(parsed_all, pending.sources, pending.texts, strict=True):
+        if not isinstance(parsed, Parsed) or "bibliography" not in parsed.tree.get("meta", {}):
+            continue
+        value = parsed.tree["meta"]["bibliography"]
+        items = value["c"] if value.get("t") == "MetaList" else [value]
+        offset = _Lines(text).find("bibliography:", 0)
+        where = Location(source.path, _Lines(text).line_at(offset) if offset is not None else 1)
+        for item in items:
+            name = _meta_text(item).strip()
+            path = (source.path.parent / name).resolve()
+            if not name or not path.is_relative_to(manuscript):
+                errors.append(Problem(where, f"bibliography {name!r} is outside manuscript/",
+                                      "put the bibliography file in manuscript/ and name it from the chapter's folder"))
+            elif path.suffix.lower() not in BIBLIOGRAPHY_SUFFIXES or not path.is_file():
+                errors.append(Problem(where, f"bibliography {name!r}: no such BibTeX, BibLaTeX, CSL JSON or YAML file",
+                                      "check the file name (.bib, .json or .yaml, in manuscript/)"))
+            elif path not in found:
+                found.append(path)
+    return found
+
+
+def _cite(parsed_all: list[Parsed | ManuscriptError], pending: PendingChapters, folders: _Folders,
+          errors: list[Problem]) -> tuple[list[Parsed | ManuscriptError], _Cited | None]:
+    """Every citation of the book formatted by citeproc, in one run over all files (see citations.py)."""
+    settings = folders.citations
+    more = [path for path in _chapter_bibliographies(parsed_all, pending, folders, errors)
+            if settings is None or path not in settings.bibliography]
+    if more:
+        settings = (CitationSettings(tuple(more), bundled_style(DEFAULT_STYLE)) if settings is None else
+                    dataclasses.replace(settings, bibliography=(*settings.bibliography, *more)))
+        folders = dataclasses.replace(folders, citations=settings)
+    if settings is None:
+        return parsed_all, None
+    trees = [parsed.tree for parsed in parsed_all if isinstance(parsed, Parsed)]
+    try:
+        formatted = cite(trees, settings, folders.language, folders.cache_dir, pandoc_program())
+    except ManuscriptError as error:
+        errors.append(Problem(error.location or Location(settings.bibliography[0]), error.what, error.hint))
+        return parsed_all, None
+    given = iter(formatted.trees)
+    result = [dataclasses.replace(parsed, tree=next(given)) if isinstance(parsed, Parsed) else parsed
+              for parsed in parsed_all]
+    entry_ids = {}
+    for block in formatted.bibliography:
+        if block["t"] == "Div" and block["c"][0][0].startswith("ref-"):
+            wanted = block["c"][0][0]
+            entry_ids[wanted] = wanted if ID.fullmatch(wanted) and ":" not in wanted else \
+                "ref-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", wanted[4:]).strip("-")
+    files = ", ".join(path.name for path in settings.bibliography)
+    return result, _Cited(formatted.bibliography, formatted.missing, entry_ids, files, settings)
+
+
+def _bibliography(cited: _Cited, folders: _Folders, used_ids: set[str], problems: list[Problem],
+                  errors: list[Problem]) -> Bibliography | None:
+    """The bibliography's entries as the model's blocks, each with its id."""
+    settings = cited.settings
+    reader = _ChapterReader(settings.bibliography[0], folders.manuscript_dir, _Lines(""), used_ids, {},
+                            problems=problems, errors=errors, cited=cited)
+    entries = []
+    for block in cited.bibliography:
+        if block["t"] != "Div":
+            continue
+        (wanted, _, _), children = block["c"]
+        entry_id = reader.claim_id(cited.entry_ids.get(wanted, "ref"), False, "ref")
+        entries.append(BibEntry(entry_id, reader.blocks(children)))
+    if not entries:
+        return None
+    return Bibliography(settings.section_title, tuple(entries))
 
 
 def read_chapter(source: Path, number: int, manuscript_dir: Path, used_ids: set[str]) -> tuple[Chapter, list[Problem]]:
@@ -1279,7 +1391,10 @@ def _read_files(pending: PendingChapters, first_number: int, folders: _Folders, 
     with pending.reading:
         parsed_all = pending.reading.results()
     errors = pending.errors
+    parsed_all, cited = _cite(parsed_all, pending, folders, errors)
     found = _FileChapters([], [], errors)
+    if cited is not None:
+        folders = dataclasses.replace(folders, cited=cited)
     counts: dict[str, int] = {}
     number = first_number
     for source, text, parsed in zip(pending.sources, pending.texts, parsed_all, strict=True):
@@ -1301,6 +1416,8 @@ def _read_files(pending: PendingChapters, first_number: int, folders: _Folders, 
         found.problems.extend(chapters.problems)
         errors.extend(chapters.errors)
         number += len(chapters.chapters)
+    if folders.cited is not None:
+        found.bibliography = _bibliography(folders.cited, folders, used_ids, found.problems, errors)
     return found
 
 
@@ -1311,9 +1428,10 @@ def read_book(config: BookConfig, cache_dir: Path, pending: PendingChapters | No
     used_ids: set[str] = set(BOOK_PARTS)
     if pending is None:
         pending = start_reading(config.chapters, cache_dir, config.markdown)
-    found = _read_files(pending, 1, _Folders(config.manuscript_dir, config.source, cache_dir, config.markdown),
-                        used_ids)
+    found = _read_files(pending, 1, _Folders(config.manuscript_dir, config.source, cache_dir, config.markdown,
+                                             config.citations, config.language), used_ids)
     if found.errors:
         raise ManuscriptErrors(found.errors)
-    chapters = _resolve_links(found.chapters, found.problems, found.aliases)
-    return Book(config, tuple(chapters)), found.problems
+    chapters = _resolve_links(found.chapters, found.problems, found.aliases,
+                              frozenset(bibliography_ids(found.bibliography)))
+    return Book(config, tuple(chapters), found.bibliography), found.problems

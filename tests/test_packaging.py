@@ -13,13 +13,15 @@ from .conftest import REPO
 pytestmark = pytest.mark.build
 
 
-def test_the_wheel_ships_layouts_fonts_and_language_data(tmp_path):
+def test_the_wheel_ships_layouts_fonts_language_data_and_citation_styles(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation",
                     "-w", str(tmp_path), "-q"], check=True, capture_output=True, timeout=300)
     (wheel,) = tmp_path.glob("limbag-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("limbag/_data/layouts/print/book.html.j2", "limbag/_data/layouts/print/book.css",
                      "limbag/_data/fonts/GentiumBookPlus-Regular.ttf", "limbag/_data/fonts/OFL.txt",
-                     "limbag/languages/tl.yaml", "limbag/languages/en.yaml", "limbag/cli.py"):
+                     "limbag/languages/tl.yaml", "limbag/languages/en.yaml", "limbag/cli.py",
+                     "limbag/csl/chicago-notes-bibliography.csl", "limbag/csl/locales-tl.xml", "limbag/csl/README.md",
+                     "limbag/_data/layouts/epub/bibliography.xhtml.j2"):
         assert required in names
     assert not any(name.startswith(("manuscript/", "tests/")) for name in names)

@@ -136,8 +136,12 @@ def pandoc_program() -> str:
 
 def pandoc_commands(book: Path, folder: Path) -> tuple[list[str], list[str]]:
     chapters = sorted(str(p) for p in (book / "manuscript").glob("*.md"))
+    # Pandoc formats the citations too, from the same bibliography (Chicago, as Limbag's default).
+    citations = [f"--bibliography={path}" for path in sorted((book / "manuscript").glob("*.bib"))]
+    if citations:
+        citations = ["--citeproc", f"--csl={REPO / 'limbag' / 'csl' / 'chicago-notes-bibliography.csl'}", *citations]
     common = [pandoc_program(), "--from", "markdown", "--toc", "--metadata", "title=Aklat", "--metadata", "lang=tl",
-              "--resource-path", str(book / "manuscript"), *chapters]
+              "--resource-path", str(book / "manuscript"), *citations, *chapters]
     return ([*common, "--pdf-engine=weasyprint", "-o", str(folder / "pandoc.pdf")],
             [*common, "-o", str(folder / "pandoc.epub")])
 

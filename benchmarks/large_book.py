@@ -110,6 +110,8 @@ def make_book(chapters: int, target: Path, shape: str = "sample") -> Path:
         (manuscript / "book.yaml").write_text(f"title: A Corpus of {chapters}\nlanguage: en\nslug: malaking-aklat-"
                                               f"{chapters}\nchapters:\n{listed}", encoding="utf-8")
         return target
+    for bibliography in (REPO / "manuscript").glob("*.bib"):  # the sources the sample cites
+        shutil.copy(bibliography, manuscript / bibliography.name)
     settings = (REPO / "manuscript" / "book.yaml").read_text(encoding="utf-8")
     settings = re.sub(r"chapters:\n(  - .*\n)+", "chapters:\n" + "".join(f"  - {n}\n" for n in names), settings)
     settings = settings.replace("slug: kahilingan-ng-ussr", f"slug: malaking-aklat-{chapters}")

@@ -20,7 +20,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 from .errors import Location, ManuscriptError, RenderError
 from .files import write_atomically
@@ -200,6 +199,8 @@ def _entry_before(path: Path, line: int) -> tuple[str, int] | None:
 
 def _style_for(style: Path, language: str, cache_dir: Path) -> Path:
     """The style as given; for a book in Filipino, a copy with the Filipino terms put in."""
+    from xml.etree import ElementTree  # only here: a build that has nothing to do does not load it
+
     if language.split("-")[0].lower() not in FILIPINO:
         return style
     data = style.read_bytes()

@@ -267,7 +267,9 @@ class PartMaker:
             if lane.here and entry.away and other_ready:
                 continue
             in_hand = [e for e in self._tickets.values() if e.lane is lane and e.layout is None]
-            if len(in_hand) >= (1 if lane.here else 2):
+            # Another process keeps a second part in hand, to have it when it is done with the first;
+            # but not behind a part sent away for its size (the chronology), which would hold it up.
+            if len(in_hand) >= (1 if lane.here else 2) or any(e.away for e in in_hand):
                 continue
             held = sum(1 for e in self._tickets.values() if e.lane is lane and e.layout is not None and not e.write_asked)
             if not entry.placed and held >= GUESSED_AHEAD:

@@ -86,7 +86,7 @@ def cite(trees: Sequence[dict[str, Any]], settings: CitationSettings, language: 
     files = []
     for number, tree in enumerate(trees):
         kept = [{"t": "Div", "c": [[f"{BLOCK_MARK}{place}", [], []], [block]]}
-                for place, block in enumerate(tree.get("blocks", [])) if _holds(block, counted)]
+                for place, block in enumerate(tree.get("blocks", [])) if holds(block, counted)]
         files.append({"t": "Div", "c": [[f"{FILE_MARK}{number}", [], []], kept]})
     document = {"pandoc-api-version": trees[0]["pandoc-api-version"] if trees else [1, 23, 1, 1],
                 "meta": _metadata(settings, language),
@@ -117,7 +117,7 @@ def cite(trees: Sequence[dict[str, Any]], settings: CitationSettings, language: 
     return Formatted(tuple(result), tuple(formatted.get("refs", [])), frozenset(answer["missing"]))
 
 
-def _holds(node: Any, kinds: set[str]) -> bool:
+def holds(node: Any, kinds: set[str]) -> bool:
     """Whether a node of Pandoc's tree is, or holds, a node of one of these kinds."""
     stack = [node]
     while stack:

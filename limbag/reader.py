@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .citations import BIBLIOGRAPHY_SUFFIXES, DEFAULT_STYLE, CitationSettings, bundled_style, cite
+from .citations import BIBLIOGRAPHY_SUFFIXES, DEFAULT_STYLE, CitationSettings, bundled_style, cite, holds
 from .config import BookConfig, slugify
 from .dates import DateError, parse_date_value
 from .errors import Location, ManuscriptError, ManuscriptErrors, Problem
@@ -93,6 +93,9 @@ INLINE_HTML = {"strong": "strong", "b": "strong", "em": "em", "i": "em", "sup": 
 BOOK_KEYS = {"author", "date", "lang", "language", "subtitle", "publisher", "rights", "identifier", "isbn",
              "description", "abstract", "keywords", "subject"}
 CHAPTER_KEYS = {"title", "bibliography"}
+CROSS_REFERENCE = re.compile(r"(fig|tbl|eq|sec|lst):")
+"""The labels pandoc-crossref (and Quarto) refer to with @fig:x: not citations."""
+CROSS_REFERENCE_SET_ASIDE = "limbag-cross-reference"
 
 
 MAX_CHAPTER_BYTES = 2 * 1024 * 1024
@@ -673,6 +676,8 @@ class _ChapterReader:
         if kind == "Cite":
             citations, words = content
             keys = ", ".join("@" + citation["citationId"] for citation in citations)
+            if all(CROSS_REFERENCE.match(citation["citationId"]) for citation in citations):
+                return self.cross_reference(keys, words)
             if self.cited is None:
                 self.warn(self.line_of("@" + citations[0]["citationId"]), f"citation {keys} is shown as written",
                           "name the bibliography in book.yaml (`bibliography: works.bib`) to have it formatted")
@@ -761,8 +766,16 @@ class _ChapterReader:
                   "the link", "link to https://…, mailto:…, a chapter file or a #heading-id")
         return Span(children)
 
+    def cross_reference(self, keys: str, words: list[Node]) -> list[Inline]:
+        self.warn(self.line_of(keys.split(", ")[0]), f"cross-reference {keys} is shown as written",
+                  "numbered cross-references (@fig:, @tbl:, @eq:, @sec:) are not supported yet; write the "
+                  "number and link to the label: [Figure 3](#fig:x)")
+        return list(self.inlines(words))
+
     def span(self, content: list[Any]) -> Inline:
         (wanted, classes, pairs), inlines = content
+        if CROSS_REFERENCE_SET_ASIDE in classes:  # see _set_aside_cross_references
+            return Span(tuple(self.cross_reference(dict(pairs)["keys"], inlines)))
         attributes = dict(pairs)
         children = self.inlines(inlines)
         text = plain_text(children).strip()
@@ -1271,6 +1284,22 @@ class _Cited:
     """book.yaml's, with the files chapters name added."""
 
 
+def _set_aside_cross_references(node: Any) -> Any:
+    """The tree with each citation made only of cross-references (`@fig:x`) put in a span, so that
+    citeproc, which would take its labels for works it cannot find, leaves it alone."""
+    if isinstance(node, list):
+        return [_set_aside_cross_references(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("t") == "Cite":
+        citations, words = node["c"]
+        if all(CROSS_REFERENCE.match(citation["citationId"]) for citation in citations):
+            keys = ", ".join("@" + citation["citationId"] for citation in citations)
+            return {"t": "Span", "c": [["", [CROSS_REFERENCE_SET_ASIDE], [["keys", keys]]], words]}
+        return node
+    return {key: _set_aside_cross_references(value) for key, value in node.items()}
+
+
 def _chapter_bibliographies(parsed_all: list[Parsed | ManuscriptError], pending: PendingChapters,
                             folders: _Folders, errors: list[Problem]) -> list[Path]:
     """The bibliography files chapters' metadata blocks name (`bibliography: works.bib`, or a list),
@@ -1310,7 +1339,9 @@ def _cite(parsed_all: list[Parsed | ManuscriptError], pending: PendingChapters, 
         folders = dataclasses.replace(folders, citations=settings)
     if settings is None:
         return parsed_all, None
-    trees = [parsed.tree for parsed in parsed_all if isinstance(parsed, Parsed)]
+    trees = [{**parsed.tree, "blocks": [_set_aside_cross_references(block) if holds(block, {"Cite"}) else block
+                                        for block in parsed.tree.get("blocks", [])]}
+             for parsed in parsed_all if isinstance(parsed, Parsed)]
     try:
         formatted = cite(trees, settings, folders.language, folders.cache_dir, pandoc_program())
     except ManuscriptError as error:

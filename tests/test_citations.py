@@ -197,3 +197,16 @@ def test_a_chapter_may_name_its_bibliography_in_its_metadata_block(make_book, tm
     assert [block_text(entry.blocks[0])[:16] for entry in result.back_matter.bibliography.entries] == ["Roberts, Geoffre"]
     assert not [problem for problem in result.warnings if "bibliography" in problem.message]
     assert "Stalin’s Wars" in _text(result.written[0])
+
+
+def test_cross_references_are_not_taken_for_citations(make_book, tmp_path):
+    chapter = CHAPTER + "\nAs @fig:map shows, and [@tbl:years; @tbl:more] list.\n"
+    book = make_book({"book.yaml": "title: Cited\nlanguage: en\noutputs: [pdf]\nbibliography: works.bib\n",
+                      "01.md": chapter, "works.bib": WORKS})
+    result = build(book, tmp_path / "out")
+    messages = [problem.message for problem in result.warnings]
+    assert any("cross-reference @fig:map is shown as written" in message for message in messages)
+    assert any("@tbl:years, @tbl:more" in message for message in messages)
+    assert not any("not in the bibliography" in message for message in messages)
+    text = _text(result.written[0])
+    assert "fig:map?" not in text and "@fig:map" in text

@@ -242,7 +242,14 @@ def build_bibliography_file(context: _Context) -> PackageFile | None:
                             link_href=lambda url: context.href(url[1:]) if url.startswith("#") and url[1:] in
                             context.where else url)
     title = bibliography.title or context.language.word("bibliography")
-    entries = [{"id": entry.id, "body": Markup(blocks_html(entry.blocks, options))} for entry in bibliography.entries]
+    entries = []
+    for entry in bibliography.entries:
+        body = blocks_html(entry.blocks, options)
+        if entry.cited_at and body.endswith("</p>"):  # back to where the work is first cited
+            where = context.href(entry.cited_at[0])
+            body = (f'{body[:-4]} <a class="backlink" role="doc-backlink" href="{attr(where)}" '
+                    f'aria-label="{attr(context.language.word("cited_at"))}">↩</a></p>')
+        entries.append({"id": entry.id, "body": Markup(body)})
     data = context.render("bibliography.xhtml.j2", title, title=title, entries=entries)
     return PackageFile("bibliography.xhtml", data, XHTML, in_spine=True)
 

@@ -264,6 +264,8 @@ class BibEntry:
 
     id: str
     blocks: tuple[Block, ...]
+    cited_at: tuple[str, ...] = ()
+    """The ids of the citations of the work, in reading order (the e-book links back to the first)."""
 
 
 @dataclass(frozen=True, slots=True)

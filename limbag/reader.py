@@ -96,6 +96,8 @@ CHAPTER_KEYS = {"title", "bibliography"}
 CROSS_REFERENCE = re.compile(r"(fig|tbl|eq|sec|lst):")
 """The labels pandoc-crossref (and Quarto) refer to with @fig:x: not citations."""
 CROSS_REFERENCE_SET_ASIDE = "limbag-cross-reference"
+CITATION_ID = "_c-"
+"""The ids of citations' spans: _c-<chapter>-<n>."""
 
 
 MAX_CHAPTER_BYTES = 2 * 1024 * 1024
@@ -757,7 +759,10 @@ class _ChapterReader:
         _, inlines, (url, title) = content
         children = _without_links(self.inlines(inlines) if children is None else children)
         if self.cited is not None and url.startswith("#") and url[1:] in self.cited.entry_ids:
-            return Link("#" + self.cited.entry_ids[url[1:]], children)  # a citation, to its work
+            # A citation, linking to its work; its span's id is where the work links back to.
+            self.mark_count += 1
+            return Span((Link("#" + self.cited.entry_ids[url[1:]], children),),
+                        f"{CITATION_ID}{self.chapter_number}-{self.mark_count}")
         if self.cited is not None and url.startswith("#ref-") and url[5:] in self.cited.missing:
             return Span(children)  # a work the bibliography lacks (warned of at its citation)
         if SAFE_URL.match(url) or (not URL_SCHEME.match(url) and url and not url.startswith("/")):
@@ -1465,4 +1470,27 @@ def read_book(config: BookConfig, cache_dir: Path, pending: PendingChapters | No
         raise ManuscriptErrors(found.errors)
     chapters = _resolve_links(found.chapters, found.problems, found.aliases,
                               frozenset(bibliography_ids(found.bibliography)))
-    return Book(config, tuple(chapters), found.bibliography), found.problems
+    return Book(config, tuple(chapters), _with_citations(found.bibliography, chapters)), found.problems
+
+
+def _with_citations(bibliography: Bibliography | None, chapters: list[Chapter]) -> Bibliography | None:
+    """The bibliography with, for each work, the ids of its citations in reading order."""
+    if bibliography is None:
+        return None
+    cited: dict[str, list[str]] = {}
+
+    def collect(run: tuple[Inline, ...]) -> tuple[Inline, ...]:
+        for node in run:
+            if isinstance(node, Span) and node.id and node.id.startswith(CITATION_ID):
+                for link in node.children:
+                    if isinstance(link, Link):
+                        cited.setdefault(link.url[1:], []).append(node.id)
+            elif isinstance(node, CONTAINERS):
+                collect(node.children)
+        return run
+
+    for chapter in chapters:
+        for block in (*chapter.blocks, *(child for note in chapter.footnotes for child in note.children)):
+            map_inline_runs(block, collect)
+    return dataclasses.replace(bibliography, entries=tuple(
+        dataclasses.replace(entry, cited_at=tuple(cited.get(entry.id, ()))) for entry in bibliography.entries))

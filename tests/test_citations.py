@@ -105,8 +105,12 @@ def test_a_note_style_puts_each_citation_in_a_footnote_and_lists_the_works_cited
         chapter = package.read("EPUB/chapter-01.xhtml").decode()
         nav = package.read("EPUB/nav.xhtml").decode()
     assert 'role="doc-bibliography"' in listing and listing.count('class="bib-entry"') == 3
-    roberts_2008 = next(entry.id for entry in bibliography.entries if "57" in block_text(entry.blocks[0]))
-    assert f'href="bibliography.xhtml#{roberts_2008}"' in chapter
+    roberts_2008 = next(entry for entry in bibliography.entries if "57" in block_text(entry.blocks[0]))
+    assert f'href="bibliography.xhtml#{roberts_2008.id}"' in chapter
+    # ... and each work back to where it is first cited.
+    assert len(roberts_2008.cited_at) == 2
+    first = roberts_2008.cited_at[0]
+    assert f'role="doc-backlink" href="chapter-01.xhtml#{first}"' in listing and f'id="{first}"' in chapter
     assert 'epub:type="bibliography"' in nav
 
 

@@ -45,6 +45,7 @@ BLOCK_MARK = "limbag-block-"
 """The id of the division that holds one of a file's blocks there (with its place in the file)."""
 MISSING = re.compile(r"\[WARNING\] Citeproc: citation (\S+) not found")
 BIBTEX_ERROR = re.compile(r"\(line (\d+), column \d+\)")
+XML_ERROR = re.compile(r"errorPosition = (\d+):\d+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,12 +172,17 @@ def _bibliography_error(complaint: str, settings: CitationSettings) -> Manuscrip
     """Pandoc's complaint about a bibliography or style file, at that file, line and entry (if it says)."""
     culprit = next((path for path in (*settings.bibliography, settings.style) if str(path) in complaint),
                    next((path for path in (*settings.bibliography, settings.style) if path.name in complaint),
-                        settings.bibliography[0]))
+                        settings.style if "CiteprocXMLError" in complaint or "CiteprocParseError" in complaint
+                        else settings.bibliography[0]))
     text = " ".join(complaint.replace(str(culprit), culprit.name).split())
-    found = BIBTEX_ERROR.search(complaint)
+    found = BIBTEX_ERROR.search(complaint) or XML_ERROR.search(complaint)
     line = int(found.group(1)) if found else None
     what = BIBTEX_ERROR.sub("", re.sub(r"^(Error|\[ERROR\])\s*", "", text))
     what = re.sub(rf"^(Error )?reading bibliography file {re.escape(culprit.name)}:?\s*", "", what).strip(" :")[:300]
+    if culprit.suffix.lower() == ".csl":
+        return ManuscriptError(f"cannot read the citation style: {what or 'citeproc failed'}", Location(culprit, line),
+                               "check the style file (a CSL 1.0 style, as https://zotero.org/styles gives them), or "
+                               "name a bundled style in book.yaml's `csl:`")
     entry = _entry_before(culprit, line) if line else None
     where = f" in or after the entry {entry[0]!r} (line {entry[1]})" if entry else ""
     return ManuscriptError(f"cannot read the bibliography{where}: {what or 'citeproc failed'}", Location(culprit, line),

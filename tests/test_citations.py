@@ -214,3 +214,12 @@ def test_cross_references_are_not_taken_for_citations(make_book, tmp_path):
     assert not any("not in the bibliography" in message for message in messages)
     text = _text(result.written[0])
     assert "fig:map?" not in text and "@fig:map" in text
+
+
+def test_a_broken_style_file_is_an_error_naming_it(make_book, tmp_path):
+    book = make_book({"book.yaml": "title: C\nlanguage: en\noutputs: [pdf]\nbibliography: works.bib\ncsl: my.csl\n",
+                      "01.md": CHAPTER, "works.bib": WORKS,
+                      "my.csl": '<style xmlns="http://purl.org/net/xbiblio/csl" version="1.0"><info>'})
+    ran = run_command("build", str(book), "--out", str(tmp_path / "out"))
+    assert ran.code != 0 and "my.csl" in ran.stderr and "cannot read the citation style" in ran.stderr
+    assert "Traceback" not in ran.stderr

@@ -18,6 +18,7 @@ from .model import (
     BlockQuote,
     Code,
     CodeBlock,
+    CrossRef,
     DefinitionList,
     Division,
     Emphasis,
@@ -215,6 +216,8 @@ def inline_html(node: Inline, options: MarkupOptions, words: _WordCounter | None
         inner = inlines_html(node.children, options, words)
         tag = STYLED_TAGS.get(node.kind)
         return f"<{tag}>{inner}</{tag}>" if tag else f'<span class="{attr(node.kind)}">{inner}</span>'
+    if isinstance(node, CrossRef):  # the reader resolves every one; shown as written if one is left
+        return inlines_html(node.written, options, words)
     if isinstance(node, Math):
         return math_html(node, options)
     raise TypeError(f"unknown inline {node!r}")
@@ -414,8 +417,13 @@ def _rows_html(rows: tuple[tuple[TableCell, ...], ...], tag: str, options: Marku
 
 def _table_html(table: Table, options: MarkupOptions) -> str:
     """A table; its head rows repeat on each page it crosses (the engine repeats a <thead>), and a
-    caption stands above it. Widths given in the manuscript become a <colgroup>."""
-    caption = f"<caption>{inlines_html(table.caption, options)}</caption>" if table.caption else ""
+    caption stands above it, numbered when the table is labelled. Widths given in the manuscript
+    become a <colgroup>."""
+    caption = inlines_html(table.caption, options)
+    if table.number:
+        label = f'<span class="table-label">{escape(options.language.word("table"))} {table.number}</span>'
+        caption = label + (". " + caption if caption else "")
+    caption = f"<caption>{caption}</caption>" if caption else ""
     columns = ""
     if table.widths:
         columns = "<colgroup>" + "".join(f'<col style="width:{width * 100:.1f}%"/>' if width else "<col/>"

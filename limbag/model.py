@@ -86,7 +86,21 @@ class Math:
     number: int = 0
 
 
-Inline = Text | Emphasis | Strong | Code | LineBreak | Link | Span | NoteRef | Styled | Math
+@dataclass(frozen=True, slots=True)
+class CrossRef:
+    """A reference to labelled figures, tables, equations or sections (`@fig:x`, `[-@tbl:y]`), as
+    the reader finds it; once every label is numbered, `reader.read_book` makes it a link that
+    says "Larawan 3" / "Figure 3". None is left in a finished book."""
+
+    labels: tuple[str, ...]
+    bare: bool
+    """`[-@fig:x]`: the number without its word."""
+    written: tuple[Inline, ...]
+    """As the manuscript writes it: shown when a label is unknown."""
+    location: Location
+
+
+Inline = Text | Emphasis | Strong | Code | LineBreak | Link | Span | NoteRef | Styled | Math | CrossRef
 CONTAINERS = (Emphasis, Strong, Link, Span, Styled)
 """The inlines that hold other inlines in `children`."""
 
@@ -171,6 +185,8 @@ class Table:
     caption: tuple[Inline, ...] = ()
     widths: tuple[float, ...] = ()
     """Each column's share of the text width, when the manuscript gives them (multiline and grid tables)."""
+    number: int = 0
+    """Counted through the book when the table is labelled for cross-references (`{#tbl:x}`), else 0."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from .config import BookConfig, slugify
 from .dates import DateError, parse_date_value
 from .errors import Location, ManuscriptError, ManuscriptErrors, Problem
 from .images import ImageRefused, check_image
+from .language import Language, load_language
 from .mathtype import MathError, check_tex
 from .model import (
     CONTAINERS,
@@ -35,6 +36,7 @@ from .model import (
     Chapter,
     Code,
     CodeBlock,
+    CrossRef,
     DateMark,
     DefinitionList,
     Division,
@@ -59,6 +61,7 @@ from .model import (
     ThematicBreak,
     bibliography_ids,
     chapter_ids,
+    iter_blocks,
     map_inline_runs,
     plain_text,
 )
@@ -546,8 +549,11 @@ class _ChapterReader:
             raise ManuscriptError(f"a table of {count:,} rows; at most {MAX_TABLE_ROWS:,} in one table",
                                   self.at(self.line), "split it, or give the data as a file to download")
         table_id = self.claim_id(wanted, True, "tbl") if wanted else self.new_id("tbl")
+        number = 0
+        if CROSS_REFERENCE.match(table_id):  # labelled {#tbl:x}: numbered through the book
+            self.counts["table"] = number = self.counts.get("table", 0) + 1
         return Table(table_id, tuple(head_rows), tuple(body_rows), tuple(foot_rows), caption,
-                     widths if any(widths) else ())
+                     widths if any(widths) else (), number)
 
     def rows(self, rows: list[Any], aligns: list[str | None]) -> list[tuple[TableCell, ...]]:
         result = []
@@ -679,7 +685,8 @@ class _ChapterReader:
             citations, words = content
             keys = ", ".join("@" + citation["citationId"] for citation in citations)
             if all(CROSS_REFERENCE.match(citation["citationId"]) for citation in citations):
-                return self.cross_reference(keys, words)
+                bare = all(citation["citationMode"]["t"] == "SuppressAuthor" for citation in citations)
+                return [self.cross_reference(keys, bare, words)]
             if self.cited is None:
                 self.warn(self.line_of("@" + citations[0]["citationId"]), f"citation {keys} is shown as written",
                           "name the bibliography in book.yaml (`bibliography: works.bib`) to have it formatted")
@@ -771,16 +778,17 @@ class _ChapterReader:
                   "the link", "link to https://…, mailto:…, a chapter file or a #heading-id")
         return Span(children)
 
-    def cross_reference(self, keys: str, words: list[Node]) -> list[Inline]:
-        self.warn(self.line_of(keys.split(", ")[0]), f"cross-reference {keys} is shown as written",
-                  "numbered cross-references (@fig:, @tbl:, @eq:, @sec:) are not supported yet; write the "
-                  "number and link to the label: [Figure 3](#fig:x)")
-        return list(self.inlines(words))
+    def cross_reference(self, keys: str, bare: bool, words: list[Node]) -> CrossRef:
+        """`@fig:x`, `[@fig:x; @fig:y]`, `[-@tbl:x]`: numbered once the whole book is read (see
+        _number_cross_references)."""
+        labels = tuple(key.strip().lstrip("@") for key in keys.split(","))
+        return CrossRef(labels, bare, self.inlines(words), self.at(self.line_of(keys.split(", ")[0])))
 
     def span(self, content: list[Any]) -> Inline:
         (wanted, classes, pairs), inlines = content
         if CROSS_REFERENCE_SET_ASIDE in classes:  # see _set_aside_cross_references
-            return Span(tuple(self.cross_reference(dict(pairs)["keys"], inlines)))
+            attributes = dict(pairs)
+            return self.cross_reference(attributes["keys"], attributes.get("bare") == "1", inlines)
         attributes = dict(pairs)
         children = self.inlines(inlines)
         text = plain_text(children).strip()
@@ -1300,7 +1308,8 @@ def _set_aside_cross_references(node: Any) -> Any:
         citations, words = node["c"]
         if all(CROSS_REFERENCE.match(citation["citationId"]) for citation in citations):
             keys = ", ".join("@" + citation["citationId"] for citation in citations)
-            return {"t": "Span", "c": [["", [CROSS_REFERENCE_SET_ASIDE], [["keys", keys]]], words]}
+            bare = "1" if all(citation["citationMode"]["t"] == "SuppressAuthor" for citation in citations) else "0"
+            return {"t": "Span", "c": [["", [CROSS_REFERENCE_SET_ASIDE], [["keys", keys], ["bare", bare]]], words]}
         return node
     return {key: _set_aside_cross_references(value) for key, value in node.items()}
 
@@ -1470,7 +1479,93 @@ def read_book(config: BookConfig, cache_dir: Path, pending: PendingChapters | No
         raise ManuscriptErrors(found.errors)
     chapters = _resolve_links(found.chapters, found.problems, found.aliases,
                               frozenset(bibliography_ids(found.bibliography)))
+    chapters = _number_cross_references(chapters, load_language(config.language), found.problems)
     return Book(config, tuple(chapters), _with_citations(found.bibliography, chapters)), found.problems
+
+
+def _labels(chapters: list[Chapter]) -> dict[str, tuple[str, str, str]]:
+    """Each cross-reference label (`fig:x`, `tbl:x`, `eq:x`, `sec:x`) → (kind, number, id): figures
+    and equations as the reader numbered them, labelled tables by their number, sections by their
+    place (chapter 2's second section is 2.2)."""
+    found: dict[str, tuple[str, str, str]] = {}
+
+    def equations(run: tuple[Inline, ...]) -> tuple[Inline, ...]:
+        for node in run:
+            if isinstance(node, Math) and node.id and node.number:
+                found[node.id] = ("equation", f"({node.number})", node.id)
+            elif isinstance(node, CONTAINERS):
+                equations(node.children)
+        return run
+
+    for chapter in chapters:
+        found[chapter.id] = ("section", str(chapter.number), chapter.id)
+        counters: list[int] = []  # the section numbers under the chapter's, level by level
+        for block in iter_blocks((*chapter.blocks, *(child for note in chapter.footnotes for child in note.children))):
+            map_inline_runs(block, equations, titles=False)
+            if isinstance(block, Figure):
+                found[block.id] = ("figure", str(block.number), block.id)
+            elif isinstance(block, Table) and block.number:
+                found[block.id] = ("table", str(block.number), block.id)
+            elif isinstance(block, Heading) and block.level >= 2:
+                depth = block.level - 1
+                counters = (counters + [0] * depth)[:depth]
+                counters[-1] += 1
+                found[block.id] = ("section", ".".join(map(str, (chapter.number, *counters))), block.id)
+    return {label: value for label, value in found.items() if CROSS_REFERENCE.match(label)}
+
+
+def _number_cross_references(chapters: list[Chapter], language: Language, problems: list[Problem]) -> list[Chapter]:
+    """Every `@fig:x` made a link that says "Larawan 3" (`[-@fig:x]`: "3"; several: "Larawan 1 at
+    2"), in the book's language; a label no figure, table, equation or section has is a warning,
+    and the reference is shown as written."""
+    labels = _labels(chapters)
+
+    def numbered(reference: CrossRef) -> tuple[Inline, ...]:
+        unknown = [label for label in reference.labels if label not in labels]
+        if unknown:
+            problems.append(Problem(reference.location, f"cross-reference @{unknown[0]}: no figure, table, "
+                                    "equation or section has that label; it is shown as written",
+                                    "label the figure or table {#fig:x}, the equation $$…$$ {#eq:x}, the "
+                                    "heading {#sec:x}, or correct the reference"))
+            return reference.written
+        out: list[Inline] = []
+        for number, (kind, group) in enumerate(_by_kind([labels[label] for label in reference.labels])):
+            if number:
+                out.append(Text(", "))
+            if not reference.bare:
+                out.append(Text(language.word(kind if len(group) == 1 else f"{kind}s") + " "))
+            for place, (_, shown, target) in enumerate(group):
+                if place:
+                    out.append(Text(f" {language.word('and')} " if place == len(group) - 1 else ", "))
+                out.append(Link("#" + target, (Text(shown),)))
+        return tuple(out)
+
+    def change(run: tuple[Inline, ...]) -> tuple[Inline, ...]:
+        out: list[Inline] = []
+        for node in run:
+            if isinstance(node, CrossRef):
+                out.extend(numbered(node))
+            elif isinstance(node, CONTAINERS):
+                out.append(dataclasses.replace(node, children=change(node.children)))
+            else:
+                out.append(node)
+        return tuple(out)
+
+    return [dataclasses.replace(
+        chapter, blocks=tuple(map_inline_runs(block, change) for block in chapter.blocks),
+        footnotes=tuple(dataclasses.replace(note, children=tuple(map_inline_runs(block, change) for block in note.children))
+                        for note in chapter.footnotes)) for chapter in chapters]
+
+
+def _by_kind(targets: list[tuple[str, str, str]]) -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """Consecutive targets of the same kind, grouped: "Figures 1 and 2, Table 3"."""
+    groups: list[tuple[str, list[tuple[str, str, str]]]] = []
+    for target in targets:
+        if groups and groups[-1][0] == target[0]:
+            groups[-1][1].append(target)
+        else:
+            groups.append((target[0], [target]))
+    return groups
 
 
 def _with_citations(bibliography: Bibliography | None, chapters: list[Chapter]) -> Bibliography | None:

@@ -538,6 +538,8 @@ class _ChapterReader:
 
     def table(self, content: list[Any]) -> Table:
         (wanted, _, _), (_, caption_blocks), columns, head, bodies, foot = content
+        if not wanted:  # `: Caption {#tbl:x}`, which older Pandoc leaves in the caption's text
+            wanted, caption_blocks = _caption_label(caption_blocks)
         aligns = [ALIGNS.get(align["t"]) for align, _ in columns]
         widths = tuple(width["c"] if width["t"] == "ColWidth" else 0.0 for _, width in columns)
         caption = tuple(inline for block in caption_blocks for inline in self.block_inlines(block))
@@ -1295,6 +1297,21 @@ class _Cited:
     """The bibliography files' names, for messages."""
     settings: CitationSettings
     """book.yaml's, with the files chapters name added."""
+
+
+def _caption_label(blocks: list[Node]) -> tuple[str, list[Node]]:
+    """A table caption's trailing `{#tbl:x}` as the table's id, and the caption without it."""
+    if not blocks or blocks[-1].get("t") not in ("Plain", "Para") or not blocks[-1]["c"]:
+        return "", blocks
+    inlines = blocks[-1]["c"]
+    last = inlines[-1]
+    found = re.fullmatch(r"\{#(tbl:[^}\s]+)\}", last["c"]) if last.get("t") == "Str" else None
+    if found is None:
+        return "", blocks
+    kept = inlines[:-1]
+    while kept and kept[-1].get("t") in ("Space", "SoftBreak"):
+        kept = kept[:-1]
+    return found.group(1), [*blocks[:-1], {"t": blocks[-1]["t"], "c": kept}]
 
 
 def _set_aside_cross_references(node: Any) -> Any:

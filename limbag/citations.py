@@ -99,23 +99,29 @@ def cite(trees: Sequence[dict[str, Any]], settings: CitationSettings, language: 
         key.update(path.read_bytes())
     stored = cache_dir / "citations" / f"{key.hexdigest()[:32]}.json"
     try:
-        answer = json.loads(stored.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        answer = _run(given, settings, style, pandoc)
-        write_atomically(stored, json.dumps(answer).encode("utf-8"))
-        for other in stored.parent.glob("*.json"):  # the cache keeps the last build's citations only
-            if other != stored:
-                with suppress(OSError):
-                    other.unlink()
+        return _formatted(trees, json.loads(stored.read_text(encoding="utf-8")))
+    except (OSError, ValueError, LookupError, TypeError, AttributeError):  # not kept, or damaged: run again
+        pass
+    answer = _run(given, settings, style, pandoc)
+    write_atomically(stored, json.dumps(answer).encode("utf-8"))
+    for other in stored.parent.glob("*.json"):  # the cache keeps the last build's citations only
+        if other != stored:
+            with suppress(OSError):
+                other.unlink()
+    return _formatted(trees, answer)
+
+
+def _formatted(trees: Sequence[dict[str, Any]], answer: dict[str, Any]) -> Formatted:
+    """Citeproc's answer put back: each block it formatted in its place in its file."""
     formatted = {block["c"][0][0]: block["c"][1] for block in answer["document"]["blocks"] if block["t"] == "Div"}
     result = []
     for number, tree in enumerate(trees):
         blocks = list(tree.get("blocks", []))
         for division in formatted.get(f"{FILE_MARK}{number}", []):
-            place = division["c"][0][0].removeprefix(BLOCK_MARK)
-            blocks[int(place):int(place) + 1] = division["c"][1]
+            place = int(division["c"][0][0].removeprefix(BLOCK_MARK))
+            blocks[place] = division["c"][1][0]  # one block went in, one comes back
         result.append({**tree, "blocks": blocks})
-    return Formatted(tuple(result), tuple(formatted.get("refs", [])), frozenset(answer["missing"]))
+    return Formatted(tuple(result), tuple(formatted.get("refs", [])), frozenset(map(str, answer["missing"])))
 
 
 def holds(node: Any, kinds: set[str]) -> bool:

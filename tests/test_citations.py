@@ -224,3 +224,15 @@ def test_a_broken_style_file_is_an_error_naming_it(make_book, tmp_path):
     ran = run_command("build", str(book), "--out", str(tmp_path / "out"))
     assert ran.code != 0 and "my.csl" in ran.stderr and "cannot read the citation style" in ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+def test_a_damaged_citation_cache_is_formatted_again(make_book, tmp_path):
+    book = _book(make_book)
+    out = tmp_path / "out"
+    build(book, out, ("pdf",))
+    (kept,) = (out / ".limbag-cache" / "citations").glob("*.json")
+    kept.write_text('{"document": {"blocks": [{"t": "Div", "c": 3}]}}')
+    chapter = book / "manuscript" / "01.md"
+    chapter.write_text(chapter.read_text().replace("surprised the West", "surprised everyone"))  # no citation changed
+    again = build(book, out, ("pdf",))
+    assert "“A Chance for Peace?" in _text(again.written[0])

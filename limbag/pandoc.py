@@ -311,14 +311,20 @@ def _start(run: _Run) -> None:
 def _program_as(name: str) -> tuple[list[str], str | None]:
     """The argv that starts Pandoc under `name` (Pandoc is its server when its name is
     `pandoc-server.cgi`), ended by the kernel when this process's thread ends (util-linux's
-    setpriv, where there is one; bash's `exec -a` gives the name): (argv, executable)."""
+    setpriv, where there is one; bash's `exec -a` gives the name): (argv, executable). The
+    arguments follow the argv."""
     program = str(pandoc_program())
     setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
-    if name == program:
-        return ([setpriv, "--pdeathsig", "KILL", "--", program] if setpriv else [program]), None
     bash = shutil.which("bash")
     if setpriv and bash:
-        return [setpriv, "--pdeathsig", "KILL", "--", bash, "-c", f'exec -a {name} "$0"', program], None
+        # The kernel sends the signal only if this process ends after setpriv asked for it: one that
+        # ended just before (killed as it started Pandoc) has left bash another parent, and bash
+        # then stops rather than run Pandoc on with nobody to end it.
+        named = "" if name == program else f"-a {name} "
+        check = f'[ "$PPID" = {os.getpid()} ] || exit 1; exec {named}"$0" "$@"'
+        return [setpriv, "--pdeathsig", "KILL", "--", bash, "-c", check, program], None
+    if name == program:
+        return ([setpriv, "--pdeathsig", "KILL", "--", program] if setpriv else [program]), None
     return [name], program
 
 

@@ -157,11 +157,12 @@ class _Context:
         return text.encode("utf-8")
 
 
-def _markup_options(context: _Context, chapter: Chapter) -> MarkupOptions:
+def _markup_options(context: _Context, chapter: Chapter | None) -> MarkupOptions:
+    """How a chapter's text (or, without one, other text of the book) is written in the e-book."""
     manuscript = context.config.manuscript_dir.resolve()
     return MarkupOptions(
         language=context.language,
-        notes={note.id: note for note in chapter.footnotes},
+        notes={note.id: note for note in chapter.footnotes} if chapter is not None else {},
         image_url=lambda path: image_href(path, manuscript),
         notes_inline=False,
         before_id=context.markers.before,
@@ -236,11 +237,7 @@ def build_bibliography_file(context: _Context) -> PackageFile | None:
     bibliography = context.back.bibliography
     if bibliography is None:
         return None
-    manuscript = context.config.manuscript_dir.resolve()
-    options = MarkupOptions(language=context.language, notes={}, image_url=lambda path: image_href(path, manuscript),
-                            notes_inline=False, before_id=context.markers.before,
-                            link_href=lambda url: context.href(url[1:]) if url.startswith("#") and url[1:] in
-                            context.where else url)
+    options = _markup_options(context, None)
     title = bibliography.title or context.language.word("bibliography")
     entries = []
     for entry in bibliography.entries:

@@ -686,9 +686,9 @@ class _ChapterReader:
         if kind == "Cite":
             citations, words = content
             keys = ", ".join("@" + citation["citationId"] for citation in citations)
-            if all(CROSS_REFERENCE.match(citation["citationId"]) for citation in citations):
-                bare = all(citation["citationMode"]["t"] == "SuppressAuthor" for citation in citations)
-                return [self.cross_reference(keys, bare, words)]
+            reference = _cross_reference(citations)
+            if reference is not None:
+                return [self.cross_reference(*reference, words)]
             if self.cited is None:
                 self.warn(self.line_of("@" + citations[0]["citationId"]), f"citation {keys} is shown as written",
                           "name the bibliography in book.yaml (`bibliography: works.bib`) to have it formatted")
@@ -1314,6 +1314,15 @@ def _caption_label(blocks: list[Node]) -> tuple[str, list[Node]]:
     return found.group(1), [*blocks[:-1], {"t": blocks[-1]["t"], "c": kept}]
 
 
+def _cross_reference(citations: list[Node]) -> tuple[str, bool] | None:
+    """A citation made only of cross-references (`@fig:x; @tbl:y`): its keys, and whether it asks
+    for the numbers alone (`[-@fig:x]`); None for a citation of works."""
+    if not all(CROSS_REFERENCE.match(citation["citationId"]) for citation in citations):
+        return None
+    keys = ", ".join("@" + citation["citationId"] for citation in citations)
+    return keys, all(citation["citationMode"]["t"] == "SuppressAuthor" for citation in citations)
+
+
 def _set_aside_cross_references(node: Any) -> Any:
     """The tree with each citation made only of cross-references (`@fig:x`) put in a span, so that
     citeproc, which would take its labels for works it cannot find, leaves it alone."""
@@ -1323,11 +1332,12 @@ def _set_aside_cross_references(node: Any) -> Any:
         return node
     if node.get("t") == "Cite":
         citations, words = node["c"]
-        if all(CROSS_REFERENCE.match(citation["citationId"]) for citation in citations):
-            keys = ", ".join("@" + citation["citationId"] for citation in citations)
-            bare = "1" if all(citation["citationMode"]["t"] == "SuppressAuthor" for citation in citations) else "0"
-            return {"t": "Span", "c": [["", [CROSS_REFERENCE_SET_ASIDE], [["keys", keys], ["bare", bare]]], words]}
-        return node
+        reference = _cross_reference(citations)
+        if reference is None:
+            return node
+        keys, bare = reference
+        return {"t": "Span", "c": [["", [CROSS_REFERENCE_SET_ASIDE], [["keys", keys], ["bare", "1" if bare else "0"]]],
+                                   words]}
     return {key: _set_aside_cross_references(value) for key, value in node.items()}
 
 

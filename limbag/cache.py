@@ -141,6 +141,8 @@ class PartCache:
         """Records read so far: a part's page count is asked for before the part itself."""
         self._by_first_anchor: dict[str, int] | None = None
         """Kept parts' page counts by the first element on their first page (read when first asked)."""
+        self._folios: dict[str, int] | None = None
+        """The folio each element was printed on in the kept numbered parts (read when first asked)."""
         if self.folder.is_dir():
             for path in sorted(self.folder.glob("*.json")):
                 self._by_layout[path.stem.rsplit("-", 1)[0]] = path.stem
@@ -185,6 +187,18 @@ class PartCache:
                 if isinstance(anchors, list) and anchors and isinstance(anchors[0], list) and anchors[0]:
                     self._by_first_anchor.setdefault(str(anchors[0][0]), len(anchors))
         return self._by_first_anchor.get(first_anchor)
+
+    def earlier_folio(self, anchor: str) -> int | None:
+        if self._folios is None:
+            self._folios = {}
+            for name in self._by_layout.values():
+                first_folio = name.rsplit("-", 1)[1]
+                record = self._record(name) if first_folio.isdigit() else None
+                pages = record.get("page_anchors") if record else None
+                for index, anchors in enumerate(pages if isinstance(pages, list) else ()):
+                    for element in anchors if isinstance(anchors, list) else ():
+                        self._folios.setdefault(str(element), int(first_folio) + index)
+        return self._folios.get(anchor)
 
     def _record(self, name: str) -> dict[str, Any] | None:
         if name not in self._records:

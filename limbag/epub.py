@@ -12,7 +12,7 @@ import io
 import mimetypes
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,7 +167,25 @@ def _markup_options(context: _Context, chapter: Chapter | None) -> MarkupOptions
         notes_inline=False,
         before_id=context.markers.before,
         link_href=lambda url: context.href(url[1:]) if url.startswith("#") and url[1:] in context.where else url,
+        page_labels=_PageLabels(context.page_map),
     )
+
+
+class _PageLabels(Mapping[str, str]):
+    """The print edition's page label of each element, for page references: the e-book names the
+    page the printed book does (and its page list leads there)."""
+
+    def __init__(self, page_map: PageMap) -> None:
+        self.page_map = page_map
+
+    def __getitem__(self, element_id: str) -> str:
+        return self.page_map.label_of(element_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.page_map.anchor_pages)
+
+    def __len__(self) -> int:
+        return len(self.page_map.anchor_pages)
 
 
 def image_href(path: Path, manuscript: Path) -> str:

@@ -31,6 +31,7 @@ from .model import (
     ListBlock,
     Math,
     NoteRef,
+    PageRef,
     Paragraph,
     Span,
     Strong,
@@ -88,6 +89,8 @@ class MarkupOptions:
     """Markup to put just before the element with this id (the e-book's page-break markers)."""
     link_href: Callable[[str], str] = lambda url: url
     """Where a link goes in this writer's output: the e-book adds the file to a `#id` of another chapter."""
+    page_labels: Mapping[str, str] = field(default_factory=dict)
+    """The printed page label of each element a page reference names (see model.PageRef)."""
     flows: dict[str, FlowText] | None = None
     """Print: filled in while writing with each paragraph's and note's FlowText, by its id. The
     id-only spans are then left out of the HTML: thousands of spans that only say where something
@@ -218,9 +221,28 @@ def inline_html(node: Inline, options: MarkupOptions, words: _WordCounter | None
         return f"<{tag}>{inner}</{tag}>" if tag else f'<span class="{attr(node.kind)}">{inner}</span>'
     if isinstance(node, CrossRef):  # the reader resolves every one; shown as written if one is left
         return inlines_html(node.written, options, words)
+    if isinstance(node, PageRef):
+        return inlines_html(page_reference_inlines(node, options.language, options.page_labels), options, words)
     if isinstance(node, Math):
         return math_html(node, options)
     raise TypeError(f"unknown inline {node!r}")
+
+
+def page_reference_inlines(ref: PageRef, language: Language, labels: Mapping[str, str]) -> tuple[Inline, ...]:
+    """"p. 12", "pp. 12 and 15" ("pahina 12 at 15"), or the numbers alone; each number links to its
+    target, and targets on the same page are named once."""
+    first_target: dict[str, str] = {}
+    for target in ref.targets:
+        first_target.setdefault(labels.get(target, "?"), target)
+    pages = list(first_target.items())
+    out: list[Inline] = []
+    if not ref.bare:
+        out.append(Text(language.word("page_reference" if len(pages) == 1 else "page_references") + "\u00a0"))
+    for place, (label, target) in enumerate(pages):
+        if place:
+            out.append(Text(f" {language.word('and')} " if place == len(pages) - 1 else ", "))
+        out.append(Link("#" + target, (Text(label),)))
+    return tuple(out)
 
 
 STYLED_TAGS = {"sub": "sub", "sup": "sup", "strikeout": "s", "underline": "u", "mark": "mark"}

@@ -100,7 +100,21 @@ class CrossRef:
     location: Location
 
 
-Inline = Text | Emphasis | Strong | Code | LineBreak | Link | Span | NoteRef | Styled | Math | CrossRef
+@dataclass(frozen=True, slots=True)
+class PageRef:
+    """`[@sec:x]{.page}`: the printed page of a labelled place, "p. 12" / "pahina 12"
+    (`[-@sec:x]{.page}`: "12"; several targets: "pp. 12 and 15"), linked to it. Its number comes
+    from the print layout's page map, so print and e-book name the same page."""
+
+    targets: tuple[str, ...]
+    """Element ids, each checked to exist once the whole book is read."""
+    bare: bool
+    written: tuple[Inline, ...]
+    """As the manuscript writes it: shown when a target is unknown."""
+    location: Location
+
+
+Inline = Text | Emphasis | Strong | Code | LineBreak | Link | Span | NoteRef | Styled | Math | CrossRef | PageRef
 CONTAINERS = (Emphasis, Strong, Link, Span, Styled)
 """The inlines that hold other inlines in `children`."""
 
@@ -384,6 +398,29 @@ def chapter_ids(chapter: Chapter) -> set[str]:
         ids.add(note.id)
         ids.update(_block_ids(note.children))
     return ids
+
+
+def page_references(block: Block) -> list[PageRef]:
+    """The page references in a block, nested blocks' included."""
+    found: list[PageRef] = []
+
+    def collect(run: tuple[Inline, ...]) -> tuple[Inline, ...]:
+        for node in run:
+            if isinstance(node, PageRef):
+                found.append(node)
+            elif isinstance(node, CONTAINERS):
+                collect(node.children)
+        return run
+
+    map_inline_runs(block, collect)
+    return found
+
+
+def page_reference_targets(chapters: Iterable[Chapter]) -> set[str]:
+    """The ids whose printed page the chapters name (`[@sec:x]{.page}`)."""
+    return {target for chapter in chapters
+            for block in (*chapter.blocks, *(child for note in chapter.footnotes for child in note.children))
+            for reference in page_references(block) for target in reference.targets}
 
 
 def note_ids(book: Book) -> set[str]:

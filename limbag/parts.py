@@ -42,6 +42,11 @@ class PartStore(Protocol):
         a part whose text changed, whose page count is the best guess of the new one's."""
         ...
 
+    def earlier_folio(self, anchor: str) -> int | None:
+        """The folio of the page the element was printed on in the kept parts (the last build's):
+        the best guess of a page reference's number before the layout."""
+        ...
+
     def put(self, name: str, part: LaidPart) -> None: ...
 
 
@@ -110,6 +115,11 @@ class PartMaker:
         self.messages: list[str] = []
         self.refused: list[str] = []
         self._tickets: dict[int, _Entry] = {}
+        self._kept: dict[str, LaidPart] = {}
+        """The parts written in this build, by part_name: a run made again (see forget_since) takes
+        the unchanged ones from here, whether or not there is a store."""
+        self._kept_pages: dict[str, int] = {}
+        """Their page counts, by layout key."""
         self._blank: LaidPart | None = None
         self.on_part: Callable[[str], None] | None = None
         """Told the kind of each part ('chapter 3', 'index') once it is laid out or taken from the store."""
@@ -166,6 +176,17 @@ class PartMaker:
         self._dispatch(entries, first_folio)
         return entries
 
+    def mark(self) -> int:
+        """Where the parts printed so far end, for forget_since."""
+        return len(self.printed)
+
+    def forget_since(self, mark: int) -> None:
+        """Take back the parts printed since `mark`, once written (they were made on page numbers
+        that turned out wrong, see pdf.render_book); a run made again takes those that come out
+        the same from what this build wrote."""
+        self.written()
+        del self.printed[mark:]
+
     def blank_page(self) -> PartLayout:
         """A blank page after the parts made so far (to end the front matter on a left-hand page)."""
         blank = self._blank_part()
@@ -191,7 +212,9 @@ class PartMaker:
         own |= {mark for owner, flow in request.flows.items() if owner in own for mark, _ in flow.marks}
         borrowed = frozenset(t for t in LINK_TARGET.findall(request.html) if t in known_ids and t not in own)
         layout_key = self._layout_key(request, borrowed)
-        expected = self.store.page_count(layout_key) if self.store is not None else None
+        expected = self._kept_pages.get(layout_key)
+        if expected is None and self.store is not None:
+            expected = self.store.page_count(layout_key)
         first = ELEMENT_ID.search(request.html)
         if expected is None and self.store is not None and first is not None:
             expected = self.store.earlier_page_count(first.group(1))
@@ -221,7 +244,10 @@ class PartMaker:
             number += len(entry.layout.page_anchors)
 
     def _take_from_store(self, entry: _Entry) -> None:
-        stored = self.store.get(part_name(entry.layout_key, entry.folio)) if self.store is not None else None
+        name = part_name(entry.layout_key, entry.folio)
+        stored = self._kept.get(name)
+        if stored is None and self.store is not None:
+            stored = self.store.get(name)
         if stored is None:
             return
         entry.part = stored
@@ -255,8 +281,7 @@ class PartMaker:
         guesses = self._guessed_folios(entries, first_folio)
         waiting = [(entry, entry.folio if entry.placed else guess) for entry, guess in zip(entries, guesses, strict=True)
                    if entry.ticket is None and entry.layout is None]
-        waiting = [(entry, folio) for entry, folio in waiting
-                   if entry.placed or self.store is None or not self.store.has(part_name(entry.layout_key, folio))]
+        waiting = [(entry, folio) for entry, folio in waiting if entry.placed or not self._has(entry.layout_key, folio)]
         # This process takes the first part, the one the others' folios wait for (its own work waits
         # until the second process has been given its part); the second process the next.
         for lane in sorted(self.lanes, key=lambda lane: not lane.here):
@@ -279,6 +304,10 @@ class PartMaker:
             entry.lane, entry.ticket = lane, ticket
             self._tickets[ticket] = entry
             lane.lay_out(ticket, PartJob(entry.request.html, dict(entry.request.flows), entry.borrowed, folio))
+
+    def _has(self, layout_key: str, folio: int | None) -> bool:
+        name = part_name(layout_key, folio)
+        return name in self._kept or (self.store is not None and self.store.has(name))
 
     def _take_answers(self) -> None:
         """Take the answers the other processes have sent; if there are none, do one piece of this
@@ -322,8 +351,11 @@ class PartMaker:
         entry.part = part
         self.messages.extend(written.messages)
         self.refused.extend(written.refused)
+        name = part_name(entry.layout_key, entry.folio)
+        self._kept[name] = part
+        self._kept_pages[entry.layout_key] = part.page_count
         if self.store is not None:
-            self.store.put(part_name(entry.layout_key, entry.folio), part)
+            self.store.put(name, part)
 
     def _blank_part(self) -> LaidPart:
         """The blank page that keeps parts on right-hand pages: one part, made once."""

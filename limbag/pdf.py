@@ -24,7 +24,18 @@ from .join import BookJoiner, Joiner, LaidPart
 from .language import Language, load_language
 from .layouts import Layouts
 from .markup import FlowText, MarkupOptions, blocks_html, css_string, inlines_html
-from .model import Bibliography, Book, Chapter, Figure, Heading, bibliography_ids, iter_blocks, note_ids
+from .model import (
+    Bibliography,
+    Book,
+    Chapter,
+    Figure,
+    Heading,
+    bibliography_ids,
+    iter_blocks,
+    note_ids,
+    page_reference_targets,
+    page_references,
+)
 from .pagemap import PageMap, build_page_map
 from .parts import ELEMENT_ID, PartMaker, PartRequest, PartStore, Run, chapter_ids
 from .typeset import EngineSettings, PartJob, PartLayout, RemoteLane, Typesetter
@@ -129,7 +140,7 @@ def print_image_url(path: Path, manuscript: Path) -> str:
 def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]],
                back_matter: BackMatter, part: str, pages: Mapping[str, str] = MappingProxyType({})) -> PrintHtml:
     """One part of the printed book ('front', 'body' or 'back') as HTML, from the `print/book.html.j2`
-    layout; `pages` gives the contents its page labels."""
+    layout; `pages` gives the contents, and the chapters' page references, their page labels."""
     manuscript = book.config.manuscript_dir.resolve()
     chapters = []
     flows: dict[str, FlowText] = {}
@@ -139,6 +150,7 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
             notes={note.id: note for note in chapter.footnotes},
             image_url=lambda path: print_image_url(path, manuscript),
             notes_inline=True,
+            page_labels=pages,
             flows=flows,
         )
         chapters.append(_chapter_view(chapter, options, with_body=part == "body"))
@@ -271,8 +283,8 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     # The front matter is made last and printed first: the chapters and back matter are joined
     # while it is laid out (in the second process, if there is one).
     joiner = joiner if joiner is not None else BookJoiner()
-    maker.while_waiting = lambda: _join_next(joiner, maker)
-    back, front_run, html = _make_parts(book, language, layouts, fonts, maker, make_back)
+    back, front_run, html, settling = _make_parts(book, language, layouts, fonts, maker, make_back,
+                                                  lambda: _join_next(joiner, maker))
     body_and_back = maker.written()
     for part in body_and_back[joiner.appended:]:
         joiner.append(part)
@@ -289,12 +301,12 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     if while_joining is not None:
         while_joining(page_map, back)
     pdf = finished()
-    problems = [_engine_problem(message, book, stylesheet)
-                for message in dict.fromkeys([*here.setup_messages, *maker.messages])]
+    problems = [*settling, *(_engine_problem(message, book, stylesheet)
+                             for message in dict.fromkeys([*here.setup_messages, *maker.messages]))]
     for url in dict.fromkeys([*here.fetcher.refused, *maker.refused]):
         problems.append(Problem(Location(stylesheet), f"refused to load {url}",
                                 "only files inside the book folder, its layouts and fonts are read"))
-    rendered = RenderedPdf(pdf, page_map, html, tuple(fonts), tuple(problems), tuple(maker.laid_out),
+    rendered = RenderedPdf(pdf, page_map, html, tuple(fonts), tuple(problems), tuple(dict.fromkeys(maker.laid_out)),
                            maker.laid_out_elsewhere)
     return rendered, back
 
@@ -338,11 +350,17 @@ def _join_next(joiner: Joiner, maker: PartMaker) -> bool:
     return True
 
 
+PAGE_REFERENCE_PASSES = 4
+"""How many times the chapters with page references may be laid out before their numbers settle."""
+
+
 def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]], maker: PartMaker,
-                make_back: Callable[[PageMap], BackMatter]) -> tuple[BackMatter, Run, str]:
-    """Make the parts (see render_book): body, back matter, then start the front matter. Returns
-    the back matter, the front matter's run (see PartMaker.send_run) and the HTML of all parts in
-    printed order."""
+                make_back: Callable[[PageMap], BackMatter],
+                join_next: Callable[[], bool]) -> tuple[BackMatter, Run, str, list[Problem]]:
+    """Make the parts (see render_book): body, back matter, then start the front matter; the parts
+    are joined (`join_next`) while this process waits, once the chapters are settled. Returns the
+    back matter, the front matter's run (see PartMaker.send_run), the HTML of all parts in printed
+    order, and a warning if page references did not settle."""
     floating = frozenset(note_ids(book))
 
     def request(kind: str, part: str, back: BackMatter, pages: Mapping[str, str] = MappingProxyType({}),
@@ -350,16 +368,40 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
         written = print_html(of, language, layouts, fonts, back, part, pages)
         return PartRequest(kind, written.html, written.flows, holds)
 
-    chapters = [request(f"chapter {group[0].number}" if len(group) == 1 else
-                        f"chapters {group[0].number}–{group[-1].number}", "body", BackMatter(),
+    def chapter_requests(pages: Mapping[str, str]) -> list[PartRequest]:
+        return [request(f"chapter {group[0].number}" if len(group) == 1 else
+                        f"chapters {group[0].number}–{group[-1].number}", "body", BackMatter(), pages,
                         of=dataclasses.replace(book, chapters=group),
                         holds=tuple(f"chapter {chapter.number}" for chapter in group))
                 for group in chapters_by_file(book.chapters)]
-    known = chapter_ids(chapters) | {"title-page", "imprint", "contents", "chronology", "bibliography", "index"}
-    known |= bibliography_ids(book.bibliography)
-    body = maker.make_run(chapters, known, first_folio=1)
-    body_html = "".join(chapter.html for chapter in chapters)
-    back = make_back(_page_map(body, 0, _source_order(body_html), floating))
+
+    # A page reference prints the page its target lands on, which only the layout tells: the
+    # chapters are laid out with the numbers of the last build (or a guess), and those whose
+    # numbers came out different are laid out again, until no number changes. Meanwhile nothing
+    # is joined.
+    targets = page_reference_targets(book.chapters)
+    pages = {target: _earlier_label(maker.store, target) for target in sorted(targets)}
+    problems: list[Problem] = []
+    start = maker.mark()
+    if not targets:
+        maker.while_waiting = join_next
+    for attempt in range(1, PAGE_REFERENCE_PASSES + 1):
+        chapters = chapter_requests(pages)
+        known = chapter_ids(chapters) | {"title-page", "imprint", "contents", "chronology", "bibliography", "index"}
+        known |= bibliography_ids(book.bibliography)
+        body = maker.make_run(chapters, known, first_folio=1)
+        body_html = "".join(chapter.html for chapter in chapters)
+        body_map = _page_map(body, 0, _source_order(body_html), floating)
+        found = {target: body_map.label_of(target) if target in body_map.anchor_pages else "?" for target in pages}
+        if found == pages:
+            break
+        if attempt == PAGE_REFERENCE_PASSES:
+            problems.append(_unsettled(book, pages, found))
+            break
+        maker.forget_since(start)
+        pages = found
+    maker.while_waiting = join_next
+    back = make_back(body_map)
     # The chronology, the bibliography and the index are parts of their own (each begins on a
     # right-hand page), laid out side by side; a layout writes each as the "back" part with the
     # others left out, as for a book that has only one of them.
@@ -372,7 +414,28 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
     labels = _page_map([*body, *back_parts], 0, _source_order(body_html + back_html), floating)
     contents_pages = {anchor: labels.labels[index] for anchor, index in labels.anchor_pages.items()}
     front_request = request("front matter", "front", back, contents_pages)
-    return back, maker.send_run([front_request], known), front_request.html + body_html + back_html
+    return back, maker.send_run([front_request], known), front_request.html + body_html + back_html, problems
+
+
+def _earlier_label(store: PartStore | None, anchor: str) -> str:
+    """The page label an element had in the last build, the first guess of a page reference."""
+    folio = store.earlier_folio(anchor) if store is not None else None
+    return str(folio) if folio is not None else "?"
+
+
+def _unsettled(book: Book, used: Mapping[str, str], found: Mapping[str, str]) -> Problem:
+    """The warning for page references whose numbers kept changing the layout (a number that moves
+    its own target to another page, back and forth)."""
+    moving = next(target for target in used if used[target] != found[target])
+    for chapter in book.chapters:
+        for block in (*chapter.blocks, *(child for note in chapter.footnotes for child in note.children)):
+            for reference in page_references(block):
+                if moving in reference.targets:
+                    return Problem(reference.location, f"page reference @{moving}: its page number changes the "
+                                   f"layout so that the number is wrong again (page {used[moving]} or "
+                                   f"{found[moving]}); it may be off by a page", "reword the sentence around it, "
+                                   "or refer to the place from elsewhere")
+    return Problem(Location(book.config.manuscript_dir), f"page reference @{moving} did not settle", "")
 
 
 def _page_map(parts: Sequence[LaidPart | PartLayout], front_matter_end: int, source_order: Mapping[str, int],

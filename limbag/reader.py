@@ -51,6 +51,7 @@ from .model import (
     ListBlock,
     Math,
     NoteRef,
+    PageRef,
     Paragraph,
     Span,
     Strong,
@@ -63,6 +64,7 @@ from .model import (
     chapter_ids,
     iter_blocks,
     map_inline_runs,
+    page_reference_targets,
     plain_text,
 )
 from .pandoc import Parsed, Reading, Source, pandoc_program
@@ -99,6 +101,7 @@ CHAPTER_KEYS = {"title", "bibliography"}
 CROSS_REFERENCE = re.compile(r"(fig|tbl|eq|sec|lst):")
 """The labels pandoc-crossref (and Quarto) refer to with @fig:x: not citations."""
 CROSS_REFERENCE_SET_ASIDE = "limbag-cross-reference"
+PAGE_REFERENCE_SET_ASIDE = "limbag-page-reference"
 CITATION_ID = "_c-"
 """The ids of citations' spans: _c-<chapter>-<n>."""
 
@@ -786,11 +789,23 @@ class _ChapterReader:
         labels = tuple(key.strip().lstrip("@") for key in keys.split(","))
         return CrossRef(labels, bare, self.inlines(words), self.at(self.line_of(keys.split(", ")[0])))
 
+    def page_reference(self, keys: str, bare: bool) -> PageRef:
+        """`[@sec:x]{.page}`: the page the target is printed on, checked once the whole book is
+        read (see _check_page_references) and numbered from the layout's page map."""
+        targets = tuple(key.strip().lstrip("@") for key in keys.split(","))
+        written = f"[{'-' if bare else ''}{'; '.join('@' + target for target in targets)}]{{.page}}"
+        return PageRef(targets, bare, (Text(written),), self.at(self.line_of(keys.split(", ")[0])))
+
     def span(self, content: list[Any]) -> Inline:
         (wanted, classes, pairs), inlines = content
         if CROSS_REFERENCE_SET_ASIDE in classes:  # see _set_aside_cross_references
             attributes = dict(pairs)
             return self.cross_reference(attributes["keys"], attributes.get("bare") == "1", inlines)
+        if PAGE_REFERENCE_SET_ASIDE in classes:
+            attributes = dict(pairs)
+            return self.page_reference(attributes["keys"], attributes.get("bare") == "1")
+        if "page" in classes and not wanted and (reference := _page_reference(inlines)) is not None:
+            return self.page_reference(*reference)
         attributes = dict(pairs)
         children = self.inlines(inlines)
         text = plain_text(children).strip()
@@ -1323,13 +1338,32 @@ def _cross_reference(citations: list[Node]) -> tuple[str, bool] | None:
     return keys, all(citation["citationMode"]["t"] == "SuppressAuthor" for citation in citations)
 
 
+def _page_reference(inlines: list[Node]) -> tuple[str, bool] | None:
+    """A `.page` span made only of citations (`[@sec:x; @fig:y]{.page}`): their keys, and whether
+    it asks for the numbers alone (`[-@sec:x]{.page}`); None for any other span."""
+    citations = [citation for node in inlines if node.get("t") == "Cite" for citation in node["c"][0]]
+    rest = [node for node in inlines if node.get("t") not in ("Cite", "Space", "SoftBreak")
+            and not (node.get("t") == "Str" and node["c"] in (";", ","))]
+    if not citations or rest:
+        return None
+    keys = ", ".join("@" + citation["citationId"] for citation in citations)
+    return keys, all(citation["citationMode"]["t"] == "SuppressAuthor" for citation in citations)
+
+
 def _set_aside_cross_references(node: Any) -> Any:
-    """The tree with each citation made only of cross-references (`@fig:x`) put in a span, so that
-    citeproc, which would take its labels for works it cannot find, leaves it alone."""
+    """The tree with each citation made only of cross-references (`@fig:x`), and each page
+    reference (`[@x]{.page}`), put in a span, so that citeproc, which would take their labels
+    for works it cannot find, leaves them alone."""
     if isinstance(node, list):
         return [_set_aside_cross_references(item) for item in node]
     if not isinstance(node, dict):
         return node
+    if node.get("t") == "Span" and "page" in node["c"][0][1] and not node["c"][0][0]:
+        reference = _page_reference(node["c"][1])
+        if reference is not None:
+            keys, bare = reference
+            return {"t": "Span", "c": [["", [PAGE_REFERENCE_SET_ASIDE], [["keys", keys], ["bare", "1" if bare else "0"]]],
+                                       node["c"][1]]}
     if node.get("t") == "Cite":
         citations, words = node["c"]
         reference = _cross_reference(citations)
@@ -1507,6 +1541,7 @@ def read_book(config: BookConfig, cache_dir: Path, pending: PendingChapters | No
     chapters = _resolve_links(found.chapters, found.problems, found.aliases,
                               frozenset(bibliography_ids(found.bibliography)))
     chapters = _number_cross_references(chapters, load_language(config.language), found.problems)
+    chapters = _check_page_references(chapters, found.problems)
     return Book(config, tuple(chapters), _with_citations(found.bibliography, chapters)), found.problems
 
 
@@ -1578,6 +1613,34 @@ def _number_cross_references(chapters: list[Chapter], language: Language, proble
                 out.append(node)
         return tuple(out)
 
+    return [dataclasses.replace(
+        chapter, blocks=tuple(map_inline_runs(block, change) for block in chapter.blocks),
+        footnotes=tuple(dataclasses.replace(note, children=tuple(map_inline_runs(block, change) for block in note.children))
+                        for note in chapter.footnotes)) for chapter in chapters]
+
+
+def _check_page_references(chapters: list[Chapter], problems: list[Problem]) -> list[Chapter]:
+    """Each page reference to an id no element of the chapters has is a warning, and is shown as
+    written."""
+    known = {element_id for chapter in chapters for element_id in chapter_ids(chapter)}
+
+    def change(run: tuple[Inline, ...]) -> tuple[Inline, ...]:
+        out: list[Inline] = []
+        for node in run:
+            unknown = [target for target in node.targets if target not in known] if isinstance(node, PageRef) else []
+            if isinstance(node, PageRef) and unknown:
+                problems.append(Problem(node.location, f"page reference @{unknown[0]}: no heading, figure, table, "
+                                        "equation or span of the chapters has that id; it is shown as written",
+                                        "give the place an id ({#sec:x}, [words]{#x}) or correct the reference"))
+                out.extend(node.written)
+            elif isinstance(node, CONTAINERS):
+                out.append(dataclasses.replace(node, children=change(node.children)))
+            else:
+                out.append(node)
+        return tuple(out)
+
+    if page_reference_targets(chapters) <= known:
+        return chapters
     return [dataclasses.replace(
         chapter, blocks=tuple(map_inline_runs(block, change) for block in chapter.blocks),
         footnotes=tuple(dataclasses.replace(note, children=tuple(map_inline_runs(block, change) for block in note.children))

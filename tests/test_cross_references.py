@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import zipfile
 
+import pypdf
 import pytest
 
 from limbag.pipeline import build
@@ -72,3 +73,91 @@ def test_a_filipino_book_names_them_in_filipino(make_book, tmp_path):
     text = " ".join(" ".join(pdf_pages_text(result.written[0])).split()).replace("‐ ", "")
     assert "As Larawan 2 shows, and Mga Larawan 1 at 2 agree" in text
     assert "Ekwasyon (1)" in text and "Seksiyon 1.1" in text
+
+
+FILLER = " ".join(["The floods came every year, and every year the town was built again."] * 30)
+
+PAGES_ONE = f"""# Start {{#sec:start}}
+
+The river is described on [@sec:river]{{.page}}, its map on [-@fig:map]{{.page}}, both on
+[@sec:river; @fig:map]{{.page}}.[^note]
+
+[^note]: The spot is on [@spot]{{.page}}.
+
+{FILLER}
+
+{FILLER}
+
+## Middle {{#sec:middle}}
+
+{FILLER} And [this very spot]{{#spot}} is marked. {FILLER}
+
+A place that is not there: [@nowhere]{{.page}}.
+"""
+
+PAGES_TWO = f"""# River {{#sec:river}}
+
+{FILLER}
+
+{FILLER}
+
+![A map](map.png){{#fig:map}}
+
+Back to the start: [@sec:start]{{.page}}; the middle: [-@sec:middle]{{.page}}.
+"""
+
+
+def _printed_pages(pdf) -> dict[str, str]:
+    """Each named place's printed page label, read from the PDF's own destinations."""
+    reader = pypdf.PdfReader(pdf)
+    return {name: reader.page_labels[reader.get_destination_page_number(destination)]
+            for name, destination in reader.named_destinations.items()}
+
+
+def _pages_book(make_book, language: str = "en"):
+    return make_book({"book.yaml": f"title: Pages\nlanguage: {language}\noutputs: [pdf, epub]\n",
+                      "01.md": PAGES_ONE, "02.md": PAGES_TWO, "map.png": png_image()})
+
+
+def test_a_page_reference_prints_the_page_its_place_is_printed_on_in_the_book_and_the_e_book(make_book, tmp_path):
+    result = build(_pages_book(make_book), tmp_path / "out")
+    pdf, epub = result.written
+    page = _printed_pages(pdf)
+    assert page["sec:river"] != page["sec:start"] and page["spot"] not in (page["sec:start"], page["sec:middle"])
+    text = " ".join(" ".join(pdf_pages_text(pdf)).split()).replace("‐ ", "")
+    assert (f"The river is described on p. {page['sec:river']}, its map on {page['fig:map']}, both on "
+            f"pp. {page['sec:river']} and {page['fig:map']}.") in text
+    assert f"The spot is on p. {page['spot']}." in text
+    assert f"Back to the start: p. {page['sec:start']}; the middle: {page['sec:middle']}." in text
+    assert "[@nowhere]{.page}" in text
+    missing = [problem for problem in result.warnings if "@nowhere" in problem.message]
+    assert len(missing) == 1 and missing[0].location.file.name == "01.md" and missing[0].location.line == 16
+    assert len(result.warnings) == 1, result.warnings
+    report = epubcheck(epub)
+    assert (report.fatals, report.errors, report.warnings) == (0, 0, 0), report.output
+    with zipfile.ZipFile(epub) as package:
+        chapter = package.read("EPUB/chapter-01.xhtml").decode()
+        nav = package.read("EPUB/nav.xhtml").decode()
+    assert f'described on p.\xa0<a href="chapter-02.xhtml#sec:river">{page["sec:river"]}</a>' in chapter
+    assert f'The spot is on p.\xa0<a href="chapter-01.xhtml#spot">{page["spot"]}</a>' in chapter
+    assert f">{page['spot']}</a></li>" in nav  # the e-book's page list has the page it names
+
+
+def test_page_references_in_filipino_and_after_an_edit_that_moves_the_pages(make_book, tmp_path):
+    book = _pages_book(make_book, "tl")
+    result = build(book, tmp_path / "out")
+    page = _printed_pages(result.written[0])
+    text = " ".join(" ".join(pdf_pages_text(result.written[0])).split()).replace("‐ ", "")
+    assert f"pahina {page['sec:river']} at {page['fig:map']}" in text
+    # A page more before the river moves it, its map, and every number that names them.
+    chapter = book / "manuscript" / "01.md"
+    chapter.write_text(chapter.read_text().replace("## Middle", f"{FILLER}\n\n" * 6 + "## Middle"))
+    again = build(book, tmp_path / "out")
+    moved = _printed_pages(again.written[0])
+    assert int(moved["sec:river"]) > int(page["sec:river"])
+    text = " ".join(" ".join(pdf_pages_text(again.written[0])).split()).replace("‐ ", "")
+    assert f"pahina {moved['sec:river']} at {moved['fig:map']}" in text
+    assert f"Back to the start: pahina {moved['sec:start']}; the middle: {moved['sec:middle']}." in text
+    clean = build(book, tmp_path / "clean")
+    assert clean.written[0].read_bytes() == again.written[0].read_bytes()
+    assert clean.written[1].read_bytes() == again.written[1].read_bytes()

@@ -46,7 +46,10 @@ TOP_LEVEL_KEYS = (
     "title", "subtitle", "authors", "author", "language", "date", "publisher", "rights",
     "description", "isbn", "identifier", "slug", "chapters", "page", "outputs", "booklet",
     "index", "chronology", "markdown", "bibliography", "csl", "reference-section-title", "nocite",
+    "crossref", "lists",
 )
+CROSSREF_KEYS = ("chapters",)
+LISTS = ("figures", "tables")
 PAGE_KEYS = ("size", "margins", "bleed", "marks")
 BOOKLET_KEYS = ("sheet", "creep")
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
@@ -108,6 +111,11 @@ class BookConfig:
     `commonmark_x` …, with +/- extensions)."""
     citations: CitationSettings | None = None
     """The bibliography and citation style, when the book has a bibliography."""
+    numbers_by_chapter: bool = False
+    """`crossref: {chapters: true}`: figures, tables and equations numbered within each chapter
+    ("Figure 2.3"), not through the book."""
+    lists: tuple[str, ...] = ()
+    """`lists: [figures, tables]`: the lists printed after the contents."""
     key_lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """Line of every key path (`page.size`, `chapters[1]`) in book.yaml, for later messages."""
 
@@ -428,6 +436,38 @@ def _booklet(checker: _Checker, raw: Any) -> BookletSettings:
     return BookletSettings(width, height, creep)
 
 
+def _numbers_by_chapter(checker: _Checker, raw: Any) -> bool:
+    if raw is None:
+        return False
+    if not isinstance(raw, Mapping):
+        checker.error("crossref", f"expected a mapping, got {_describe(raw)}",
+                      "write `crossref:` with `chapters: true` below it")
+        return False
+    checker.unknown_keys(raw, CROSSREF_KEYS, "crossref.")
+    chapters = raw.get("chapters", False)
+    if not isinstance(chapters, bool):
+        checker.error("crossref.chapters", f"expected true or false, got {_describe(chapters)}",
+                      "write `chapters: true` to number figures, tables and equations within each chapter")
+        return False
+    return chapters
+
+
+def _lists(checker: _Checker, raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    raw_list = [raw] if isinstance(raw, str) else raw
+    if not isinstance(raw_list, list):
+        checker.error("lists", f"expected a list, got {_describe(raw)}", "write `lists: [figures, tables]`")
+        return ()
+    lists: list[str] = []
+    for number, name in enumerate(raw_list):
+        if name not in LISTS:
+            checker.error(f"lists[{number}]", f"unknown list {name!r}", f"allowed: {', '.join(LISTS)}")
+        elif name not in lists:
+            lists.append(name)
+    return tuple(sorted(lists, key=LISTS.index))
+
+
 def _authors(checker: _Checker, data: Mapping[str, Any]) -> tuple[str, ...]:
     if "authors" in data and "author" in data:
         checker.warn("author", "both `author` and `authors` are given; `author` is ignored", "keep only `authors`")
@@ -700,6 +740,8 @@ def load_config_partially(book_dir: Path) -> tuple[BookConfig, list[Problem], li
         chronology=_section(checker, data, "chronology"),
         markdown=_markdown(checker, data),
         citations=_citations(checker, data, book_dir / "manuscript"),
+        numbers_by_chapter=_numbers_by_chapter(checker, data.get("crossref")),
+        lists=_lists(checker, data.get("lists")),
         key_lines=MappingProxyType(dict(lines)),
     )
     return config, checker.warnings, checker.errors

@@ -28,7 +28,18 @@ from .fonts import FontFace, families, subset_font
 from .language import Language
 from .layouts import Layouts
 from .markup import MarkupOptions, attr, block_text, blocks_html, css_string, inlines_html
-from .model import Block, Book, Chapter, Figure, Heading, bibliography_ids, chapter_ids, iter_blocks
+from .model import (
+    Block,
+    Book,
+    Chapter,
+    Figure,
+    Heading,
+    bibliography_ids,
+    chapter_ids,
+    iter_blocks,
+    listed,
+    plain_text,
+)
 from .pagemap import PageMap
 from .pdf import BackMatter
 
@@ -107,6 +118,7 @@ def chapter_file(chapter: Chapter) -> str:
 def _locations(book: Book, back: BackMatter) -> dict[str, str]:
     """Which file holds each id."""
     where: dict[str, str] = {"title-page": "title.xhtml", "imprint": "imprint.xhtml", "contents": "nav.xhtml",
+                             "list-of-figures": "nav.xhtml", "list-of-tables": "nav.xhtml",
                              "chronology": "chronology.xhtml", "bibliography": "bibliography.xhtml",
                              "index": "index.xhtml"}
     where.update((element_id, "bibliography.xhtml") for element_id in bibliography_ids(back.bibliography))
@@ -311,8 +323,28 @@ def build_navigation_doc(context: _Context, page_files: list[tuple[str, str]]) -
     if context.back.index is not None:
         landmarks.append({"type": "index", "href": "index.xhtml", "title": ui["index"]})
     pages = [{"label": label, "href": f"{file}#_page-{label}"} for label, file in page_files]
-    data = context.render("nav.xhtml.j2", ui["contents"], toc=toc, landmarks=landmarks, pages=pages)
+    data = context.render("nav.xhtml.j2", ui["contents"], toc=toc, landmarks=landmarks, pages=pages,
+                          lists=_lists(context))
     return PackageFile("nav.xhtml", data, XHTML, properties="nav", in_spine=True)
+
+
+def _lists(context: _Context) -> list[dict[str, object]]:
+    """The lists of figures and tables book.yaml asks for: each entry names the page the print
+    edition has it on, as the printed list does."""
+    language, page_map = context.language, context.page_map
+    lists: list[dict[str, object]] = []
+    for kind in context.config.lists:
+        entries = []
+        for item in listed(context.book, kind):
+            label = f"{language.word(kind[:-1])} {item.number}".strip() if item.number else ""
+            caption = plain_text(item.caption).strip()
+            page = page_map.label_of(item.id) if item.id in page_map.anchor_pages else None
+            text = ". ".join(part for part in (label, caption) if part)
+            entries.append({"href": context.href(item.id),
+                            "text": text + (f", {language.word('page_reference')}\u00a0{page}" if page else "")})
+        lists.append({"id": f"list-of-{kind}", "type": "loi" if kind == "figures" else "lot",
+                      "title": language.word(f"list_of_{kind}"), "entries": entries})
+    return lists
 
 
 def build_stylesheets(context: _Context, faces: Iterable[FontFace]) -> list[PackageFile]:

@@ -83,7 +83,8 @@ class Math:
     tex: str
     display: bool = False
     id: str | None = None
-    number: int = 0
+    number: str = ""
+    """"4", or "2.4" when numbered by chapter; "" for an unnumbered formula."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,14 +200,16 @@ class Table:
     caption: tuple[Inline, ...] = ()
     widths: tuple[float, ...] = ()
     """Each column's share of the text width, when the manuscript gives them (multiline and grid tables)."""
-    number: int = 0
-    """Counted through the book when the table is labelled for cross-references (`{#tbl:x}`), else 0."""
+    number: str = ""
+    """Counted when the table is labelled for cross-references (`{#tbl:x}`): "2" through the book,
+    or "1.2" by chapter; else ""."""
 
 
 @dataclass(frozen=True, slots=True)
 class Figure:
     id: str
-    number: int
+    number: str
+    """"3" through the book, or "2.1" by chapter (see BookConfig.numbers_by_chapter)."""
     image: Path
     """Absolute path, checked to lie inside manuscript/."""
     alt: str
@@ -421,6 +424,14 @@ def page_reference_targets(chapters: Iterable[Chapter]) -> set[str]:
     return {target for chapter in chapters
             for block in (*chapter.blocks, *(child for note in chapter.footnotes for child in note.children))
             for reference in page_references(block) for target in reference.targets}
+
+
+def listed(book: Book, kind: str) -> list[Figure | Table]:
+    """What a list of figures (`kind` "figures") or of tables ("tables") names, in reading order:
+    every figure; the tables that are numbered or have a caption."""
+    return [block for chapter in book.chapters for block in iter_blocks(chapter.blocks)
+            if (kind == "figures" and isinstance(block, Figure))
+            or (kind == "tables" and isinstance(block, Table) and (block.number or block.caption))]
 
 
 def note_ids(book: Book) -> set[str]:

@@ -32,9 +32,11 @@ from .model import (
     Heading,
     bibliography_ids,
     iter_blocks,
+    listed,
     note_ids,
     page_reference_targets,
     page_references,
+    plain_text,
 )
 from .pagemap import PageMap, build_page_map
 from .parts import ELEMENT_ID, PartMaker, PartRequest, PartStore, Run, chapter_ids
@@ -162,6 +164,10 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
         bibliography = {"title": back_matter.bibliography.title or language.word("bibliography"),
                         "entries": [{"id": entry.id, "body": Markup(blocks_html(entry.blocks, options))}
                                     for entry in back_matter.bibliography.entries] if part == "back" else []}
+    lists = [{"kind": kind, "id": f"list-of-{kind}", "title": language.word(f"list_of_{kind}"),
+              "entries": [{"id": item.id, "number": item.number, "caption": plain_text(item.caption).strip()}
+                          for item in listed(book, kind)]}
+             for kind in config.lists] if part == "front" else []
     html = layouts.render(
         "print/book.html.j2",
         book=config,
@@ -173,6 +179,7 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
         chronology=back_matter.chronology,
         bibliography=bibliography,
         index=back_matter.index,
+        lists=lists,
         part=part,
         pages=pages,
     )
@@ -387,7 +394,8 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
         maker.while_waiting = join_next
     for attempt in range(1, PAGE_REFERENCE_PASSES + 1):
         chapters = chapter_requests(pages)
-        known = chapter_ids(chapters) | {"title-page", "imprint", "contents", "chronology", "bibliography", "index"}
+        known = chapter_ids(chapters) | {"title-page", "imprint", "contents", "chronology", "bibliography", "index",
+                                     "list-of-figures", "list-of-tables"}
         known |= bibliography_ids(book.bibliography)
         body = maker.make_run(chapters, known, first_folio=1)
         body_html = "".join(chapter.html for chapter in chapters)

@@ -148,7 +148,7 @@ class _ChapterReader:
     lines: _Lines
     used_ids: set[str]
     counts: dict[str, int]
-    """Figures and equations, numbered through the book."""
+    """Figures, labelled tables and equations counted so far (see next_number)."""
     media: Path | None = None
     chapter_number: int = 0
     problems: list[Problem] = field(default_factory=list)
@@ -168,6 +168,15 @@ class _ChapterReader:
     block_start: int = 0
     cited: _Cited | None = None
     """What citeproc made of the book's citations, when the book has a bibliography."""
+    by_chapter: bool = False
+    """Figures, tables and equations numbered within each chapter ("2.3"), not through the book."""
+
+    def next_number(self, kind: str) -> str:
+        """The number of the next figure, table or equation: "3" through the book, or "2.3" for the
+        third of chapter 2."""
+        key = f"{kind} {self.chapter_number}" if self.by_chapter else kind
+        self.counts[key] = self.counts.get(key, 0) + 1
+        return f"{self.chapter_number}.{self.counts[key]}" if self.by_chapter else str(self.counts[key])
 
     # where -------------------------------------------------------------------------------------
     def at(self, line: int | None) -> Location:
@@ -526,10 +535,9 @@ class _ChapterReader:
         if not alt:
             self.warn(line, f"image {src!r} has neither caption nor alt text",
                       'add a caption ![Caption](…) or {alt="…"} so that every reader knows what it shows')
-        self.counts["figure"] = self.counts.get("figure", 0) + 1
         wanted = wanted or image_id or None
         figure_id = self.claim_id(wanted, True, "fig") if wanted else self.new_id("fig")
-        return Figure(figure_id, self.counts["figure"], image_path, alt, caption, self.at(line))
+        return Figure(figure_id, self.next_number("figure"), image_path, alt, caption, self.at(line))
 
     def image(self, src: str, line: int) -> Path:
         if self.media is not None:
@@ -554,9 +562,7 @@ class _ChapterReader:
             raise ManuscriptError(f"a table of {count:,} rows; at most {MAX_TABLE_ROWS:,} in one table",
                                   self.at(self.line), "split it, or give the data as a file to download")
         table_id = self.claim_id(wanted, True, "tbl") if wanted else self.new_id("tbl")
-        number = 0
-        if CROSS_REFERENCE.match(table_id):  # labelled {#tbl:x}: numbered through the book
-            self.counts["table"] = number = self.counts.get("table", 0) + 1
+        number = self.next_number("table") if CROSS_REFERENCE.match(table_id) else ""  # labelled {#tbl:x}
         return Table(table_id, tuple(head_rows), tuple(body_rows), tuple(foot_rows), caption,
                      widths if any(widths) else (), number)
 
@@ -727,9 +733,8 @@ class _ChapterReader:
             children.pop()
         math = children.pop()
         assert isinstance(math, Math)
-        self.counts["equation"] = self.counts.get("equation", 0) + 1
         equation_id = self.claim_id(label, True, "eq")
-        children.append(dataclasses.replace(math, id=equation_id, number=self.counts["equation"]))
+        children.append(dataclasses.replace(math, id=equation_id, number=self.next_number("equation")))
 
     def raw_html_inline(self, raw: str, stack: list[tuple[str, str, list[Inline]]],
                         out: Callable[[], list[Inline]]) -> None:
@@ -1123,7 +1128,8 @@ def _chapters_of(parsed: Parsed, source: Path, text: str, first_number: int, fol
     blocks: list[Node] = tree.get("blocks", [])
     meta: dict[str, Any] = tree.get("meta", {})
     lines = _Lines(text)
-    base = _ChapterReader(source, folders.manuscript_dir, lines, used_ids, counts, parsed.media, cited=folders.cited)
+    base = _ChapterReader(source, folders.manuscript_dir, lines, used_ids, counts, parsed.media, cited=folders.cited,
+                          by_chapter=folders.by_chapter)
     _metadata_problems(base, meta, folders.book_file, text)
 
     groups: list[tuple[Node | None, list[Node]]] = []
@@ -1298,6 +1304,7 @@ class _Folders:
     citations: CitationSettings | None = None
     language: str = "en"
     cited: _Cited | None = None
+    by_chapter: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -1535,7 +1542,8 @@ def read_book(config: BookConfig, cache_dir: Path, pending: PendingChapters | No
     if pending is None:
         pending = start_reading(config.chapters, cache_dir, config.markdown)
     found = _read_files(pending, 1, _Folders(config.manuscript_dir, config.source, cache_dir, config.markdown,
-                                             config.citations, config.language), used_ids)
+                                             config.citations, config.language,
+                                             by_chapter=config.numbers_by_chapter), used_ids)
     if found.errors:
         raise ManuscriptErrors(found.errors)
     chapters = _resolve_links(found.chapters, found.problems, found.aliases,
@@ -1565,9 +1573,9 @@ def _labels(chapters: list[Chapter]) -> dict[str, tuple[str, str, str]]:
         for block in iter_blocks((*chapter.blocks, *(child for note in chapter.footnotes for child in note.children))):
             map_inline_runs(block, equations, titles=False)
             if isinstance(block, Figure):
-                found[block.id] = ("figure", str(block.number), block.id)
+                found[block.id] = ("figure", block.number, block.id)
             elif isinstance(block, Table) and block.number:
-                found[block.id] = ("table", str(block.number), block.id)
+                found[block.id] = ("table", block.number, block.id)
             elif isinstance(block, Heading) and block.level >= 2:
                 depth = block.level - 1
                 counters = (counters + [0] * depth)[:depth]

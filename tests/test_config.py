@@ -83,6 +83,18 @@ chapters: [missing.md]
     assert "book.yaml:7: chapters[0]: chapter file 'missing.md' not found" in message
 
 
+def test_lists_and_numbering_by_chapter_are_checked(make_book):
+    config, _ = load_config(make_book({"book.yaml": "title: T\nlanguage: en\nlists: [tables, figures]\n"
+                                                    "crossref: {chapters: true}\n", "a.md": CHAPTER}))
+    assert config.lists == ("figures", "tables") and config.numbers_by_chapter
+    with pytest.raises(ConfigError) as raised:
+        load_config(make_book({"book.yaml": "title: T\nlanguage: en\nlists: [figures, maps]\n"
+                                            "crossref:\n  chapters: yes please\n", "a.md": CHAPTER}))
+    message = raised.value.format_message()
+    assert "book.yaml:3: lists[1]: unknown list 'maps' — allowed: figures, tables" in message
+    assert "book.yaml:5: crossref.chapters: expected true or false" in message
+
+
 def test_missing_required_keys(make_book):
     with pytest.raises(ConfigError) as raised:
         load_config(make_book({"book.yaml": "subtitle: only\n", "a.md": CHAPTER}))

@@ -4,6 +4,7 @@ the place, in the PDF and the e-book."""
 
 from __future__ import annotations
 
+import re
 import zipfile
 
 import pypdf
@@ -44,8 +45,8 @@ As @fig:river shows, and [@fig:city; @fig:river] agree, the floods of [-@tbl:flo
 """
 
 
-def _book(make_book, language: str = "en"):
-    return make_book({"book.yaml": f"title: Maps\nlanguage: {language}\noutputs: [pdf, epub]\n",
+def _book(make_book, language: str = "en", settings: str = ""):
+    return make_book({"book.yaml": f"title: Maps\nlanguage: {language}\noutputs: [pdf, epub]\n{settings}",
                       "01.md": CHAPTER_ONE, "02.md": CHAPTER_TWO, "city.png": png_image(), "river.png": png_image()})
 
 
@@ -73,6 +74,28 @@ def test_a_filipino_book_names_them_in_filipino(make_book, tmp_path):
     text = " ".join(" ".join(pdf_pages_text(result.written[0])).split()).replace("‐ ", "")
     assert "As Larawan 2 shows, and Mga Larawan 1 at 2 agree" in text
     assert "Ekwasyon (1)" in text and "Seksiyon 1.1" in text
+
+
+def test_numbered_by_chapter_with_lists_of_figures_and_tables_that_name_their_pages(make_book, tmp_path):
+    book = _book(make_book, settings="crossref: {chapters: true}\nlists: [figures, tables]\n")
+    result = build(book, tmp_path / "out")
+    pdf, epub = result.written
+    page = _printed_pages(pdf)
+    pages = pdf_pages_text(pdf)
+    text = " ".join(" ".join(pages).split()).replace("‐ ", "")
+    assert "As Figure 1.2 shows, and Figures 1.1 and 1.2 agree, the floods of 1.1 follow Equation (1.1)" in text
+    assert "Figure 1.1. The city" in text and "Table 1.1. Floods by year" in text
+    front = [" ".join(words.split()) for words in pages[:6]]
+    figures = next(words for words in front if words.startswith("List of Figures"))
+    assert re.search(rf"1\.1 The city[ .]+{page['fig:city']} 1\.2 The river[ .]+{page['fig:river']}", figures)
+    tables = next(words for words in front if words.startswith("List of Tables"))
+    assert re.search(rf"1\.1 Floods by year[ .]+{page['tbl:floods']}", tables)
+    report = epubcheck(epub)
+    assert (report.fatals, report.errors, report.warnings) == (0, 0, 0), report.output
+    with zipfile.ZipFile(epub) as package:
+        nav = package.read("EPUB/nav.xhtml").decode()
+    assert f'<a href="chapter-01.xhtml#fig:river">Figure 1.2. The river, p.\xa0{page["fig:river"]}</a>' in nav
+    assert 'epub:type="lot"' in nav and f"Table 1.1. Floods by year, p.\xa0{page['tbl:floods']}</a>" in nav
 
 
 FILLER = " ".join(["The floods came every year, and every year the town was built again."] * 30)

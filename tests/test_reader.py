@@ -75,7 +75,7 @@ def test_figures_are_numbered_through_the_book(make_book):
     files = {"images/a.png": png_image(), "02.md": '# Dalawa\n\n![Ikalawa](images/a.png)\n'}
     book, _ = read(make_book, '# Isa\n\n![Una](images/a.png){alt="Isang kahon"}\n', files)
     figures = [block for chapter in book.chapters for block in chapter.blocks]
-    assert [(f.number, f.alt) for f in figures] == [(1, "Isang kahon"), (2, "Ikalawa")]
+    assert [(f.number, f.alt) for f in figures] == [("1", "Isang kahon"), ("2", "Ikalawa")]
 
 
 def test_undefined_and_unused_footnotes_are_warnings_with_lines(make_book):

@@ -7,6 +7,7 @@ page-list, and index and chronology locators that show print page numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import mimetypes
@@ -34,11 +35,11 @@ from .model import (
     Chapter,
     Figure,
     Heading,
+    as_list_entry,
     bibliography_ids,
     chapter_ids,
     iter_blocks,
     listed,
-    plain_text,
 )
 from .pagemap import PageMap
 from .pdf import BackMatter
@@ -325,23 +326,26 @@ def build_navigation_doc(context: _Context, page_files: list[tuple[str, str]]) -
     pages = [{"label": label, "href": f"{file}#_page-{label}"} for label, file in page_files]
     data = context.render("nav.xhtml.j2", ui["contents"], toc=toc, landmarks=landmarks, pages=pages,
                           lists=_lists(context))
-    return PackageFile("nav.xhtml", data, XHTML, properties="nav", in_spine=True)
+    return PackageFile("nav.xhtml", data, XHTML, properties="nav mathml" if b"<math " in data else "nav",
+                       in_spine=True)
 
 
 def _lists(context: _Context) -> list[dict[str, object]]:
     """The lists of figures and tables book.yaml asks for: each entry names the page the print
     edition has it on, as the printed list does."""
     language, page_map = context.language, context.page_map
+    options = dataclasses.replace(_markup_options(context, None), before_id=lambda element_id: "")
     lists: list[dict[str, object]] = []
     for kind in context.config.lists:
         entries = []
         for item in listed(context.book, kind):
-            label = f"{language.word(kind[:-1])} {item.number}".strip() if item.number else ""
-            caption = plain_text(item.caption).strip()
+            label = attr(f"{language.word(kind[:-1])} {item.number}") if item.number else ""
+            caption = inlines_html(as_list_entry(item.caption), options).strip()
             page = page_map.label_of(item.id) if item.id in page_map.anchor_pages else None
             text = ". ".join(part for part in (label, caption) if part)
-            entries.append({"href": context.href(item.id),
-                            "text": text + (f", {language.word('page_reference')}\u00a0{page}" if page else "")})
+            if page:
+                text += f" ({attr(language.word('page_reference'))}\u00a0{attr(page)})"
+            entries.append({"href": context.href(item.id), "text": Markup(text)})
         lists.append({"id": f"list-of-{kind}", "type": "loi" if kind == "figures" else "lot",
                       "title": language.word(f"list_of_{kind}"), "entries": entries})
     return lists

@@ -434,6 +434,24 @@ def listed(book: Book, kind: str) -> list[Figure | Table]:
             or (kind == "tables" and isinstance(block, Table) and (block.number or block.caption))]
 
 
+def as_list_entry(caption: tuple[Inline, ...]) -> tuple[Inline, ...]:
+    """A caption as a list of figures or tables shows it, inside the link to its figure: without
+    its notes, links, page references and ids (which stay the caption's own)."""
+    out: list[Inline] = []
+    for node in caption:
+        if isinstance(node, Link):
+            out.append(Span(as_list_entry(node.children)))
+        elif isinstance(node, Span):
+            out.append(Span(as_list_entry(node.children), None, node.classes))
+        elif isinstance(node, Math):
+            out.append(dataclasses.replace(node, id=None))
+        elif isinstance(node, CONTAINERS):
+            out.append(dataclasses.replace(node, children=as_list_entry(node.children)))
+        elif not isinstance(node, (NoteRef, PageRef)):
+            out.append(node)
+    return tuple(out)
+
+
 def note_ids(book: Book) -> set[str]:
     """The footnotes' ids and every id inside them."""
     ids: set[str] = set()

@@ -30,13 +30,13 @@ from .model import (
     Chapter,
     Figure,
     Heading,
+    as_list_entry,
     bibliography_ids,
     iter_blocks,
     listed,
     note_ids,
     page_reference_targets,
     page_references,
-    plain_text,
 )
 from .pagemap import PageMap, build_page_map
 from .parts import ELEMENT_ID, PartMaker, PartRequest, PartStore, Run, chapter_ids
@@ -164,8 +164,10 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
         bibliography = {"title": back_matter.bibliography.title or language.word("bibliography"),
                         "entries": [{"id": entry.id, "body": Markup(blocks_html(entry.blocks, options))}
                                     for entry in back_matter.bibliography.entries] if part == "back" else []}
+    options = MarkupOptions(language=language, notes={}, image_url=lambda path: "", notes_inline=True)
     lists = [{"kind": kind, "id": f"list-of-{kind}", "title": language.word(f"list_of_{kind}"),
-              "entries": [{"id": item.id, "number": item.number, "caption": plain_text(item.caption).strip()}
+              "entries": [{"id": item.id, "number": item.number,
+                           "caption": Markup(inlines_html(as_list_entry(item.caption), options))}
                           for item in listed(book, kind)]}
              for kind in config.lists] if part == "front" else []
     html = layouts.render(

@@ -4,18 +4,24 @@ and lists the works cited in a bibliography before the index, in the PDF and the
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 import zipfile
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
+import limbag
 from limbag.errors import LimbagError
 from limbag.markup import block_text
+from limbag.pandoc import pandoc_program
 from limbag.pipeline import build
 
-from .conftest import pdf_pages_text, run_command
-from .validators import epubcheck
+from .conftest import assert_footnotes_on_their_call_pages, pdf_pages_text, run_command
+from .validators import ace_violations, epubcheck
 
 pytestmark = pytest.mark.build
 
@@ -236,3 +242,52 @@ def test_a_damaged_citation_cache_is_formatted_again(make_book, tmp_path):
     chapter.write_text(chapter.read_text().replace("surprised the West", "surprised everyone"))  # no citation changed
     again = build(book, out, ("pdf",))
     assert "“A Chance for Peace?" in _text(again.written[0])
+
+
+REAL_BOOK = Path(__file__).parent / "fixtures" / "rlhf-book"
+"""Two chapters of a textbook written for Pandoc, pandoc-crossref and citeproc, with its 412-entry
+bibliography (see its SOURCE.md)."""
+CHAPTERS = ("02-related-works.md", "03-training-overview.md")
+
+
+def _citeprocs_own_bibliography(manuscript: Path, style: str) -> list[str]:
+    """The works Pandoc's citeproc, run on its own over the same chapters, lists, in its order: the
+    reference the book's bibliography is checked against."""
+    done = subprocess.run([str(pandoc_program()), "--citeproc", "--bibliography", "bib.bib",
+                           "--csl", str(Path(limbag.__file__).parent / "csl" / f"{style}.csl"),
+                           "-f", "markdown", "-t", "json", *CHAPTERS],
+                          cwd=manuscript, capture_output=True, text=True, timeout=300, check=True)
+    blocks = json.loads(done.stdout)["blocks"]
+    refs = next(block for block in blocks if block["t"] == "Div" and block["c"][0][0] == "refs")
+    return [entry["c"][0][0] for entry in refs["c"][1]]
+
+
+@pytest.mark.parametrize("style", ["chicago-notes-bibliography", "chicago-author-date"])
+def test_a_real_textbook_with_a_412_entry_bibliography(style, tmp_path):
+    book = tmp_path / "rlhf"
+    shutil.copytree(REAL_BOOK, book / "manuscript", ignore=shutil.ignore_patterns("LICENSE", "SOURCE.md"))
+    (book / "manuscript" / "book.yaml").write_text(
+        f"title: Reinforcement Learning from Human Feedback\nlanguage: en\nchapters: [{', '.join(CHAPTERS)}]\n"
+        f"outputs: [pdf, epub]\nbibliography: bib.bib\ncsl: {style}\nlists: [figures, tables]\n", encoding="utf-8")
+    result = build(book, tmp_path / "out")
+    pdf, epub = result.written
+    # Every citation and cross-reference resolved: nothing is left as written, nothing warned of but
+    # the chapters' metadata for the author's web site.
+    assert [problem for problem in result.warnings if "metadata key" not in problem.message] == []
+    text = " ".join(pdf_pages_text(pdf))
+    assert not re.search(r"@(fig|tbl|eq|sec):|\[@|@[a-z]+\d{4}|\?\?\?", text)
+    # The bibliography holds exactly the works cited, in the style's order, as citeproc alone lists them.
+    expected = _citeprocs_own_bibliography(book / "manuscript", style)
+    assert len(expected) > 40
+    with zipfile.ZipFile(epub) as package:
+        listed = re.findall(r'<li class="bib-entry" id="(ref-[^"]+)"',
+                            package.read("EPUB/bibliography.xhtml").decode())
+    assert listed == expected
+    assert {name for name in PdfReader(pdf).named_destinations if name.startswith("ref-")} == set(expected)
+    if style == "chicago-notes-bibliography":  # the sources stand in footnotes at the foot of the page
+        assert assert_footnotes_on_their_call_pages(result, pdf) > 40
+    else:
+        assert "(Christiano et al. 2017)" in " ".join(text.split())
+    report = epubcheck(epub)
+    assert (report.fatals, report.errors, report.warnings) == (0, 0, 0), report.output
+    assert ace_violations(epub, tmp_path / "ace") == []

@@ -94,8 +94,8 @@ def test_numbered_by_chapter_with_lists_of_figures_and_tables_that_name_their_pa
     assert (report.fatals, report.errors, report.warnings) == (0, 0, 0), report.output
     with zipfile.ZipFile(epub) as package:
         nav = package.read("EPUB/nav.xhtml").decode()
-    assert f'<a href="chapter-01.xhtml#fig:river">Figure 1.2. The river, p.\xa0{page["fig:river"]}</a>' in nav
-    assert 'epub:type="lot"' in nav and f"Table 1.1. Floods by year, p.\xa0{page['tbl:floods']}</a>" in nav
+    assert f'<a href="chapter-01.xhtml#fig:river">Figure 1.2. The river (p.\xa0{page["fig:river"]})</a>' in nav
+    assert 'epub:type="lot"' in nav and f"Table 1.1. Floods by year (p.\xa0{page['tbl:floods']})</a>" in nav
 
 
 FILLER = " ".join(["The floods came every year, and every year the town was built again."] * 30)

@@ -10,6 +10,7 @@ import zipfile
 import pypdf
 import pytest
 
+import limbag.pdf
 from limbag.pipeline import build
 
 from .conftest import pdf_pages_text, png_image
@@ -137,8 +138,8 @@ def _printed_pages(pdf) -> dict[str, str]:
             for name, destination in reader.named_destinations.items()}
 
 
-def _pages_book(make_book, language: str = "en"):
-    return make_book({"book.yaml": f"title: Pages\nlanguage: {language}\noutputs: [pdf, epub]\n",
+def _pages_book(make_book, language: str = "en", settings: str = ""):
+    return make_book({"book.yaml": f"title: Pages\nlanguage: {language}\noutputs: [pdf, epub]\n{settings}",
                       "01.md": PAGES_ONE, "02.md": PAGES_TWO, "map.png": png_image()})
 
 
@@ -167,11 +168,14 @@ def test_a_page_reference_prints_the_page_its_place_is_printed_on_in_the_book_an
 
 
 def test_page_references_in_filipino_and_after_an_edit_that_moves_the_pages(make_book, tmp_path):
-    book = _pages_book(make_book, "tl")
+    book = _pages_book(make_book, "tl", "lists: [figures]\n")
     result = build(book, tmp_path / "out")
     page = _printed_pages(result.written[0])
     text = " ".join(" ".join(pdf_pages_text(result.written[0])).split()).replace("‐ ", "")
     assert f"pahina {page['sec:river']} at {page['fig:map']}" in text
+    assert re.search(rf"Talaan ng mga Larawan 1 A map[ .]+{page['fig:map']}\b", text)
+    with zipfile.ZipFile(result.written[1]) as package:
+        assert f"Larawan 1. A map (pahina\xa0{page['fig:map']})" in package.read("EPUB/nav.xhtml").decode()
     # A page more before the river moves it, its map, and every number that names them.
     chapter = book / "manuscript" / "01.md"
     chapter.write_text(chapter.read_text().replace("## Middle", f"{FILLER}\n\n" * 6 + "## Middle"))
@@ -184,3 +188,11 @@ def test_page_references_in_filipino_and_after_an_edit_that_moves_the_pages(make
     clean = build(book, tmp_path / "clean")
     assert clean.written[0].read_bytes() == again.written[0].read_bytes()
     assert clean.written[1].read_bytes() == again.written[1].read_bytes()
+
+
+def test_page_numbers_that_do_not_settle_are_a_located_warning(make_book, tmp_path, monkeypatch):
+    monkeypatch.setattr(limbag.pdf, "PAGE_REFERENCE_PASSES", 1)  # a first build's guesses are kept
+    result = build(_pages_book(make_book), tmp_path / "out")
+    unsettled = [problem for problem in result.warnings if "changes the layout" in problem.message]
+    assert len(unsettled) == 1 and unsettled[0].location.file.name in ("01.md", "02.md")
+    assert unsettled[0].location.line is not None

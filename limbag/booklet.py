@@ -109,6 +109,7 @@ def impose(pdf: bytes, settings: BookletSettings, title: str | None = None) -> b
             booklet.docinfo["/Title"] = title
             booklet.docinfo["/Creator"] = "Limbag"
         output = io.BytesIO()
-        booklet.save(output, deterministic_id=True, compress_streams=True,
+        # The pages carry the book's features (transparency, …): the booklet says the book's version.
+        booklet.save(output, deterministic_id=True, compress_streams=True, min_version=source.pdf_version,
                      object_stream_mode=pikepdf.ObjectStreamMode.generate)
         return output.getvalue()

@@ -50,7 +50,9 @@ TOP_LEVEL_KEYS = (
 )
 CROSSREF_KEYS = ("chapters",)
 LISTS = ("figures", "tables")
-PAGE_KEYS = ("size", "margins", "bleed", "marks")
+PAGE_KEYS = ("size", "margins", "bleed", "marks", "colour", "condition")
+PRINTING_CONDITIONS = ("swop",)
+"""The printing conditions Limbag knows by name (see press.py); else a CMYK .icc file in manuscript/."""
 BOOKLET_KEYS = ("sheet", "creep")
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 LENGTH = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(mm|cm|in|pt|pc)\s*$")
@@ -66,6 +68,11 @@ class PageSettings:
     """A CSS margin shorthand such as `20mm 18mm 22mm`; the layout's default when unset."""
     bleed_mm: float = 0.0
     marks: tuple[str, ...] = ()
+    colour: str | Path = "swop"
+    """The press PDF's printing condition: a name Limbag knows (see press.py), or a CMYK printer
+    profile (.icc) in manuscript/."""
+    condition: str | None = None
+    """With a profile of the book's: the registered name of its printing condition (`FOGRA39`)."""
 
     @property
     def css_size(self) -> str:
@@ -384,7 +391,7 @@ def _size_mm(checker: _Checker, key_path: str, value: Any, allowed: tuple[str, .
     return None
 
 
-def _page(checker: _Checker, raw: Any) -> PageSettings:
+def _page(checker: _Checker, raw: Any, manuscript: Path) -> PageSettings:
     if raw is None:
         return PageSettings(*PAPER_SIZES_MM["a5"])
     if not isinstance(raw, Mapping):
@@ -414,7 +421,18 @@ def _page(checker: _Checker, raw: Any) -> PageSettings:
                 checker.error(f"page.marks[{number}]", f"unknown mark {mark!r}", f"use any of {', '.join(MARKS)}")
             else:
                 marks.append(mark)
-    return PageSettings(width, height, margins, bleed, tuple(marks))
+    colour: str | Path = "swop"
+    colour_raw = raw.get("colour", "swop")
+    if isinstance(colour_raw, str) and colour_raw.strip().lower() in PRINTING_CONDITIONS:
+        colour = colour_raw.strip().lower()
+    elif isinstance(colour_raw, str) and colour_raw.strip().lower().endswith((".icc", ".icm")):
+        colour = _book_file(checker, "page.colour", colour_raw, manuscript, (".icc", ".icm"), "a CMYK printer profile") \
+            or "swop"
+    else:
+        checker.error("page.colour", f"unknown printing condition {colour_raw!r}",
+                      f"use {', '.join(PRINTING_CONDITIONS)}, or a CMYK printer profile (.icc) in manuscript/")
+    condition = checker.text(raw, "condition", "page.")
+    return PageSettings(width, height, margins, bleed, tuple(marks), colour, condition)
 
 
 def _booklet(checker: _Checker, raw: Any) -> BookletSettings:
@@ -733,7 +751,7 @@ def load_config_partially(book_dir: Path) -> tuple[BookConfig, list[Problem], li
         identifier=identifier,
         slug=slug,
         chapters=_chapters(checker, data, book_dir / "manuscript"),
-        page=_page(checker, data.get("page")),
+        page=_page(checker, data.get("page"), book_dir / "manuscript"),
         outputs=_outputs(checker, data),
         booklet=_booklet(checker, data.get("booklet")),
         index=_section(checker, data, "index"),

@@ -193,10 +193,10 @@ MARKS_SLUG_MM = 9.0
 
 
 def press_css(page: PageSettings) -> str:
-    """Bleed and printer's marks: the CSS bleed reaches past the real one to leave room for marks."""
-    marks = " ".join(page.marks) or "none"
+    """Bleed, reaching past the real one to leave room for the printer's marks, which press.py
+    draws (in the Registration colour, which the engine has not)."""
     slug = MARKS_SLUG_MM if page.marks else 0.0
-    return f"@page {{ bleed: {page.bleed_mm + slug:.2f}mm; marks: {marks}; }}\n"
+    return f"@page {{ bleed: {page.bleed_mm + slug:.2f}mm; marks: none; }}\n"
 
 
 def _title_string_css(title: str) -> str:

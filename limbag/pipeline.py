@@ -326,6 +326,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     from .epub import WrittenEpub, book_characters, epub_faces, subset_fonts, write_epub
     from .fonts import find_fonts
     from .pdf import engine_settings
+    from .press import make_press_ready, picture_problems, printing_condition
     from .processes import process_pool
     from .typeset import RemoteLane
 
@@ -342,6 +343,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
             prepared = prepare(book_dir, loaded=loaded, cache_dir=target / CACHE_FOLDER, pending=pending)
         config = prepared.config
         requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
+        condition = printing_condition(config.page, config.location("page.colour")) if "press" in requested else None
         count = _StepCounter(steps, _steps_of(prepared, requested))
         parts = PartCache(target / CACHE_FOLDER)
         environment = layout_environment(inputs)
@@ -368,7 +370,8 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
                                      prepared.language, store=parts, environment=environment, others=others,
                                      on_part=lambda kind: count(_laid_out(kind)), joiner=joining,
                                      while_joining=while_joining)
-        warnings = (*prepared.warnings, *font_problems, *rendered.problems)
+        warnings = (*prepared.warnings, *font_problems, *rendered.problems,
+                    *picture_problems(rendered.pdf, prepared.book, press="press" in requested))
         if strict and warnings:
             raise StrictModeError(list(warnings))
 
@@ -380,9 +383,11 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
             booklet = booklets[0] if booklets else lambda: impose(rendered.pdf, config.booklet, config.title)
         if "press" in requested:
             with _stage(progress, lambda: "laid out the press PDF"):
-                outputs["press"] = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
-                                           prepared.language, press=True, store=parts, environment=environment,
-                                           others=others, joiner=joining)[0].pdf
+                laid = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
+                               prepared.language, press=True, store=parts, environment=environment,
+                               others=others, joiner=joining)[0].pdf
+                assert condition is not None
+                outputs["press"] = make_press_ready(laid, condition, config.page)
             count("laid out the press PDF")
         for epub in epubs:
             warnings = (*warnings, *epub.problems)

@@ -67,6 +67,7 @@ def test_the_booklet_prints_in_order_on_a4_and_letter(make_book, sheet, size_mm,
         for half, index in (("left", side.left), ("right", side.right)):
             printed = " ".join(words(half_text(booklet, number, half)))
             assert printed == (source[index] if index is not None else ""), (number, half)
+    assert reader.pdf_header == PdfReader(pdf).pdf_header  # the version of the features its pages use
     content = reader.pages[0].get_contents().get_data().decode()
     scales = [float(s) for s in re.findall(r"q ([\d.]+) 0 0 [\d.]+ [-\d.]+ [-\d.]+ cm", content)]
     assert scales and all(abs(s - page_scale) < 0.002 for s in scales)

@@ -95,6 +95,17 @@ def test_lists_and_numbering_by_chapter_are_checked(make_book):
     assert "book.yaml:5: crossref.chapters: expected true or false" in message
 
 
+def test_the_printing_condition_is_a_known_name_or_a_profile_in_the_book(make_book):
+    config, _ = load_config(make_book({"book.yaml": "title: T\nlanguage: en\n", "a.md": CHAPTER}))
+    assert config.page.colour == "swop"
+    with pytest.raises(ConfigError) as raised:
+        load_config(make_book({"book.yaml": "title: T\nlanguage: en\npage:\n  colour: glossy\n", "a.md": CHAPTER}))
+    assert "book.yaml:4: page.colour: unknown printing condition 'glossy'" in raised.value.format_message()
+    with pytest.raises(ConfigError) as raised:
+        load_config(make_book({"book.yaml": "title: T\nlanguage: en\npage: {colour: gone.icc}\n", "a.md": CHAPTER}))
+    assert "page.colour: file 'gone.icc' not found" in raised.value.format_message()
+
+
 def test_missing_required_keys(make_book):
     with pytest.raises(ConfigError) as raised:
         load_config(make_book({"book.yaml": "subtitle: only\n", "a.md": CHAPTER}))

@@ -476,7 +476,7 @@ def _block_ids(nodes: tuple[Block, ...]) -> set[str]:
 
     def inlines(nodes: tuple[Inline, ...]) -> None:
         for node in nodes:
-            if isinstance(node, (Span, Math)) and node.id:
+            if isinstance(node, (Span, Math, NoteRef)) and node.id:  # a note's call may begin a page
                 ids.add(node.id)
             if isinstance(node, CONTAINERS):
                 inlines(node.children)

@@ -80,7 +80,9 @@ def english_pdf(tmp_path_factory) -> tuple[Path, object]:
 
 def test_pdf_has_the_book_page_size_and_metadata(english_pdf):
     path, result = english_pdf
-    assert result.warnings == ()
+    # The only warning: the chart, 300 pixels wide, prints at 96 ppi.
+    assert [problem.location.file.name for problem in result.warnings] == ["01-first.md"]
+    assert "'chart.png' (300×150 pixels) prints at 96 ppi" in result.warnings[0].message
     reader = PdfReader(path)
     box = reader.pages[0].mediabox
     assert (round(float(box.width) / 72 * 25.4, 1), round(float(box.height) / 72 * 25.4, 1)) == (139.7, 215.9)

@@ -176,7 +176,8 @@ class BookJoiner:
         for index in range(0, len(nums), 2):
             value: Any = nums[index + 1]
             if isinstance(value, pikepdf.Array):  # a page's marked content: its elements, by MCID
-                value = Array([self.document if element.objgen == their_document else element for element in value])
+                value = Array([self.document if element is not None and element.objgen == their_document else element
+                               for element in value])  # (null: an MCID made an artifact)
             elif value.objgen == their_document:
                 value = self.document
             self.numbers.extend([int(nums[index]) + offset, value])

@@ -35,6 +35,7 @@ from .hyphenation import register as register_hyphenation
 from .markup import FlowText
 from .pagemap import place_marks
 from .processes import become_child, start_with_pipe
+from .tags import install as install_tagging
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ class Typesetter:
     def __init__(self, settings: EngineSettings) -> None:
         register_hyphenation()
         draw_svg_once()
+        install_tagging()
         self.settings = settings
         self.fetcher = BookFetcher(settings.fetch_roots)
         self.font_config = FontConfiguration()

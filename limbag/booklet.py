@@ -28,12 +28,10 @@ class Side:
 
 
 def padded_order(page_count: int) -> list[int | None]:
-    """The book's pages padded to a multiple of four, the blanks placed before the back cover."""
-    pages: list[int | None] = list(range(page_count))
-    blanks = (-page_count) % 4
-    if page_count > 1:
-        return pages[:-1] + [None] * blanks + pages[-1:]
-    return pages + [None] * blanks
+    """The book's pages padded to a multiple of four with blank pages after the last one: the book
+    reads straight through, and the outside back page stays blank (a book's last page is its
+    text's, not a cover)."""
+    return [*range(page_count), *[None] * ((-page_count) % 4)]
 
 
 def booklet_order(page_count: int) -> list[Side]:

@@ -15,10 +15,13 @@ from limbag.pipeline import build
 from .conftest import pdf_pages_text, words
 
 
-def test_pages_pad_to_a_multiple_of_four_with_blanks_before_the_back_cover():
+def test_a_handout_reads_straight_through_with_the_blank_pages_at_the_end():
     assert padded_order(8) == list(range(8))
-    assert padded_order(13) == [*range(12), None, None, None, 12]
     assert padded_order(1) == [0, None, None, None]
+    for count in (13, 14, 15, 16):
+        padded = padded_order(count)
+        assert len(padded) == 16 and padded[:count] == list(range(count))  # no blank between pages of text
+        assert padded[count:] == [None] * (16 - count)  # the outside back page is blank, not the last page
 
 
 def test_sheets_carry_the_saddle_stitch_order():

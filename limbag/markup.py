@@ -208,11 +208,13 @@ def inline_html(node: Inline, options: MarkupOptions, words: _WordCounter | None
     if isinstance(node, Span):
         id_attr = f' id="{attr(node.id)}"' if node.id else ""
         class_attr = f' class="{attr(" ".join(node.classes))}"' if node.classes else ""
-        if node.id and not node.classes and words and words.mark(node.id):
+        lang_attr = _lang_attributes(node.lang)
+        if node.id and not node.classes and not node.lang and words and words.mark(node.id):
             return inlines_html(node.children, options, words)
         inner = inlines_html(node.children, options, words)
         before = options.before_id(node.id) if node.id else ""
-        return f"{before}<span{id_attr}{class_attr}>{inner}</span>" if id_attr or class_attr else inner
+        return (f"{before}<span{id_attr}{class_attr}{lang_attr}>{inner}</span>" if id_attr or class_attr or lang_attr
+                else inner)
     if isinstance(node, NoteRef):
         return note_ref_html(node, options, words)
     if isinstance(node, Styled):
@@ -377,7 +379,13 @@ def _division_html(block: Division, options: MarkupOptions) -> str:
         title = escape(options.language.word(block.kind), quote=False)
     heading = f'<p class="box-title">{title}</p>\n' if title else ""
     role = ' role="note"' if block.kind and block.kind != "details" else ""
-    return f'<div id="{attr(block.id)}"{class_attr}{role}>\n{heading}{blocks_html(block.children, options)}\n</div>'
+    return (f'<div id="{attr(block.id)}"{class_attr}{role}{_lang_attributes(block.lang)}>\n{heading}'
+            f'{blocks_html(block.children, options)}\n</div>')
+
+
+def _lang_attributes(lang: str | None) -> str:
+    """The language of a span or div, for HTML (`lang`: print's hyphenation) and XHTML (`xml:lang`)."""
+    return f' lang="{attr(lang)}" xml:lang="{attr(lang)}"' if lang else ""
 
 
 def code_html(block: CodeBlock) -> str:

@@ -55,6 +55,8 @@ class Span:
     children: tuple[Inline, ...]
     id: str | None = None
     classes: tuple[str, ...] = ()
+    lang: str | None = None
+    """`[background]{lang=en}`: the language of its words (hyphenation, quotes, screen readers)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +174,8 @@ class Division:
     title: tuple[Inline, ...] = ()
     """The box's own title, or the summary of a `<details>`; an admonition without one is headed
     by its kind's word in the book's language."""
+    lang: str | None = None
+    """`::: {lang=en}`: the language of what it holds."""
 
 
 @dataclass(frozen=True, slots=True)

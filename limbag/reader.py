@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .citations import BIBLIOGRAPHY_SUFFIXES, DEFAULT_STYLE, CitationSettings, bundled_style, cite, holds
-from .config import BookConfig, slugify
+from .config import LANGUAGE_TAG, BookConfig, slugify
 from .dates import DateError, parse_date_value
 from .errors import Location, ManuscriptError, ManuscriptErrors, Problem
 from .images import ImageRefused, check_image
@@ -368,7 +368,8 @@ class _ChapterReader:
             title = self.inlines(children[0]["c"][2])
             children = children[1:]
         division_id = self.claim_id(wanted, True) if wanted else self.new_id("d")
-        return Division(division_id, self.blocks(children), tuple(classes), kind, title)
+        lang = self.language_of(attributes, self.line_of(attributes.get("lang", "")))
+        return Division(division_id, self.blocks(children), tuple(classes), kind, title, lang)
 
     def raw_block(self, content: list[Any]) -> list[Block]:
         (raw_format, text) = content
@@ -843,7 +844,18 @@ class _ChapterReader:
                            "write YYYY, YYYY-MM, YYYY-MM-DD or a range such as 1954-01/1954-02")
         if "mark" in classes:
             return Styled("mark", children)
-        return Span(children, span_id, tuple(classes))
+        return Span(children, span_id, tuple(classes), self.language_of(attributes, line))
+
+    def language_of(self, attributes: dict[str, str], line: int | None) -> str | None:
+        """A span's or div's `lang=`: a BCP 47 tag, or a warning and the book's language."""
+        lang = attributes.get("lang", "").strip()
+        if not lang:
+            return None
+        if not LANGUAGE_TAG.fullmatch(lang):
+            self.warn(line, f"lang={lang!r} is not a language tag; the text keeps the book's language",
+                      "write a BCP 47 tag such as en, es, de or en-US")
+            return None
+        return lang
 
     def note_ref(self, content: list[Node]) -> NoteRef:
         key = json.dumps(content, sort_keys=True)

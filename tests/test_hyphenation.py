@@ -70,3 +70,49 @@ def _is_syllable_break(head: str, tail: str) -> bool:
         total += len(syllable)
         offsets.add(total)
     return len(head) in offsets
+
+
+ENGLISH = " ".join(["The unprecedented negotiations characterised international relationships "
+                    "throughout the extraordinary conferences."] * 12)
+
+
+@pytest.mark.build
+def test_words_marked_in_another_language_follow_its_rules_in_both_outputs(make_book, tmp_path):
+    """A Tagalog book quoting English: `::: {lang=en}` and `[background]{lang=en}` are English for
+    hyphenation in print, for the e-book's reading systems and for the PDF's screen readers."""
+    import zipfile
+
+    from limbag.pipeline import build
+
+    from .conftest import pdf_pages_text
+    from .structure import structure_tree
+    from .validators import epubcheck
+
+    book = make_book({"book.yaml": "title: Mga Wika sa Aklat\nlanguage: tl\noutputs: [pdf, epub]\npage: {size: A6}\n",
+                      "01.md": f"# Dalawang Wika\n\nAng [background]{{lang=en}} ng usapin.\n\n"
+                               f"::: {{lang=en}}\n{ENGLISH}\n:::\n\nMay [mali]{{lang=\"1 2\"}} din.\n"})
+    result = build(book, tmp_path / "out")
+    pdf, epub = result.written
+    assert '<span lang="en" xml:lang="en">background</span>' in result.rendered.html
+    with zipfile.ZipFile(epub) as package:
+        chapter = package.read("EPUB/chapter-01.xhtml").decode()
+    assert '<span lang="en" xml:lang="en">background</span>' in chapter and '<div id="' in chapter
+    assert 'lang="en" xml:lang="en">' in chapter.split("<div", 1)[1]
+    report = epubcheck(epub)
+    assert (report.fatals, report.errors, report.warnings) == (0, 0, 0), report.output
+    tree = structure_tree(pdf)[0]
+    assert [span.text for span in tree.all("Span") if span.attributes.get("Lang") == "en"] == ["background"]
+    assert any(div.attributes.get("Lang") == "en" for div in tree.all("Div"))
+    # Every English word broken at a line's end is broken where English patterns allow.
+    english = pyphen.Pyphen(lang="en_US")
+    lines = "\n".join(pdf_pages_text(pdf)).split("\n")
+    breaks = 0
+    for number, line in enumerate(lines):
+        if line.rstrip().endswith("‐") and number + 1 < len(lines):
+            head, tail = line.rstrip()[:-1].split()[-1], lines[number + 1].split()[0].rstrip(".,")
+            if (head + tail).lower() in ENGLISH.lower():
+                breaks += 1
+                assert len(head) in english.positions((head + tail).lower()), (head, tail)
+    assert breaks >= 2
+    bad = [problem for problem in result.warnings if "lang='1 2'" in problem.message]
+    assert len(bad) == 1 and bad[0].location.line == 9

@@ -116,3 +116,52 @@ def test_words_marked_in_another_language_follow_its_rules_in_both_outputs(make_
     assert breaks >= 2
     bad = [problem for problem in result.warnings if "lang='1 2'" in problem.message]
     assert len(bad) == 1 and bad[0].location.line == 9
+
+
+def test_english_words_and_names_in_filipino_text_are_not_broken_by_tagalog_patterns():
+    from limbag.hyphenation import sources, tagalog_shaped
+
+    register()
+    tagalog = pyphen.Pyphen(lang="tl")
+    filipino_lists = [path for path in sources() if path.stem in ("words-common", "words-loan")]
+    for path in filipino_lists:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.startswith("#"):
+                # (names keep their own spelling, Parañaque; they are not hyphenated anyway)
+                assert all(tagalog_shaped(word) for word in line.split() if not word[0].isupper()), line
+    for word in ("background", "request", "treaty", "society", "co-founder", "throughout", "negotiations"):
+        assert not tagalog_shaped(word) and tagalog.inserted(word) == word
+    for word in ("Eisenhower", "Czechoslovakia", "Pagkakaibigan"):  # names, and a sentence's first word
+        assert tagalog.inserted(word) == word
+    assert tagalog.inserted("maghugas") == "mag-hu-gas" and tagalog.inserted("pagkakaibigan") != "pagkakaibigan"
+    assert pyphen.Pyphen(lang="en_US").inserted("background") == "back-ground"  # English is English
+
+
+@pytest.mark.build
+def test_the_sample_book_has_no_wrong_break_and_code_is_never_hyphenated(make_book, tmp_path):
+    import re
+
+    from limbag.hyphenation import tagalog_shaped
+    from limbag.pipeline import build
+
+    from .conftest import REPO, pdf_pages_text
+
+    english = pyphen.Pyphen(lang="en_US")
+    code = "`opts.redisConfig`"
+    book = make_book({"book.yaml": "title: Kodigo sa Teksto\nlanguage: tl\noutputs: [pdf]\npage: {size: A6}\n",
+                      "01.md": "# Kodigo\n\n" + " ".join([f"Ipasa ang {code} sa iyong pangmatagalang object."] * 30)})
+    for pdf in (build(REPO, tmp_path / "sample", formats=("pdf",)).written[0], build(book, tmp_path / "code").written[0]):
+        lines = "\n".join(pdf_pages_text(pdf)).split("\n")
+        breaks = 0
+        for number, line in enumerate(lines[:-1]):
+            if line.rstrip().endswith("‐"):
+                head = re.sub(r"^\W+", "", line.rstrip()[:-1].split()[-1])
+                tail = re.sub(r"\W+$", "", (lines[number + 1].split() or [""])[0])
+                word = head + tail
+                assert "redis" not in word, word  # code is never hyphenated
+                if tagalog_shaped(word):
+                    assert _is_syllable_break(head, tail), (head, tail)
+                else:
+                    assert len(head) in english.positions(word.lower()), (head, tail)
+                breaks += 1
+        assert breaks

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 VOWELS = frozenset("aeiouáéíóúàèìòùâêîôû")
 ONSET_AFTER_NASAL = frozenset({"bl", "br", "dr", "pl", "pr", "tr"})
@@ -189,12 +190,36 @@ def dictionary_path() -> Path:
 
 
 def register() -> None:
-    """Make `hyphens: auto` use the Tagalog patterns for tl and fil (pyphen's table of languages)."""
+    """Make `hyphens: auto` use the Tagalog patterns for tl and fil (pyphen's table of languages),
+    for Filipino words only (see FilipinoHyphenator)."""
     import pyphen
 
     for language in LANGUAGES:  # pyphen looks names up in LANGUAGES_LOWERCASE, then opens LANGUAGES[name]
         pyphen.LANGUAGES.setdefault(language, dictionary_path())
         pyphen.LANGUAGES_LOWERCASE.setdefault(language, language)
+    if not getattr(pyphen.Pyphen, "filipino_words_only", False):
+        pyphen.Pyphen = _hyphenator_class(pyphen.Pyphen)
+
+
+def _hyphenator_class(base: type) -> type:
+    class FilipinoHyphenator(base):  # type: ignore[valid-type,misc]
+        """pyphen's hyphenator; in Filipino text, a word that is not spelt as Filipino (an English
+        word, see NOT_TAGALOG) or that is capitalised (a name, an acronym) is not hyphenated:
+        the Tagalog patterns would break it wrongly ('backgro-und', 'Eisenho-wer')."""
+
+        filipino_words_only = True
+
+        def __init__(self, filename: str | None = None, lang: str | None = None, left: int = 2, right: int = 2,
+                     cache: bool = True) -> None:
+            super().__init__(filename=filename, lang=lang, left=left, right=right, cache=cache)
+            self.filipino = lang is not None and lang.lower().split("_")[0].split("-")[0] in LANGUAGES
+
+        def positions(self, word: str) -> list[Any]:
+            if self.filipino and (word[:1].isupper() or not tagalog_shaped(word)):
+                return []
+            return list(super().positions(word))
+
+    return FilipinoHyphenator
 
 
 def sources() -> list[Path]:
@@ -210,3 +235,29 @@ def write_dictionary(target: Path | None = None) -> Path:
     target = target or dictionary_path()
     target.write_text("UTF-8\nLEFTHYPHENMIN 2\nRIGHTHYPHENMIN 2\n" + "\n".join(lines) + "\n", encoding="utf-8")
     return target
+
+
+NOT_TAGALOG = re.compile(
+    r"ck|ph|th|sh|wh|ch|qu|ou|ea|oa"  # letter pairs the Filipino spelling does not write
+    r"|ll|ss|tt|ff|pp|cc|dd|bb|zz"  # doubled consonants
+    r"|[bcdfghjklmnpqrstvwxz]y$"  # a consonant and y at the end (city, party)
+)
+CONSONANTS = frozenset("bcdfghjklmnpqrstvwxz")
+LOAN_ENDINGS = frozenset({"ng", "rs", "rd", "rt", "ks", "sk"})
+"""Two consonants a Filipino word may end with: ng is one letter; the others end loans (nars, kard)."""
+"""What the Komisyon sa Wikang Filipino's spelling never writes, though English does: a word with
+one of these (or ending in two consonants, see LOAN_ENDINGS) is not hyphenated by the Tagalog
+patterns ('background' is not 'backgro-und'). Not among them: gh (mag-hugas), ee (leeg)."""
+
+
+def tagalog_shaped(word: str) -> bool:
+    """Whether a word could be Filipino as the KWF spells it (loanwords included: eksperto,
+    kompyuter); English words inside Filipino text are mostly not."""
+    lowered = unicodedata.normalize("NFC", word.lower())
+    for part in (part for part in lowered.split("-") if part):
+        if NOT_TAGALOG.search(part):
+            return False
+        ending = part[-2:]
+        if len(ending) == 2 and set(ending) <= CONSONANTS and ending not in LOAN_ENDINGS:
+            return False  # two consonants at the end: background, request
+    return True

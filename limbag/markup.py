@@ -354,12 +354,12 @@ def block_html(block: Block, options: MarkupOptions) -> str:
     if isinstance(block, Table):
         return _table_html(block, options)
     if isinstance(block, Figure):
-        label = f'{escape(options.language.word("figure"))} {block.number}'
         caption = inlines_html(block.caption, options)
-        separator = ". " if caption else ""
+        if not labelled_by_author(block.caption):
+            label = f'<span class="figure-label">{escape(options.language.word("figure"))} {block.number}</span>'
+            caption = label + (". " + caption if caption else "")
         return (f'<figure id="{attr(block.id)}"><img src="{attr(options.image_url(block.image))}" '
-                f'alt="{attr(block.alt)}"/><figcaption><span class="figure-label">{label}</span>'
-                f'{separator}{caption}</figcaption></figure>')
+                f'alt="{attr(block.alt)}"/><figcaption>{caption}</figcaption></figure>')
     if isinstance(block, ThematicBreak):
         return f'<hr id="{attr(block.id)}"/>'
     raise TypeError(f"unknown block {block!r}")
@@ -445,12 +445,24 @@ def _rows_html(rows: tuple[tuple[TableCell, ...], ...], tag: str, options: Marku
     return "".join("<tr>" + "".join(_cell_html(tag, cell, options) for cell in row) + "</tr>" for row in rows)
 
 
+AUTHORS_LABEL = re.compile(r"(fig(ure|\.)?|abb(ildung|\.)|tab(le|\.|elle)|tabla|tableau|larawan|talahanayan|"
+                           r"figura|plate|map|chart)\s*[0-9ivxlc]+[a-z]?(\.\d+)*\s*[.:—–-]", re.IGNORECASE)
+"""A caption that begins with its own label and number ("Fig. 1.", "Abb. 3:", "Table IV."), as
+manuscripts numbered by hand write them."""
+
+
+def labelled_by_author(caption: tuple[Inline, ...]) -> bool:
+    """Whether the caption numbers itself: then the book's label ("Figure 1.") is not added to it,
+    which would print "Figure 1. Fig. 1."."""
+    return bool(AUTHORS_LABEL.match(plain_text(caption).lstrip()))
+
+
 def _table_html(table: Table, options: MarkupOptions) -> str:
     """A table; its head rows repeat on each page it crosses (the engine repeats a <thead>), and a
     caption stands above it, numbered when the table is labelled. Widths given in the manuscript
     become a <colgroup>."""
     caption = inlines_html(table.caption, options)
-    if table.number:
+    if table.number and not labelled_by_author(table.caption):
         label = f'<span class="table-label">{escape(options.language.word("table"))} {table.number}</span>'
         caption = label + (". " + caption if caption else "")
     caption = f"<caption>{caption}</caption>" if caption else ""

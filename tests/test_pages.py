@@ -68,3 +68,15 @@ def test_contents_sections_stand_under_their_chapter_and_leaders_keep_clear_of_t
         assert chars[first_dot].x0 - chars[last_letter].x1 > 2.0, texts[top]  # a space before the dots
         checked += 1
     assert checked == 6
+
+
+def test_a_caption_that_numbers_itself_is_not_numbered_again(make_book, tmp_path):
+    from .conftest import pdf_pages_text, png_image
+
+    book = make_book({"book.yaml": "title: Optik\nlanguage: de\noutputs: [pdf]\n", "lens.png": png_image(1600, 800),
+                      "01.md": "# Linsen\n\n![Fig. 1. Eine Sammellinse.](lens.png)\n\n![Eine Zerstreuungslinse.](lens.png)\n\n"
+                               "| a | b |\n|---|---|\n| 1 | 2 |\n\n: Tab. 1. Brechzahlen {#tbl:n}\n"})
+    text = " ".join(" ".join(pdf_pages_text(build(book, tmp_path / "out").written[0])).split())
+    assert "Fig. 1. Eine Sammellinse." in text and "Figure 1. Fig. 1" not in text
+    assert "Figure 2. Eine Zerstreuungslinse." in text  # the book's own label where the author wrote none
+    assert "Tab. 1. Brechzahlen" in text and "Table 1. Tab. 1" not in text

@@ -367,16 +367,30 @@ class Chronology:
 
 
 def format_when(when: DateValue, language: Language) -> str:
-    """'Marso 31, 1954', 'Marso 1954', '1954', 'Enero–Pebrero 1954', 'Enero 25 – Pebrero 18, 1954'."""
+    """'Marso 31, 1954', 'Marso 1954', '1954', 'Enero–Pebrero 1954', 'Agosto 21–25, 1944',
+    'Agosto 21 – Oktubre 7, 1944' (the year once, as editors write a range), 'Disyembre 30, 1953
+    – Enero 2, 1954'. A date never breaks across lines (non-breaking spaces); a range may, after
+    its dash."""
     start, end = when.start, when.end
     if end is None:
-        return language.format_partial(start.year, start.month, start.day)
+        return _unbroken(language.format_partial(start.year, start.month, start.day))
     if start.year == end.year and start.day is None and end.day is None and start.month and end.month:
-        return f"{language.months[start.month - 1]}–{language.format_partial(end.year, end.month)}"
+        return _unbroken(f"{language.months[start.month - 1]}–{language.format_partial(end.year, end.month)}")
     if start.month is None and end.month is None:
         return f"{start.year}–{end.year}"
+    if start.year == end.year and start.month and end.month and start.day and end.day:
+        month = language.months[end.month - 1]
+        if start.month == end.month:  # Agosto 21–25, 1944
+            return _unbroken(language.date_format.format(day=f"{start.day}–{end.day}", month=month, year=end.year))
+        without_year = re.sub(r"[,.\s]*\{year\}[,.\s]*", "", language.date_format)
+        first = without_year.format(day=start.day, month=language.months[start.month - 1])
+        return f"{_unbroken(first)}\u00a0– {_unbroken(language.format_partial(end.year, end.month, end.day))}"
     first = language.format_partial(start.year, start.month, start.day)
-    return f"{first} – {language.format_partial(end.year, end.month, end.day)}"
+    return f"{_unbroken(first)}\u00a0– {_unbroken(language.format_partial(end.year, end.month, end.day))}"
+
+
+def _unbroken(text: str) -> str:
+    return text.replace(" ", "\u00a0")
 
 
 def build_chronology(events: tuple[Event, ...], page_map: PageMap, language: Language) -> Chronology:

@@ -78,12 +78,17 @@ def test_partial_dates_and_ranges_sort_sensibly():
     ("1954-03", "Marso 1954", "March 1954"),
     ("1954", "1954", "1954"),
     ("1954-01/1954-02", "Enero–Pebrero 1954", "January–February 1954"),
-    ("1954-01-25/1954-02-18", "Enero 25, 1954 – Pebrero 18, 1954", "January 25, 1954 – February 18, 1954"),
+    ("1954-01-25/1954-02-18", "Enero 25 – Pebrero 18, 1954", "January 25 – February 18, 1954"),
+    ("1944-08-21/1944-08-25", "Agosto 21–25, 1944", "August 21–25, 1944"),
+    ("1953-12-30/1954-01-02", "Disyembre 30, 1953 – Enero 2, 1954", "December 30, 1953 – January 2, 1954"),
     ("1949/1955", "1949–1955", "1949–1955"),
 ])
-def test_dates_are_written_in_the_books_language(value, filipino, english):
-    assert format_when(parse_date_value(value), FILIPINO) == filipino
-    assert format_when(parse_date_value(value), ENGLISH) == english
+def test_dates_are_written_in_the_books_language_as_an_editor_writes_a_range(value, filipino, english):
+    for language, expected in ((FILIPINO, filipino), (ENGLISH, english)):
+        written = format_when(parse_date_value(value), language)
+        assert written.replace("\u00a0", " ") == expected
+        # A date never breaks across lines: the only ordinary space is after a range's dash.
+        assert written.replace("– ", "").count(" ") == 0, written
 
 
 def test_the_event_is_the_sentence_that_holds_the_date():
@@ -131,7 +136,7 @@ def dated_book(tmp_path_factory):
 def test_the_chronology_lists_events_in_order_with_true_pages(dated_book):
     result, texts = dated_book
     rows = result.chronology.rows
-    assert [row.date_text for row in rows] == ["Abril 4, 1949", "Marso 31, 1954", "Mayo 14, 1955", "1991"]
+    assert [row.date_text.replace("\xa0", " ") for row in rows] == ["Abril 4, 1949", "Marso 31, 1954", "Mayo 14, 1955", "1991"]
     assert rows[0].text == "Itinatag ang NATO."  # curated replaces the detected event of that date
     assert rows[1].text == "Humiling ang USSR."  # a mark replaces a detected one
     assert rows[3].page_label is None  # curated and never told in the text
@@ -176,7 +181,7 @@ def test_an_english_book_has_a_chronology_too(make_book):
         "01.md": "# One\n\nThe note came on March 31, 1954. It was refused on 7 May 1954.\n",
     })
     result = build(book)
-    assert [(r.date_text, r.text) for r in result.chronology.rows] == [
+    assert [(r.date_text.replace("\xa0", " "), r.text) for r in result.chronology.rows] == [
         ("March 31, 1954", "The note came on March 31, 1954."), ("May 7, 1954", "It was refused on 7 May 1954.")]
     assert "Chronology" in pdf_pages_text(result.written[0])[result.page_map.anchor_pages["chronology"]]
 

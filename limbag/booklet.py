@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pikepdf
 
 from .config import BookletSettings
+from .errors import Location, Problem
 
 MM = 72 / 25.4
 
@@ -25,6 +26,21 @@ class Side:
     right: int | None
     sheet: int
     """0 for the outermost sheet (the covers), counting inward."""
+
+
+SADDLE_STITCH_PAGES = 64
+"""The most pages a saddle-stitched booklet folds and staples well (16 sheets of office paper);
+print shops' guides put the limit between 48 and 80, by the paper's weight."""
+
+
+def binding_problem(page_count: int, where: Location) -> Problem | None:
+    """A warning when a booklet has too many pages to fold and staple."""
+    if page_count <= SADDLE_STITCH_PAGES:
+        return None
+    sheets = (page_count + 3) // 4
+    return Problem(where, f"the booklet has {page_count} pages ({sheets} sheets folded together): more than "
+                   f"{SADDLE_STITCH_PAGES} pages do not fold flat or staple well",
+                   "print it in parts of up to 64 pages, or bind the reading PDF instead")
 
 
 def padded_order(page_count: int) -> list[int | None]:

@@ -322,7 +322,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     from .engine import check_version
 
     check_version()
-    from .booklet import impose
+    from .booklet import binding_problem, impose
     from .epub import WrittenEpub, book_characters, epub_faces, subset_fonts, write_epub
     from .fonts import find_fonts
     from .pdf import engine_settings
@@ -370,8 +370,11 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
                                      prepared.language, store=parts, environment=environment, others=others,
                                      on_part=lambda kind: count(_laid_out(kind)), joiner=joining,
                                      while_joining=while_joining)
+        binding = binding_problem(len(rendered.page_map.labels), config.location("outputs")) \
+            if "booklet" in requested else None
         warnings = (*prepared.warnings, *font_problems, *rendered.problems,
-                    *picture_problems(rendered.pdf, prepared.book, press="press" in requested))
+                    *picture_problems(rendered.pdf, prepared.book, press="press" in requested),
+                    *((binding,) if binding is not None else ()))
         if strict and warnings:
             raise StrictModeError(list(warnings))
 

@@ -24,6 +24,17 @@ def test_a_handout_reads_straight_through_with_the_blank_pages_at_the_end():
         assert padded[count:] == [None] * (16 - count)  # the outside back page is blank, not the last page
 
 
+def test_a_booklet_too_thick_to_fold_is_a_warning_at_the_outputs(tmp_path):
+    from limbag.booklet import binding_problem
+    from limbag.errors import Location
+
+    where = Location(tmp_path / "book.yaml", 4)
+    assert binding_problem(64, where) is None
+    problem = binding_problem(65, where)
+    assert problem is not None and problem.location == where
+    assert "65 pages (17 sheets" in problem.message and "64" in problem.hint
+
+
 def test_sheets_carry_the_saddle_stitch_order():
     assert booklet_order(8) == [Side(7, 0, 0), Side(1, 6, 0), Side(5, 2, 1), Side(3, 4, 1)]
 

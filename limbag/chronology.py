@@ -474,6 +474,22 @@ def _markers(events: tuple[Event, ...]) -> list[tuple[int, int]]:
     return markers
 
 
+STEM_CLEARANCE = 4.0
+"""Room kept between a marker's stem and a label beside it, in the timeline's units (1000 wide)."""
+
+
+def _thinned(markers: list[tuple[int, int]], positions: list[float], font: float) -> list[tuple[int, int]]:
+    """Markers closer together than a label is wide made one ("12–13"): two labels there could
+    only stand on top of each other, one's stem striking through the other."""
+    thinned: list[tuple[int, int]] = []
+    for first, last in markers:
+        if thinned and positions[first] - positions[thinned[-1][0]] < font * 0.6 * len(str(last + 1)):
+            thinned[-1] = (thinned[-1][0], last)
+        else:
+            thinned.append((first, last))
+    return thinned
+
+
 def _marker_label(first: int, last: int) -> str:
     """The events' numbers as in the list below the timeline (which counts from 1)."""
     return str(first + 1) if first == last else f"{first + 1}–{last + 1}"
@@ -490,17 +506,23 @@ def timeline_svg(events: tuple[Event, ...], language: Language, width: int = 100
         return left + axis.unit(when) / axis.length * (right - left)
 
     font, lane_height = 26, 40
-    markers = _markers(events)
-    lanes: list[float] = []  # the right edge of the last label in each lane
+    markers = _thinned(_markers(events), [x(_position(event.when.start)) for event in events], font)
+    lanes: list[float] = []  # how far right each lane is taken: by its last label, or a stem through it
     placed: list[tuple[float, int]] = []
     for first, last in markers:
         at = x(_position(events[first].when.start))
         half_label = font * 0.3 * len(_marker_label(first, last)) + 4
-        lane = next((i for i, edge in enumerate(lanes) if edge < at - half_label), None)
+        # The lowest lane where the label fits and its stem, rising from the axis, crosses no label
+        # of the lanes below; else the lowest where the label fits.
+        fits = [i for i, edge in enumerate(lanes) if edge < at - half_label]
+        clear = [i for i in fits if all(edge < at - STEM_CLEARANCE for edge in lanes[:i])]
+        lane = clear[0] if clear else fits[0] if fits else None
         if lane is None:
             lanes.append(0.0)
             lane = len(lanes) - 1
         lanes[lane] = at + half_label
+        for below in range(lane):  # the stem passes through the lanes below: no label may cover it
+            lanes[below] = max(lanes[below], at + STEM_CLEARANCE)
         placed.append((at, lane))
     base = 30 + len(lanes) * lane_height
     height = base + 62
@@ -528,11 +550,12 @@ def timeline_svg(events: tuple[Event, ...], language: Language, width: int = 100
                          f'stroke="currentColor" stroke-width="2"/>')
     for (at, lane), (first, last) in zip(placed, markers, strict=True):
         label_y = base - 22 - lane * lane_height
-        event = events[first]
-        if event.when.end is not None:
-            end_x = x(_position(event.when.end, end=True))
-            parts.append(f'<rect x="{at:.1f}" y="{base - 6}" width="{max(end_x - at, 4):.1f}" height="12" rx="5" '
-                         f'fill="#7a4b2a" fill-opacity="0.5"/>')
+        for event in events[first:last + 1]:  # a span's bar, also within a marker made of several
+            if event.when.end is not None:
+                start_x = x(_position(event.when.start))
+                end_x = x(_position(event.when.end, end=True))
+                parts.append(f'<rect x="{start_x:.1f}" y="{base - 6}" width="{max(end_x - start_x, 4):.1f}" '
+                             f'height="12" rx="5" fill="#7a4b2a" fill-opacity="0.5"/>')
         parts.append(f'<line x1="{at:.1f}" y1="{label_y + 6}" x2="{at:.1f}" y2="{base}" stroke="#7a4b2a" stroke-width="1.5"/>')
         parts.append(f'<circle cx="{at:.1f}" cy="{base}" r="7" fill="#7a4b2a"/>')
         parts.append(f'<text x="{at:.1f}" y="{label_y}" text-anchor="middle" font-size="{font}" '

@@ -174,6 +174,39 @@ def test_many_events_on_one_date_make_one_marker_not_a_tower():
     assert height < 200, height  # one lane, as for two events
 
 
+def _labels_and_stems(svg: str):
+    """The timeline's marker labels as boxes (x0, y0, x1, y1), and its stems as (x, y0, y1)."""
+    import re
+
+    font = 26
+    labels = [(float(x) - font * 0.3 * len(text), float(y) - font * 0.75, float(x) + font * 0.3 * len(text),
+               float(y) + font * 0.2)
+              for x, y, text in re.findall(r'<text x="([\d.]+)" y="([\d.]+)"[^>]*font-weight="bold">([^<]+)</text>', svg)]
+    stems = [(float(x), min(float(a), float(b)), max(float(a), float(b)))
+             for x, a, b in re.findall(r'<line x1="([\d.]+)" y1="([\d.]+)" x2="\1" y2="([\d.]+)" stroke="#7a4b2a"', svg)]
+    return labels, stems
+
+
+@pytest.mark.parametrize("dates", [
+    # The sample's dates: May 9 and May 14, 1955 stood on top of each other, 13's stem through 12.
+    ("1942-05-26", "1945-06-26", "1949-04-04", "1953-01-20", "1953-03-05", "1953-04-16", "1953-09", "1954",
+     "1954-01-25/1954-02-18", "1954-03-31", "1954-05-07", "1955-05-09", "1955-05-14", "1991-07-01"),
+    tuple(f"1950-{month:02d}-{day:02d}" for month in range(1, 13) for day in (3, 17)),  # a crowded year
+])
+def test_timeline_labels_never_overlap_and_no_stem_strikes_a_label(dates):
+    def event(when: str) -> Event:
+        return Event(parse_date_value(when), "Nangyari ito.", None, "curated", Location(REPO))
+
+    labels, stems = _labels_and_stems(timeline_svg(tuple(event(when) for when in dates), load_language("tl")))
+    assert labels and len(stems) == len(labels)
+    for number, (x0, y0, x1, y1) in enumerate(labels):
+        for other in labels[number + 1:]:
+            assert x1 <= other[0] or other[2] <= x0 or y1 <= other[1] or other[3] <= y0, ((x0, y0, x1, y1), other)
+        for x, top, bottom in stems:
+            inside = x0 < x < x1 and top < y1 and y0 < bottom
+            assert not inside or abs(x - (x0 + x1) / 2) < 0.5, (x, (x0, y0, x1, y1))  # only its own stem
+
+
 @pytest.mark.build
 def test_an_english_book_has_a_chronology_too(make_book):
     book = make_book({

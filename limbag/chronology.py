@@ -555,9 +555,9 @@ def timeline_svg(events: tuple[Event, ...], language: Language, width: int = 100
                 start_x = x(_position(event.when.start))
                 end_x = x(_position(event.when.end, end=True))
                 parts.append(f'<rect x="{start_x:.1f}" y="{base - 6}" width="{max(end_x - start_x, 4):.1f}" '
-                             f'height="12" rx="5" fill="#7a4b2a" fill-opacity="0.5"/>')
-        parts.append(f'<line x1="{at:.1f}" y1="{label_y + 6}" x2="{at:.1f}" y2="{base}" stroke="#7a4b2a" stroke-width="1.5"/>')
-        parts.append(f'<circle cx="{at:.1f}" cy="{base}" r="7" fill="#7a4b2a"/>')
+                             f'height="12" rx="5" class="marker" fill="#7a4b2a" fill-opacity="0.5"/>')
+        parts.append(f'<line x1="{at:.1f}" y1="{label_y + 6}" x2="{at:.1f}" y2="{base}" class="stem" stroke="#7a4b2a" stroke-width="1.5"/>')
+        parts.append(f'<circle cx="{at:.1f}" cy="{base}" r="7" class="marker" fill="#7a4b2a"/>')
         parts.append(f'<text x="{at:.1f}" y="{label_y}" text-anchor="middle" font-size="{font}" '
                      f'font-weight="bold">{_marker_label(first, last)}</text>')
     title = escape(language.word("timeline"))

@@ -183,7 +183,7 @@ def _labels_and_stems(svg: str):
                float(y) + font * 0.2)
               for x, y, text in re.findall(r'<text x="([\d.]+)" y="([\d.]+)"[^>]*font-weight="bold">([^<]+)</text>', svg)]
     stems = [(float(x), min(float(a), float(b)), max(float(a), float(b)))
-             for x, a, b in re.findall(r'<line x1="([\d.]+)" y1="([\d.]+)" x2="\1" y2="([\d.]+)" stroke="#7a4b2a"', svg)]
+             for x, a, b in re.findall(r'<line x1="([\d.]+)" y1="([\d.]+)" x2="\1" y2="([\d.]+)" class="stem"', svg)]
     return labels, stems
 
 
@@ -263,3 +263,18 @@ def test_the_events_printed_as_yaml_read_back_as_they_were_told(make_book):
     (event,) = yaml.safe_load(text)["chronology"]["events"]
     told = sentence.replace('"', "“", 1).replace('"', "”", 1)  # as the typographer set the quotes
     assert " ".join(event["text"].split()) == " ".join(told.split())
+
+
+def test_the_e_books_timeline_markers_take_the_reading_themes_text_colour():
+    """In a dark theme the printed brown (#7a4b2a) has 2.6:1 contrast on black; on screen every
+    marker and stem is drawn in the text's colour instead (WCAG asks 3:1 for graphics)."""
+    import re
+
+    def event(when: str) -> Event:
+        return Event(parse_date_value(when), "Nangyari ito.", None, "curated", Location(REPO))
+
+    svg = timeline_svg((event("1949-04-04"), event("1954-01-25/1954-02-18"), event("1955-05-14")), load_language("tl"))
+    coloured = re.findall(r"<(\w+)[^>]*#7a4b2a[^>]*>", svg)
+    assert coloured and len(re.findall(r'class="(marker|stem)"', svg)) == len(coloured)
+    css = (REPO / "layouts" / "epub" / "book.css").read_text(encoding="utf-8")
+    assert ".timeline .marker { fill: currentColor; }" in css and ".timeline .stem { stroke: currentColor; }" in css

@@ -156,6 +156,8 @@ def _found(start: int, end: int, parts: Mapping[str, str], language: Language) -
     if "day2" in parts:
         month2 = language.months.index(parts["month2"]) + 1 if "month2" in parts else month
         text += f"/{year:04d}-{month2:02d}-{int(parts['day2']):02d}"
+    elif "month2" in parts:  # between August and October 1944
+        text += f"/{year:04d}-{language.months.index(parts['month2']) + 1:02d}"
     try:
         return FoundDate(start, end, parse_date_value(text))
     except DateError as error:
@@ -556,7 +558,8 @@ def timeline_svg(events: tuple[Event, ...], language: Language, width: int = 100
                 end_x = x(_position(event.when.end, end=True))
                 parts.append(f'<rect x="{start_x:.1f}" y="{base - 6}" width="{max(end_x - start_x, 4):.1f}" '
                              f'height="12" rx="5" class="marker" fill="#7a4b2a" fill-opacity="0.5"/>')
-        parts.append(f'<line x1="{at:.1f}" y1="{label_y + 6}" x2="{at:.1f}" y2="{base}" class="stem" stroke="#7a4b2a" stroke-width="1.5"/>')
+        parts.append(f'<line x1="{at:.1f}" y1="{label_y + 6}" x2="{at:.1f}" y2="{base}" class="stem" stroke="#7a4b2a" '
+                     f'stroke-width="1.5"/>')
         parts.append(f'<circle cx="{at:.1f}" cy="{base}" r="7" class="marker" fill="#7a4b2a"/>')
         parts.append(f'<text x="{at:.1f}" y="{label_y}" text-anchor="middle" font-size="{font}" '
                      f'font-weight="bold">{_marker_label(first, last)}</text>')

@@ -33,6 +33,9 @@ def dates_in(text: str, language) -> list[str]:
     ("Nagsimula ang himagsikan noong Agosto 1896.", ["1896-08"]),
     ("Ginanap mula Enero 25 hanggang Pebrero 18, 1954 ang pulong.", ["1954-01-25/1954-02-18"]),
     ("Mula Hulyo 1–3, 1991 ang huling pulong.", ["1991-07-01/1991-07-03"]),
+    ("Naganap ito sa pagitan ng Agosto at Oktubre 1944.", ["1944-08/1944-10"]),  # one span, not October alone
+    ("Mula Agosto hanggang Oktubre 1944 ang labanan.", ["1944-08/1944-10"]),
+    ("Noong Agosto at Oktubre 1944 may halalan.", ["1944-10"]),  # two dates, not a span
 ])
 def test_filipino_dates_are_found(text, expected):
     assert dates_in(text, FILIPINO) == expected
@@ -43,6 +46,9 @@ def test_filipino_dates_are_found(text, expected):
     ("It was signed on 14 May 1955 in Warsaw.", ["1955-05-14"]),
     ("By March 1954 the note was ready.", ["1954-03"]),
     ("The conference ran January 25 – February 18, 1954.", ["1954-01-25/1954-02-18"]),
+    ("It happened between August and October 1944.", ["1944-08/1944-10"]),  # one span, not October alone
+    ("The siege lasted from August to October 1944.", ["1944-08/1944-10"]),
+    ("Elections were held in August and October 1944.", ["1944-10"]),  # two dates, not a span
 ])
 def test_english_dates_are_found(text, expected):
     assert dates_in(text, ENGLISH) == expected

@@ -74,7 +74,7 @@ HTML_ROLES = {
     "pre": "Code", "code": "Code", "a": "Link", "section": "Sect", "main": "Part", "article": "Art",
     "div": "Div", "aside": "Div", "details": "Div", "summary": "P", "nav": "TOC", "span": "Span", "em": "Span",
     "strong": "Span", "i": "Span", "b": "Span", "sub": "Span", "sup": "Span", "s": "Span", "u": "Span",
-    "mark": "Span", "small": "Span", "img": "Figure",
+    "mark": "Span", "small": "Span",
 }
 TRANSPARENT = frozenset({"html", "body", "br", "hr", "colgroup", "col", "svg"})
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pikepdf
 
 from .config import BookletSettings
+from .cover import PERFECT_BINDING_MIN_PAGES
 from .errors import Location, Problem
 
 MM = 72 / 25.4
@@ -43,20 +44,31 @@ def binding_problem(page_count: int, where: Location) -> Problem | None:
                    "print it in parts of up to 64 pages, or bind the reading PDF instead")
 
 
-def padded_order(page_count: int) -> list[int | None]:
-    """The book's pages padded to a multiple of four with blank pages after the last one: the book
-    reads straight through, and the outside back page stays blank (a book's last page is its
-    text's, not a cover)."""
-    return [*range(page_count), *[None] * ((-page_count) % 4)]
+def perfect_binding_problem(interior_pages: int, where: Location) -> Problem | None:
+    """A warning when a paperback has fewer pages than print-on-demand services bind."""
+    if interior_pages >= PERFECT_BINDING_MIN_PAGES:
+        return None
+    return Problem(where, f"the book has {interior_pages} pages between its covers: print-on-demand services bind "
+                   f"a paperback from {PERFECT_BINDING_MIN_PAGES} pages", "print it as a booklet (saddle stitch), "
+                   "or add pages (blank pages count)")
 
 
-def booklet_order(page_count: int) -> list[Side]:
+def padded_order(page_count: int, back_cover: int = 0) -> list[int | None]:
+    """The book's pages padded to a multiple of four with blank pages after the last page of text:
+    the book reads straight through. Without a back cover the outside back page stays blank; with
+    one (its last `back_cover` pages: the inside of the back cover and the back cover) the padding
+    goes before them, so that the back cover is the outside back page."""
+    text = page_count - back_cover
+    return [*range(text), *[None] * ((-page_count) % 4), *range(text, page_count)]
+
+
+def booklet_order(page_count: int, back_cover: int = 0) -> list[Side]:
     """Front and back of each sheet, outermost sheet first.
 
     Sheet k carries pages (n-1-2k, 2k) on its front and (2k+1, n-2-2k) on its back, where n is the
     padded count: printed duplex flipping on the short edge, the stack folds into reading order.
     """
-    pages = padded_order(page_count)
+    pages = padded_order(page_count, back_cover)
     n = len(pages)
     sides: list[Side] = []
     for sheet in range(n // 4):
@@ -83,7 +95,7 @@ def _page_as_form(booklet: pikepdf.Pdf, page: pikepdf.Page) -> pikepdf.Stream:
     return form
 
 
-def impose(pdf: bytes, settings: BookletSettings, title: str | None = None) -> bytes:
+def impose(pdf: bytes, settings: BookletSettings, title: str | None = None, back_cover: int = 0) -> bytes:
     """The booklet PDF: every sheet side with its two pages scaled to fit their halves, against the fold.
 
     qpdf (through pikepdf) makes each page a form XObject once, copying its content stream and
@@ -98,7 +110,7 @@ def impose(pdf: bytes, settings: BookletSettings, title: str | None = None) -> b
         sheet_width = max(settings.sheet_width_mm, settings.sheet_height_mm) * MM  # landscape
         sheet_height = min(settings.sheet_width_mm, settings.sheet_height_mm) * MM
         half = sheet_width / 2
-        for side in booklet_order(len(source.pages)):
+        for side in booklet_order(len(source.pages), back_cover):
             drawing: list[str] = []
             xobjects = pikepdf.Dictionary()
             # Inner sheets stick out at the fore-edge once folded: move their pages toward the fold.

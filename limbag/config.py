@@ -17,11 +17,12 @@ from typing import Any
 import yaml
 
 from .citations import BIBLIOGRAPHY_SUFFIXES, BUNDLED_STYLES, DEFAULT_STYLE, CitationSettings, bundled_style
+from .cover import PAPER_THICKNESS_MM, PRICE_CODE
 from .errors import ConfigError, LimbagError, Location, Problem
 from .files import check_book_folders, inside
 from .language import data_code_for
 
-OUTPUT_FORMATS = ("pdf", "booklet", "press", "epub")
+OUTPUT_FORMATS = ("pdf", "booklet", "press", "epub", "cover")
 DEFAULT_OUTPUTS = ("pdf", "booklet", "epub")
 
 # Trimmed page and sheet sizes in millimetres (width, height), portrait.
@@ -38,7 +39,27 @@ PAPER_SIZES_MM: Mapping[str, tuple[float, float]] = MappingProxyType(
         "tabloid": (279.4, 431.8),
     }
 )
-PAGE_SIZES = ("a4", "a5", "a6", "b5", "letter", "halfletter")
+# Trim sizes that print-on-demand services print (Amazon KDP's, IngramSpark's and Lulu's lists share
+# these), by the names the trade gives them and as `WxHin`.
+TRIM_SIZES_MM: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {
+        "5x8in": (127.0, 203.2),
+        "5.25x8in": (133.35, 203.2),
+        "5.5x8.5in": (139.7, 215.9),
+        "digest": (139.7, 215.9),
+        "6x9in": (152.4, 228.6),
+        "ustrade": (152.4, 228.6),
+        "6.14x9.21in": (155.956, 233.934),
+        "royal": (155.956, 233.934),
+        "7x10in": (177.8, 254.0),
+        "executive": (177.8, 254.0),
+        "7.44x9.69in": (188.976, 246.126),
+        "crownquarto": (188.976, 246.126),
+        "8x10in": (203.2, 254.0),
+        "8.5x11in": (215.9, 279.4),
+    }
+)
+PAGE_SIZES = ("a4", "a5", "a6", "b5", "letter", "halfletter", *TRIM_SIZES_MM)
 MARKS = ("crop", "cross")
 MM_PER_UNIT = MappingProxyType({"mm": 1.0, "cm": 10.0, "in": 25.4, "pt": 25.4 / 72, "pc": 25.4 / 6})
 
@@ -46,11 +67,12 @@ TOP_LEVEL_KEYS = (
     "title", "subtitle", "authors", "author", "language", "date", "publisher", "rights",
     "description", "isbn", "identifier", "slug", "chapters", "page", "outputs", "booklet",
     "index", "chronology", "markdown", "bibliography", "csl", "reference-section-title", "nocite",
-    "crossref", "lists",
+    "crossref", "lists", "cover",
 )
+COVER_KEYS = ("image", "alt", "background", "colour", "blurb", "price")
 CROSSREF_KEYS = ("chapters",)
 LISTS = ("figures", "tables")
-PAGE_KEYS = ("size", "margins", "bleed", "marks", "colour", "condition")
+PAGE_KEYS = ("size", "margins", "bleed", "marks", "colour", "condition", "paper")
 PRINTING_CONDITIONS = ("swop",)
 """The printing conditions Limbag knows by name (see press.py); else a CMYK .icc file in manuscript/."""
 BOOKLET_KEYS = ("sheet", "creep")
@@ -73,10 +95,32 @@ class PageSettings:
     profile (.icc) in manuscript/."""
     condition: str | None = None
     """With a profile of the book's: the registered name of its printing condition (`FOGRA39`)."""
+    paper_mm: float = PAPER_THICKNESS_MM["white"]
+    """How thick a page (half a leaf) is, which makes the spine of the cover: `page.paper`."""
 
     @property
     def css_size(self) -> str:
         return f"{_mm(self.width_mm)} {_mm(self.height_mm)}"
+
+
+@dataclass(frozen=True, slots=True)
+class CoverSettings:
+    """`cover:` in book.yaml: the front and back cover, drawn by the `print/cover.html.j2` layout."""
+
+    image: Path | None = None
+    """A picture that is the whole front cover; without it the layout sets title and authors."""
+    alt: str | None = None
+    """What the front cover shows, for readers who cannot see it."""
+    background: str = "#1f3a5f"
+    """A CSS colour behind the covers and spine."""
+    background_image: Path | None = None
+    """A picture behind the front cover's text."""
+    colour: str = "#ffffff"
+    """The colour of the covers' text."""
+    blurb: Path | None = None
+    """A Markdown file in manuscript/, set on the back cover."""
+    price: str | None = None
+    """The EAN-5 add-on beside the ISBN bar code: a currency digit and four of price (`51995`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +167,8 @@ class BookConfig:
     ("Figure 2.3"), not through the book."""
     lists: tuple[str, ...] = ()
     """`lists: [figures, tables]`: the lists printed after the contents."""
+    cover: CoverSettings | None = None
+    """The covers, when book.yaml has `cover:` or asks for the `cover` output."""
     key_lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """Line of every key path (`page.size`, `chapters[1]`) in book.yaml, for later messages."""
 
@@ -380,7 +426,7 @@ def _size_mm(checker: _Checker, key_path: str, value: Any, allowed: tuple[str, .
         return None
     name = value.strip().lower().replace("-", "").replace(" ", "") if " " not in value.strip() else ""
     if name in allowed:
-        return PAPER_SIZES_MM[name]
+        return PAPER_SIZES_MM[name] if name in PAPER_SIZES_MM else TRIM_SIZES_MM[name]
     parts = value.split()
     if len(parts) == 2:
         width, height = (parse_length_mm(part) for part in parts)
@@ -432,7 +478,74 @@ def _page(checker: _Checker, raw: Any, manuscript: Path) -> PageSettings:
         checker.error("page.colour", f"unknown printing condition {colour_raw!r}",
                       f"use {', '.join(PRINTING_CONDITIONS)}, or a CMYK printer profile (.icc) in manuscript/")
     condition = checker.text(raw, "condition", "page.")
-    return PageSettings(width, height, margins, bleed, tuple(marks), colour, condition)
+    return PageSettings(width, height, margins, bleed, tuple(marks), colour, condition,
+                        _paper(checker, raw.get("paper", "white")))
+
+
+def _paper(checker: _Checker, raw: Any) -> float:
+    """`page.paper`: a print-on-demand stock by name, or the thickness of a page as a length."""
+    if isinstance(raw, str) and raw.strip().lower() in PAPER_THICKNESS_MM:
+        return PAPER_THICKNESS_MM[raw.strip().lower()]
+    parsed = parse_length_mm(str(raw)) if isinstance(raw, (str, int, float)) else None
+    if parsed is not None and 0.02 <= parsed <= 0.5:
+        return parsed
+    checker.error("page.paper", f"unknown paper {raw!r}",
+                  f"use {', '.join(PAPER_THICKNESS_MM)}, or the thickness of one page, such as `0.06mm`")
+    return PAPER_THICKNESS_MM["white"]
+
+
+CSS_COLOUR = re.compile(r"#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}|[a-zA-Z]{3,20}")
+PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def _cover(checker: _Checker, data: Mapping[str, Any], manuscript: Path, outputs: tuple[str, ...],
+           isbn: str | None) -> CoverSettings | None:
+    raw = data.get("cover")
+    if raw is None or raw is False:
+        return CoverSettings() if "cover" in outputs else None
+    if raw is True:
+        return CoverSettings()
+    if not isinstance(raw, Mapping):
+        checker.error("cover", f"expected a mapping or `true`, got {_describe(raw)}",
+                      "write `cover: true`, or `cover:` with `blurb:`, `image:` … indented below")
+        return None
+    checker.unknown_keys(raw, COVER_KEYS, "cover.")
+    defaults = CoverSettings()
+    image = _book_file(checker, "cover.image", raw["image"], manuscript, PICTURE_SUFFIXES, "a JPEG or PNG picture") \
+        if raw.get("image") is not None else None
+    background, background_image = defaults.background, None
+    if raw.get("background") is not None:
+        value = raw["background"]
+        if isinstance(value, str) and value.strip().lower().endswith(PICTURE_SUFFIXES):
+            background_image = _book_file(checker, "cover.background", value, manuscript, PICTURE_SUFFIXES,
+                                          "a JPEG or PNG picture")
+        elif isinstance(value, str) and CSS_COLOUR.fullmatch(value.strip()):
+            background = value.strip()
+        else:
+            checker.error("cover.background", f"not a colour or a picture: {value!r}",
+                          "write a colour such as `'#1f3a5f'` or `navy`, or a .jpg or .png file in manuscript/")
+    colour = defaults.colour
+    if raw.get("colour") is not None:
+        value = raw["colour"]
+        if isinstance(value, str) and CSS_COLOUR.fullmatch(value.strip()):
+            colour = value.strip()
+        else:
+            checker.error("cover.colour", f"not a colour: {value!r}", "write a colour such as `'#ffffff'` or `white`")
+    blurb = _book_file(checker, "cover.blurb", raw["blurb"], manuscript, (".md", ".markdown"), "a Markdown file") \
+        if raw.get("blurb") is not None else None
+    price = None
+    if raw.get("price") is not None:
+        value = str(raw["price"]).strip()
+        if not PRICE_CODE.fullmatch(value):
+            checker.error("cover.price", f"not a price code: {raw['price']!r}",
+                          "write the five digits of the EAN-5 add-on: the currency (5 = US dollars, 0 or 1 = pounds, "
+                          "6 = Canadian dollars) and the price, e.g. `51995` for $19.95; `90000` for no price")
+        elif isbn is None and "isbn" not in data:
+            checker.error("cover.price", "a price code goes beside the ISBN's bar code, and the book has no `isbn:`",
+                          "add `isbn:` to book.yaml, or remove `price:`")
+        else:
+            price = value
+    return CoverSettings(image, checker.text(raw, "alt", "cover."), background, background_image, colour, blurb, price)
 
 
 def _booklet(checker: _Checker, raw: Any) -> BookletSettings:
@@ -736,6 +849,7 @@ def load_config_partially(book_dir: Path) -> tuple[BookConfig, list[Problem], li
                       "write a shorter slug")
         slug = _shortened(slug)
 
+    outputs = _outputs(checker, data)
     config = BookConfig(
         book_dir=book_dir,
         source=source,
@@ -752,7 +866,7 @@ def load_config_partially(book_dir: Path) -> tuple[BookConfig, list[Problem], li
         slug=slug,
         chapters=_chapters(checker, data, book_dir / "manuscript"),
         page=_page(checker, data.get("page"), book_dir / "manuscript"),
-        outputs=_outputs(checker, data),
+        outputs=outputs,
         booklet=_booklet(checker, data.get("booklet")),
         index=_section(checker, data, "index"),
         chronology=_section(checker, data, "chronology"),
@@ -760,6 +874,7 @@ def load_config_partially(book_dir: Path) -> tuple[BookConfig, list[Problem], li
         citations=_citations(checker, data, book_dir / "manuscript"),
         numbers_by_chapter=_numbers_by_chapter(checker, data.get("crossref")),
         lists=_lists(checker, data.get("lists")),
+        cover=_cover(checker, data, book_dir / "manuscript", outputs, isbn),
         key_lines=MappingProxyType(dict(lines)),
     )
     return config, checker.warnings, checker.errors

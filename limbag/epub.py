@@ -86,7 +86,9 @@ def page_starts(page_map: PageMap) -> dict[str, list[str]]:
     verso) is marked with the next page that has a beginning."""
     starts: dict[str, list[str]] = {}
     waiting: list[str] = []
-    for label, first in zip(page_map.labels, page_map.first_on_page, strict=True):
+    for index, (label, first) in enumerate(zip(page_map.labels, page_map.first_on_page, strict=True)):
+        if page_map.is_cover(index):  # the e-book has a cover of its own
+            continue
         waiting.append(label)
         if first is not None:
             starts.setdefault(first, []).extend(waiting)
@@ -220,6 +222,26 @@ def build_title(context: _Context) -> PackageFile:
     return PackageFile("title.xhtml", data, XHTML, in_spine=True)
 
 
+def build_cover(context: _Context, picture: bytes | None) -> list[PackageFile]:
+    """The cover page and its picture (marked as the cover image, which reading systems show in
+    their libraries), for a book with `cover:`; none without."""
+    cover = context.config.cover
+    if cover is None:
+        return []
+    if cover.image is not None:
+        href = "media/cover" + cover.image.suffix.lower().replace(".jpeg", ".jpg")
+        data = cover.image.read_bytes()
+    elif picture is not None:
+        href, data = "media/cover.png", picture
+    else:
+        return []
+    media_type = mimetypes.guess_type(href)[0] or "application/octet-stream"
+    alt = cover.alt or " — ".join(filter(None, (context.config.title, ", ".join(context.config.authors))))
+    page = context.render("cover.xhtml.j2", context.language.word("cover"), src=href, alt=alt)
+    return [PackageFile("cover.xhtml", page, XHTML, in_spine=True),
+            PackageFile(href, data, media_type, properties="cover-image")]
+
+
 def build_imprint(context: _Context) -> PackageFile:
     date = context.config.date
     data = context.render("imprint.xhtml.j2", context.language.word("imprint"), fonts=context.fonts,
@@ -315,6 +337,8 @@ def build_navigation_doc(context: _Context, page_files: list[tuple[str, str]]) -
     if context.back.index is not None:
         toc.append({"href": "index.xhtml", "title": ui["index"], "children": []})
     landmarks = [{"type": "toc", "href": "nav.xhtml#contents", "title": ui["contents"]}]
+    if context.config.cover is not None:
+        landmarks.insert(0, {"type": "cover", "href": "cover.xhtml", "title": ui["cover"]})
     if context.book.chapters:
         first = context.book.chapters[0]
         landmarks.append({"type": "bodymatter", "href": chapter_file(first), "title": first.title_text})
@@ -491,8 +515,11 @@ def zip_package(files: list[PackageFile]) -> bytes:
 
 
 def write_epub(book: Book, back: BackMatter, page_map: PageMap, layouts: Layouts, language: Language,
-               faces: tuple[FontFace, ...], fonts: Callable[[], dict[Path, bytes]] | None = None) -> WrittenEpub:
-    """The whole e-book as bytes; `fonts` waits for subset fonts started earlier (see subset_fonts)."""
+               faces: tuple[FontFace, ...], fonts: Callable[[], dict[Path, bytes]] | None = None,
+               cover_picture: bytes | None = None) -> WrittenEpub:
+    """The whole e-book as bytes; `fonts` waits for subset fonts started earlier (see subset_fonts).
+    A book with `cover:` opens with a cover page: its `cover.image`, or else `cover_picture`, the
+    printed front cover drawn as a PNG picture (see cover.front_cover_picture)."""
     config = book.config
     where = _locations(book, back)
     starts = page_starts(page_map)
@@ -505,7 +532,8 @@ def write_epub(book: Book, back: BackMatter, page_map: PageMap, layouts: Layouts
     credits = list(dict.fromkeys((face.family, face.licence) for face in used_faces))
     context = _Context(book, config, language, layouts, back, page_map, where, markers, credits)
 
-    content: list[PackageFile] = [build_title(context), build_imprint(context)]
+    covers = build_cover(context, cover_picture)
+    content: list[PackageFile] = [*covers[:1], build_title(context), build_imprint(context)]
     builders: list[Callable[[], PackageFile | None]] = [
         *(lambda chapter=chapter: build_chapter(context, chapter) for chapter in book.chapters),
         lambda: build_chronology_file(context),
@@ -514,7 +542,7 @@ def write_epub(book: Book, back: BackMatter, page_map: PageMap, layouts: Layouts
     ]
     later = [file for file in (build() for build in builders) if file is not None]
     page_files = [(label, placement.get(label) or (later[-1].href if later else "nav.xhtml"))
-                  for label in page_map.labels]
+                  for index, label in enumerate(page_map.labels) if not page_map.is_cover(index)]
     navigation = build_navigation_doc(context, page_files)
     trailing = markers.before("")  # blank pages at the very end of the print edition
     if trailing and later:
@@ -527,7 +555,7 @@ def write_epub(book: Book, back: BackMatter, page_map: PageMap, layouts: Layouts
                 for label in labels]
     images = build_images(book)
     fonts = fonts or subset_fonts(used_faces, book_characters(book, language), None)
-    support = [*build_stylesheets(context, used_faces), *build_fonts(used_faces, fonts()), *images]
+    support = [*build_stylesheets(context, used_faces), *build_fonts(used_faces, fonts()), *images, *covers[1:]]
     files = [*spine_files, *support]
     files.append(build_package(context, files, bool(images)))
     return WrittenEpub(zip_package(files), tuple(files), tuple(page_files), tuple(problems))

@@ -99,7 +99,10 @@ class BookJoiner:
         if first is not None:
             self._take_catalog(first)
 
-    def finish(self, front_matter_end: int, version: str) -> bytes:
+    def finish(self, front_matter_end: int, version: str, covers: tuple[int, int] = (0, 0),
+               cover_word: str = "Cover") -> bytes:
+        """The joined book; `front_matter_end` pages are numbered in roman, the first `covers[0]` of
+        them and the last `covers[1]` pages of the book are labelled as covers."""
         assert self.book is not None
         book, root = self.book, self.book.Root
         tree = root.get("/StructTreeRoot")
@@ -114,19 +117,26 @@ class BookJoiner:
         _share_fonts(book)
         _one_font_per_face(book)
         labels: list[Any] = []
-        if front_matter_end:
-            labels.extend([0, Dictionary(S=Name.r)])
-        if front_matter_end < len(book.pages):
+        front, back = covers
+        cover_prefix = pikepdf.String(f"{cover_word} ")
+        if front:
+            labels.extend([0, Dictionary(S=Name.D, P=cover_prefix, St=1)])
+        if front_matter_end > front:
+            labels.extend([front, Dictionary(S=Name.r)])
+        if front_matter_end < len(book.pages) - back:
             labels.extend([front_matter_end, Dictionary(S=Name.D, St=1)])
+        if back:
+            labels.extend([len(book.pages) - back, Dictionary(S=Name.D, P=cover_prefix, St=front + 1)])
         root.PageLabels = Dictionary(Nums=Array(labels))
         output = io.BytesIO()
         book.save(output, deterministic_id=True, min_version=version, compress_streams=True,
                   object_stream_mode=pikepdf.ObjectStreamMode.generate)
         return output.getvalue()
 
-    def finish_later(self, front_matter_end: int, version: str) -> Callable[[], bytes]:
+    def finish_later(self, front_matter_end: int, version: str, covers: tuple[int, int] = (0, 0),
+                     cover_word: str = "Cover") -> Callable[[], bytes]:
         """`finish`, here at once; the call returns the book."""
-        book = self.finish(front_matter_end, version)
+        book = self.finish(front_matter_end, version, covers, cover_word)
         return lambda: book
 
     def _start(self, source: pikepdf.Pdf, part: LaidPart) -> None:
@@ -526,9 +536,11 @@ class Joiner(Protocol):
 
     def prepend(self, parts: Sequence[LaidPart]) -> None: ...
 
-    def finish(self, front_matter_end: int, version: str) -> bytes: ...
+    def finish(self, front_matter_end: int, version: str, covers: tuple[int, int] = (0, 0),
+               cover_word: str = "Cover") -> bytes: ...
 
-    def finish_later(self, front_matter_end: int, version: str) -> Callable[[], bytes]:
+    def finish_later(self, front_matter_end: int, version: str, covers: tuple[int, int] = (0, 0),
+                     cover_word: str = "Cover") -> Callable[[], bytes]:
         """Start finishing the book; the returned call waits for it."""
         ...
 
@@ -560,17 +572,19 @@ class JoiningProcess:
     def prepend(self, parts: Sequence[LaidPart]) -> None:
         self._send(("prepend", [(part.pdf, part.borrowed) for part in parts]))
 
-    def finish(self, front_matter_end: int, version: str) -> bytes:
-        return self.finish_later(front_matter_end, version)()
+    def finish(self, front_matter_end: int, version: str, covers: tuple[int, int] = (0, 0),
+               cover_word: str = "Cover") -> bytes:
+        return self.finish_later(front_matter_end, version, covers, cover_word)()
 
-    def finish_later(self, front_matter_end: int, version: str) -> Callable[[], bytes]:
+    def finish_later(self, front_matter_end: int, version: str, covers: tuple[int, int] = (0, 0),
+                     cover_word: str = "Cover") -> Callable[[], bytes]:
         self.appended = 0
-        ticket = self._ask(("finish", (front_matter_end, version)))
+        ticket = self._ask(("finish", (front_matter_end, version, covers, cover_word)))
         return lambda: self._answer(ticket)
 
-    def impose(self, settings: BookletSettings, title: str | None) -> Callable[[], bytes]:
+    def impose(self, settings: BookletSettings, title: str | None, back_cover: int = 0) -> Callable[[], bytes]:
         """Start imposing the booklet from the book last finished; the returned call waits for it."""
-        ticket = self._ask(("impose", (settings, title)))
+        ticket = self._ask(("impose", (settings, title, back_cover)))
         return lambda: self._answer(ticket)
 
     def close(self) -> None:

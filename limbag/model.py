@@ -319,6 +319,8 @@ class Book:
     config: BookConfig
     chapters: tuple[Chapter, ...] = field(default=())
     bibliography: Bibliography | None = None
+    blurb: tuple[Block, ...] = ()
+    """The back cover's text (`cover: {blurb: …}`)."""
 
     @property
     def index_marks(self) -> tuple[IndexMark, ...]:

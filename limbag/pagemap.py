@@ -23,6 +23,16 @@ class PageMap:
     first_on_page: tuple[str | None, ...]
     """Where each page begins: an element id, or `_w-<paragraph id>-<n>` for a page that begins at
     word n of a paragraph; None on a page where nothing begins (a blank page)."""
+    covers: tuple[int, int] = (0, 0)
+    """How many of the first and of the last pages are covers (see build_page_map)."""
+
+    def is_cover(self, index: int) -> bool:
+        return index < self.covers[0] or index >= len(self.labels) - self.covers[1]
+
+    @property
+    def interior_pages(self) -> int:
+        """The pages between the covers: what a printer binds into them."""
+        return len(self.labels) - sum(self.covers)
 
     def label_of(self, anchor_id: str) -> str:
         return self.labels[self.anchor_pages[anchor_id]]
@@ -30,8 +40,11 @@ class PageMap:
 
 def build_page_map(page_anchors: Sequence[Sequence[str]], front_matter_end: int, source_order: Mapping[str, int],
                    floating: frozenset[str] = frozenset(),
-                   continued: Sequence[str | None] = ()) -> PageMap:
+                   continued: Sequence[str | None] = (), covers: tuple[int, int] = (0, 0),
+                   cover_word: str = "Cover") -> PageMap:
     """Labels and anchors from the ids found on each laid-out page; body pages are numbered from 1.
+    The first `covers[0]` and last `covers[1]` pages are the covers: "Cover 1", "Cover 2", then the
+    front matter from i; "Cover 3", "Cover 4" at the end.
 
     A page that `continued` says begins inside a paragraph begins at that word; otherwise its first
     element is the one earliest in the source among those beginning there. `floating` ids
@@ -48,11 +61,15 @@ def build_page_map(page_anchors: Sequence[Sequence[str]], front_matter_end: int,
         if index < len(continued) and continued[index] is not None:
             first = continued[index]
         first_on_page.append(first)
+    count = len(page_anchors)
+    front, back = covers
     labels = tuple(
-        to_roman(index + 1) if index < front_matter_end else str(index - front_matter_end + 1)
-        for index in range(len(page_anchors))
+        f"{cover_word} {index + 1}" if index < front else
+        f"{cover_word} {front + index - (count - back) + 1}" if index >= count - back else
+        to_roman(index - front + 1) if index < front_matter_end else str(index - front_matter_end + 1)
+        for index in range(count)
     )
-    return PageMap(labels, MappingProxyType(anchor_pages), tuple(first_on_page))
+    return PageMap(labels, MappingProxyType(anchor_pages), tuple(first_on_page), covers)
 
 
 def to_roman(number: int) -> str:

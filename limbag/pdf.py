@@ -17,6 +17,15 @@ from markupsafe import Markup
 
 from .chronology import Chronology
 from .config import BookConfig, PageSettings, parse_length_mm, written_moment
+from .cover import (
+    COVER_BLEED_MM,
+    SPINE_TEXT_MIN_PAGES,
+    CoverSheet,
+    bar_code_size_mm,
+    isbn_bar_code,
+    set_trim,
+    spine_width_mm,
+)
 from .errors import Location, Problem
 from .fonts import FontFace, families, font_folders
 from .index import Index
@@ -188,6 +197,63 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
     return PrintHtml(html, MappingProxyType(flows))
 
 
+COVER_PAGES = (2, 2)
+"""Pages of covers in the reading PDF: the front cover and its blank inside; the inside of the back
+cover and the back cover."""
+
+
+def cover_html(book: Book, language: Language, layouts: Layouts, sheet: CoverSheet, which: str) -> str:
+    """The covers from the `print/cover.html.j2` layout: 'front' (the front cover and its inside),
+    'back' (the inside of the back cover and the back cover) or 'wrap' (see CoverSheet)."""
+    config = book.config
+    cover = config.cover
+    assert cover is not None
+    manuscript = config.manuscript_dir.resolve()
+    options = MarkupOptions(language=language, notes={}, image_url=lambda path: print_image_url(path, manuscript),
+                            notes_inline=True)
+    alt = cover.alt or " — ".join(filter(None, (config.title, ", ".join(config.authors))))
+    return layouts.render(
+        "print/cover.html.j2",
+        book=config,
+        ui=language.ui,
+        cover=cover,
+        which=which,
+        sheet=sheet,
+        panels=sheet.panels(),
+        picture=print_image_url(cover.image, manuscript) if cover.image is not None else None,
+        background_picture=print_image_url(cover.background_image, manuscript)
+        if cover.background_image is not None else None,
+        alt=alt,
+        blurb=Markup(blocks_html(book.blurb, options)),
+        bar_code=isbn_bar_code(config.isbn, cover.price) if config.isbn else None,
+        bar_code_size=bar_code_size_mm(config.isbn, cover.price) if config.isbn else None,
+    )
+
+
+def page_cover_sheet(config: BookConfig) -> CoverSheet:
+    """A cover on a page of the reading PDF: the trimmed page, no bleed."""
+    return CoverSheet(config.page.width_mm, config.page.height_mm)
+
+
+def wrap_sheet(config: BookConfig, interior_pages: int) -> CoverSheet:
+    """The full-wrap cover of a paperback of `interior_pages` pages on the book's paper."""
+    return CoverSheet(config.page.width_mm, config.page.height_mm,
+                      spine=spine_width_mm(interior_pages, config.page.paper_mm),
+                      bleed=config.page.bleed_mm or COVER_BLEED_MM, wrap=True,
+                      spine_text=interior_pages >= SPINE_TEXT_MIN_PAGES)
+
+
+def render_wrap(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], interior_pages: int) -> tuple[bytes, CoverSheet]:
+    """The full-wrap cover laid out (back, spine, front, with bleed on one sheet) as a PDF/X-4 in
+    RGB, its trim box set; press.make_press_ready and cover.add_guides finish it."""
+    sheet = wrap_sheet(book.config, interior_pages)
+    settings = dataclasses.replace(engine_settings(book.config, layouts, faces, press=True), bleed_mm=0.0)
+    typesetter = Typesetter(settings)
+    html = cover_html(book, load_language(book.config.language), layouts, sheet, "wrap")
+    typesetter.lay_out(0, PartJob(html, {}, frozenset(), None))
+    return set_trim(typesetter.write(0, None).pdf, sheet), sheet
+
+
 MARKS_SLUG_MM = 9.0
 """Room outside the bleed for crop and cross marks on the press PDF."""
 
@@ -263,7 +329,8 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
                 others: Sequence[RemoteLane] = (),
                 on_part: Callable[[str], None] | None = None,
                 joiner: Joiner | None = None,
-                while_joining: Callable[[PageMap, BackMatter], None] | None = None) -> tuple[RenderedPdf, BackMatter]:
+                while_joining: Callable[[PageMap, BackMatter, bytes | None], None] | None = None
+                ) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out part by part and join the parts into one PDF, with where everything landed.
 
     The chapters of each file are a document of their own (see chapters_by_file) that begins on
@@ -277,7 +344,10 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     `others`, those processes lay out parts alongside this one (see parts.PartMaker). `on_part` is told
     each part as it is laid out (or taken from the store): 'chapter 1', …, 'index', 'front matter'.
     `joiner` joins the parts (default: a BookJoiner in this process); `while_joining` is given the
-    page map and the back matter once they are final, while the joiner finishes the book.
+    page map, the back matter and the laid-out front cover (if the book has covers) once they are
+    final, while the joiner finishes the book. With `cover:` in book.yaml, the reading PDF begins
+    with the front cover and its blank inside and ends with the back cover and its blank inside
+    (labelled "Cover 1" to "Cover 4", as printers name them); the press PDF is the interior alone.
     """
     config = book.config
     language = load_language(config.language)
@@ -292,8 +362,9 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     # The front matter is made last and printed first: the chapters and back matter are joined
     # while it is laid out (in the second process, if there is one).
     joiner = joiner if joiner is not None else BookJoiner()
+    covered = config.cover is not None and not press
     back, front_run, html, settling = _make_parts(book, language, layouts, fonts, maker, make_back,
-                                                  lambda: _join_next(joiner, maker))
+                                                  lambda: _join_next(joiner, maker), covered)
     body_and_back = maker.written()
     for part in body_and_back[joiner.appended:]:
         joiner.append(part)
@@ -305,10 +376,12 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     joiner.prepend(front_parts)
     parts = [*front_parts, *body_and_back]
     front_count = sum(part.page_count for part in front_parts)
-    page_map = _page_map(parts, front_count, _source_order(html), frozenset(note_ids(book)))
-    finished = joiner.finish_later(front_count, "1.6" if press else "1.7")
+    covers = COVER_PAGES if covered else (0, 0)
+    page_map = _page_map(parts, front_count, _source_order(html), frozenset(note_ids(book)), covers,
+                         language.word("cover"))
+    finished = joiner.finish_later(front_count, "1.6" if press else "1.7", covers, language.word("cover"))
     if while_joining is not None:
-        while_joining(page_map, back)
+        while_joining(page_map, back, front_parts[0].pdf if covered else None)
     pdf = finished()
     problems = [*settling, *(_engine_problem(message, book, stylesheet)
                              for message in dict.fromkeys([*here.setup_messages, *maker.messages]))]
@@ -365,9 +438,10 @@ PAGE_REFERENCE_PASSES = 4
 
 def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]], maker: PartMaker,
                 make_back: Callable[[PageMap], BackMatter],
-                join_next: Callable[[], bool]) -> tuple[BackMatter, Run, str, list[Problem]]:
+                join_next: Callable[[], bool], covered: bool) -> tuple[BackMatter, Run, str, list[Problem]]:
     """Make the parts (see render_book): body, back matter, then start the front matter; the parts
-    are joined (`join_next`) while this process waits, once the chapters are settled. Returns the
+    are joined (`join_next`) while this process waits, once the chapters are settled. With
+    `covered`, the front cover opens the front matter and the back cover ends the book. Returns the
     back matter, the front matter's run (see PartMaker.send_run), the HTML of all parts in printed
     order, and a warning if page references did not settle."""
     floating = frozenset(note_ids(book))
@@ -416,6 +490,9 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
     # right-hand page), laid out side by side; a layout writes each as the "back" part with the
     # others left out, as for a book that has only one of them.
     sections = [request(kind, "back", section) for kind, section in back.sections()]
+    sheet = page_cover_sheet(book.config)
+    if covered:
+        sections.append(PartRequest("back cover", cover_html(book, language, layouts, sheet, "back"), {}))
     # The chronology, the larger of the two, is laid out by another process if there is one: its
     # memory then adds to a process that holds no joined book.
     back_parts = maker.make_run(sections, known, first_folio=1 + sum(len(part.page_anchors) for part in body),
@@ -424,7 +501,9 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
     labels = _page_map([*body, *back_parts], 0, _source_order(body_html + back_html), floating)
     contents_pages = {anchor: labels.labels[index] for anchor, index in labels.anchor_pages.items()}
     front_request = request("front matter", "front", back, contents_pages)
-    return back, maker.send_run([front_request], known), front_request.html + body_html + back_html, problems
+    front_run = [PartRequest("front cover", cover_html(book, language, layouts, sheet, "front"), {})] if covered else []
+    front_run.append(front_request)
+    return back, maker.send_run(front_run, known), front_request.html + body_html + back_html, problems
 
 
 def _earlier_label(store: PartStore | None, anchor: str) -> str:
@@ -449,10 +528,10 @@ def _unsettled(book: Book, used: Mapping[str, str], found: Mapping[str, str]) ->
 
 
 def _page_map(parts: Sequence[LaidPart | PartLayout], front_matter_end: int, source_order: Mapping[str, int],
-              floating: frozenset[str]) -> PageMap:
+              floating: frozenset[str], covers: tuple[int, int] = (0, 0), cover_word: str = "") -> PageMap:
     page_anchors = [anchors for part in parts for anchors in part.page_anchors]
     continued = [word for part in parts for word in part.continued]
-    return build_page_map(page_anchors, front_matter_end, source_order, floating, continued)
+    return build_page_map(page_anchors, front_matter_end, source_order, floating, continued, covers, cover_word)
 
 
 def _source_order(html: str) -> dict[str, int]:

@@ -73,7 +73,7 @@ class BuildResult:
 
 def output_name(slug: str, output_format: str) -> str:
     return {"pdf": f"{slug}.pdf", "booklet": f"{slug}-booklet.pdf",
-            "press": f"{slug}-press.pdf", "epub": f"{slug}.epub"}[output_format]
+            "press": f"{slug}-press.pdf", "epub": f"{slug}.epub", "cover": f"{slug}-cover.pdf"}[output_format]
 
 
 def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings: IndexSettings,
@@ -82,7 +82,8 @@ def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings:
             others: Sequence[RemoteLane] = (),
             on_part: Callable[[str], None] | None = None,
             joiner: Joiner | None = None,
-            while_joining: Callable[[PageMap, BackMatter], None] | None = None) -> tuple[RenderedPdf, BackMatter]:
+            while_joining: Callable[[PageMap, BackMatter, bytes | None], None] | None = None
+            ) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out once; the chronology and index take their pages from the chapters' layout.
     Parts found in `store` (see cache.PartCache) are taken as they are; `others` are the other
     layout processes, `on_part` is told each part laid out, `joiner` joins them, `while_joining` works
@@ -254,7 +255,9 @@ class _StepCounter:
 def _steps_of(prepared: PreparedBook, requested: tuple[str, ...]) -> int:
     """A step for each chapter, part of the back matter, the front matter and each output made after them."""
     back = bool(prepared.events) + bool(index_terms(prepared.book, prepared.index_settings))
-    return len(prepared.book.chapters) + back + 1 + sum(1 for f in ("press", "epub", "booklet") if f in requested)
+    covers = 2 if prepared.config.cover is not None else 0
+    outputs = sum(1 for f in ("press", "epub", "booklet", "cover") if f in requested)
+    return len(prepared.book.chapters) + back + 1 + covers + outputs
 
 
 @contextmanager
@@ -289,7 +292,8 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
             progress("nothing changed since the last build: its files are kept")
         if strict and cached.warnings:
             raise StrictModeError(list(cached.warnings))
-        slug = next((n[:-4] for n in cached.outputs if n.endswith(".pdf") and not n.endswith(("-booklet.pdf", "-press.pdf"))), "")
+        slug = next((n[:-4] for n in cached.outputs
+                     if n.endswith(".pdf") and not n.endswith(("-booklet.pdf", "-press.pdf", "-cover.pdf"))), "")
         return BuildResult(slug, tuple(target / name for name in cached.outputs), cached.warnings, cached.page_count)
 
     loaded = load_config_or_all_problems(book_dir, target / CACHE_FOLDER)
@@ -322,10 +326,11 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     from .engine import check_version
 
     check_version()
-    from .booklet import binding_problem, impose
+    from .booklet import binding_problem, impose, perfect_binding_problem
+    from .cover import add_guides, front_cover_picture
     from .epub import WrittenEpub, book_characters, epub_faces, subset_fonts, write_epub
     from .fonts import find_fonts
-    from .pdf import engine_settings
+    from .pdf import COVER_PAGES, engine_settings, render_wrap
     from .press import make_press_ready, picture_problems, printing_condition
     from .processes import process_pool
     from .typeset import RemoteLane
@@ -343,7 +348,9 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
             prepared = prepare(book_dir, loaded=loaded, cache_dir=target / CACHE_FOLDER, pending=pending)
         config = prepared.config
         requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
-        condition = printing_condition(config.page, config.location("page.colour")) if "press" in requested else None
+        condition = printing_condition(config.page, config.location("page.colour")) \
+            if "press" in requested or "cover" in requested else None
+        back_cover = COVER_PAGES[1] if config.cover is not None else 0
         count = _StepCounter(steps, _steps_of(prepared, requested))
         parts = PartCache(target / CACHE_FOLDER)
         environment = layout_environment(inputs)
@@ -354,14 +361,17 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
         epubs: list[WrittenEpub] = []
         booklets: list[Callable[[], bytes]] = []
 
-        def while_joining(page_map: PageMap, back: BackMatter) -> None:
+        def while_joining(page_map: PageMap, back: BackMatter, front_cover: bytes | None) -> None:
             """While the joining process finishes the PDF: ask it for the booklet next, and write the
             e-book."""
             if "booklet" in requested and joining is not None:
-                booklets.append(joining.impose(config.booklet, config.title))
+                booklets.append(joining.impose(config.booklet, config.title, back_cover))
             if "epub" in requested:
                 with _stage(progress, lambda: "wrote the e-book"):
-                    epubs.append(write_epub(prepared.book, back, page_map, layouts, prepared.language, faces, fonts))
+                    picture = front_cover_picture(front_cover) \
+                        if front_cover is not None and config.cover is not None and config.cover.image is None else None
+                    epubs.append(write_epub(prepared.book, back, page_map, layouts, prepared.language, faces, fonts,
+                                            picture))
                 count("wrote the e-book")
 
         with _stage(progress, lambda: f"laid out {len(rendered.page_map.labels)} pages"
@@ -370,11 +380,13 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
                                      prepared.language, store=parts, environment=environment, others=others,
                                      on_part=lambda kind: count(_laid_out(kind)), joiner=joining,
                                      while_joining=while_joining)
-        binding = binding_problem(len(rendered.page_map.labels), config.location("outputs")) \
-            if "booklet" in requested else None
+        bindings = [binding_problem(len(rendered.page_map.labels), config.location("outputs"))
+                    if "booklet" in requested else None,
+                    perfect_binding_problem(rendered.page_map.interior_pages, config.location("outputs"))
+                    if "cover" in requested else None]
         warnings = (*prepared.warnings, *font_problems, *rendered.problems,
-                    *picture_problems(rendered.pdf, prepared.book, press="press" in requested),
-                    *((binding,) if binding is not None else ()))
+                    *picture_problems(rendered.pdf, prepared.book, press="press" in requested or "cover" in requested),
+                    *(binding for binding in bindings if binding is not None))
         if strict and warnings:
             raise StrictModeError(list(warnings))
 
@@ -383,7 +395,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
             outputs["pdf"] = rendered.pdf
         booklet: Callable[[], bytes] | None = None
         if "booklet" in requested:  # imposed by the process that joined the book, asked while it joined
-            booklet = booklets[0] if booklets else lambda: impose(rendered.pdf, config.booklet, config.title)
+            booklet = booklets[0] if booklets else lambda: impose(rendered.pdf, config.booklet, config.title, back_cover)
         if "press" in requested:
             with _stage(progress, lambda: "laid out the press PDF"):
                 laid = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
@@ -392,6 +404,13 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
                 assert condition is not None
                 outputs["press"] = make_press_ready(laid, condition, config.page)
             count("laid out the press PDF")
+        if "cover" in requested:
+            with _stage(progress, lambda: "laid out the cover"):
+                wrap, sheet = render_wrap(prepared.book, layouts, faces, rendered.page_map.interior_pages)
+                assert condition is not None
+                outputs["cover"] = add_guides(make_press_ready(wrap, condition, dataclasses.replace(config.page, marks=())),
+                                              sheet)
+            count("laid out the cover")
         for epub in epubs:
             warnings = (*warnings, *epub.problems)
             outputs["epub"] = epub.data

@@ -119,6 +119,9 @@ MAX_NESTING = 32
 MAX_INDEX_LEVELS = 3
 
 
+UNTITLED = "the chapter has no title; its file name is used"
+
+
 class _Lines:
     """Finds where a piece of a chapter stands in its source text (Pandoc's Markdown reader gives
     no positions): each block is looked for after the one before it."""
@@ -1178,7 +1181,7 @@ def _chapters_of(parsed: Parsed, source: Path, text: str, first_number: int, fol
             else:
                 title_inlines = [{"t": "Str", "c": _title_from_name(source)}]
                 wanted, title_line = "", 1
-                reader.warn(None if parsed.media else 1, "the chapter has no title; its file name is used",
+                reader.warn(None if parsed.media else 1, UNTITLED,
                             "give the document a title or a first heading (Heading 1)" if parsed.media else
                             "start the file with a line `# Chapter title`, or give it `title:` in a metadata block")
         if heading is not None:
@@ -1562,7 +1565,21 @@ def read_book(config: BookConfig, cache_dir: Path, pending: PendingChapters | No
                               frozenset(bibliography_ids(found.bibliography)))
     chapters = _number_cross_references(chapters, load_language(config.language), found.problems)
     chapters = _check_page_references(chapters, found.problems)
-    return Book(config, tuple(chapters), _with_citations(found.bibliography, chapters)), found.problems
+    blurb = _read_blurb(config, cache_dir, used_ids, found.problems)
+    return Book(config, tuple(chapters), _with_citations(found.bibliography, chapters), blurb), found.problems
+
+
+def _read_blurb(config: BookConfig, cache_dir: Path, used_ids: set[str], problems: list[Problem]) -> tuple[Block, ...]:
+    """The back cover's text, read as a chapter is (its headings, if any, kept as text)."""
+    if config.cover is None or config.cover.blurb is None:
+        return ()
+    found = _read_files(start_reading([config.cover.blurb], cache_dir, config.markdown), 1,
+                        _Folders(config.manuscript_dir, config.source, cache_dir, config.markdown,
+                                 language=config.language), used_ids)
+    if found.errors:
+        raise ManuscriptErrors(found.errors)
+    problems.extend(problem for problem in found.problems if problem.message != UNTITLED)  # a blurb has no title
+    return tuple(block for chapter in found.chapters for block in chapter.blocks)
 
 
 def _labels(chapters: list[Chapter]) -> dict[str, tuple[str, str, str]]:

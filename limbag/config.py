@@ -18,7 +18,7 @@ import yaml
 
 from .citations import BIBLIOGRAPHY_SUFFIXES, BUNDLED_STYLES, DEFAULT_STYLE, CitationSettings, bundled_style
 from .cover import PAPER_THICKNESS_MM, PRICE_CODE
-from .errors import ConfigError, LimbagError, Location, Problem
+from .errors import ConfigError, LimbagError, Location, ManuscriptError, Problem
 from .files import check_book_folders, inside
 from .language import data_code_for
 
@@ -498,6 +498,21 @@ CSS_COLOUR = re.compile(r"#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}|[a-zA-Z]{3,20}")
 PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
+def _cover_picture(checker: _Checker, key: str, name: Any, manuscript: Path) -> Path | None:
+    """A picture of the cover, checked as a chapter's figures are (it is there, it decodes, it is not
+    too many pixels)."""
+    from .images import check_image
+
+    path = _book_file(checker, key, name, manuscript, PICTURE_SUFFIXES, "a JPEG or PNG picture")
+    if path is None:
+        return None
+    try:
+        return check_image(path.relative_to(manuscript).as_posix(), manuscript, checker.where(key))
+    except ManuscriptError as error:
+        checker.error(key, error.what, error.hint)
+        return None
+
+
 def _cover(checker: _Checker, data: Mapping[str, Any], manuscript: Path, outputs: tuple[str, ...],
            isbn: str | None) -> CoverSettings | None:
     raw = data.get("cover")
@@ -511,14 +526,12 @@ def _cover(checker: _Checker, data: Mapping[str, Any], manuscript: Path, outputs
         return None
     checker.unknown_keys(raw, COVER_KEYS, "cover.")
     defaults = CoverSettings()
-    image = _book_file(checker, "cover.image", raw["image"], manuscript, PICTURE_SUFFIXES, "a JPEG or PNG picture") \
-        if raw.get("image") is not None else None
+    image = _cover_picture(checker, "cover.image", raw["image"], manuscript) if raw.get("image") is not None else None
     background, background_image = defaults.background, None
     if raw.get("background") is not None:
         value = raw["background"]
         if isinstance(value, str) and value.strip().lower().endswith(PICTURE_SUFFIXES):
-            background_image = _book_file(checker, "cover.background", value, manuscript, PICTURE_SUFFIXES,
-                                          "a JPEG or PNG picture")
+            background_image = _cover_picture(checker, "cover.background", value, manuscript)
         elif isinstance(value, str) and CSS_COLOUR.fullmatch(value.strip()):
             background = value.strip()
         else:

@@ -309,6 +309,10 @@ def rehearse(book: Book, layouts: Layouts, faces: tuple[FontFace, ...],
     back_html = "".join(print_html(book, language, layouts, fonts, section, "back").html for _, section in back.sections())
     pages = dict.fromkeys([*page_map.anchor_pages, *ELEMENT_ID.findall(back_html)], "1")
     print_html(book, language, layouts, fonts, back, "front", pages)
+    if book.config.cover is not None:
+        for which in ("front", "back"):
+            cover_html(book, language, layouts, page_cover_sheet(book.config), which)
+        cover_html(book, language, layouts, wrap_sheet(book.config, 100), "wrap")
     problems = tuple(_engine_problem(message, book, stylesheet) for message in dict.fromkeys(typesetter.setup_messages))
     return back, page_map, problems
 

@@ -414,22 +414,25 @@ PRESS_PPI = 300
 
 
 def picture_problems(pdf: bytes, book: Book, press: bool) -> list[Problem]:
-    """A warning, at the line that calls for it, for each figure printed at too low a resolution
-    for the outputs made: under 150 ppi for every PDF, under 300 ppi for the press PDF."""
+    """A warning, at the line that calls for it, for each figure (and cover picture) printed at too
+    low a resolution for the outputs made: under 150 ppi for every PDF, under 300 ppi for the press
+    PDF and the cover."""
     from urllib.parse import urljoin
 
     from .pdf import print_image_url
 
     manuscript = book.config.manuscript_dir.resolve()
     base = manuscript.as_uri() + "/"
-    figures = {image_name(urljoin(base, print_image_url(block.image, manuscript))): block
-               for chapter in book.chapters for block in iter_blocks(chapter.blocks) if isinstance(block, Figure)}
-    if not figures:
+    pictures = {image_name(urljoin(base, print_image_url(block.image, manuscript))): (block.location, block.image.name)
+                for chapter in book.chapters for block in iter_blocks(chapter.blocks) if isinstance(block, Figure)}
+    cover = book.config.cover
+    for key, path in (("cover.image", cover.image if cover else None),
+                      ("cover.background", cover.background_image if cover else None)):
+        if path is not None:
+            pictures[image_name(urljoin(base, print_image_url(path, manuscript)))] = (book.config.location(key), path.name)
+    if not pictures:
         return []
-
-    def locate(key: str) -> tuple[Location, str] | None:
-        figure = figures.get(key)
-        return (figure.location, figure.image.name) if figure is not None else None
+    locate = pictures.get
 
     wanted = PRESS_PPI if press else READING_PPI
     problems = []

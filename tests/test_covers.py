@@ -46,7 +46,7 @@ def bar_codes(pdf: Path, page: int, scratch: Path) -> set[str]:
     return set(done.stdout.split())
 
 
-def handout(pages_of_text: int = 3, **cover: str) -> dict[str, str]:
+def handout(pages_of_text: int = 3, **cover: str) -> dict[str, str | bytes]:
     settings = "".join(f"\n  {key}: {value!r}" for key, value in cover.items())
     chapters = {f"0{n}.md": f"# Lesson {n}\n\n" + "\n\n".join(["Words of the lesson, to be read in class. " * 12] * 6)
                 for n in range(1, pages_of_text + 1)}
@@ -204,3 +204,33 @@ def test_the_spine_grows_with_the_page_count_on_each_paper(make_book, paper):
 def test_the_sample_book_has_covers():
     config, _ = load_config(Path(__file__).parent.parent)
     assert config.cover is not None and config.cover.blurb is not None
+
+
+@pytest.mark.build
+def test_a_picture_of_the_publishers_own_is_the_front_cover(make_book, tmp_path):
+    """The designer's picture fills the front cover in print and is the e-book's cover image as it
+    is; a picture too small for print is a warning at `cover.image`."""
+    from .conftest import png_image
+
+    files = handout(1, image="front.png", alt="A treaty on a desk")
+    files["front.png"] = png_image(330, 510)  # 5.5 × 8.5 in at 60 ppi
+    result = build(make_book(files), formats=("pdf", "epub"))
+    outputs = {path.name: path for path in result.written}
+    with pikepdf.open(outputs["reading-the-treaty.pdf"]) as pdf:
+        first = pdf.pages[0]
+        pictures = [item for item in first.obj.Resources.XObject.values() if item.Subtype == pikepdf.Name.Image]
+        assert [(int(p.Width), int(p.Height)) for p in pictures] == [(330, 510)]
+    with zipfile.ZipFile(outputs["reading-the-treaty.epub"]) as archive:
+        assert archive.read("EPUB/media/cover.png") == files["front.png"]
+        assert 'alt="A treaty on a desk"' in archive.read("EPUB/cover.xhtml").decode()
+    warnings = [problem for problem in result.warnings if "front.png" in problem.message]
+    assert len(warnings) == 1 and "60 ppi" in warnings[0].message
+    assert warnings[0].location.line == 12  # cover.image in book.yaml
+
+
+def test_a_cover_picture_that_does_not_decode_is_an_error_at_its_key(make_book):
+    files = handout(1, image="front.png")
+    files["front.png"] = b"\x89PNG\r\n\x1a\nnot really"
+    with pytest.raises(ConfigError) as raised:
+        load_config(make_book(files))
+    assert re.search(r"book\.yaml:12: cover\.image: image 'front\.png' cannot be read", str(raised.value))

@@ -48,10 +48,13 @@ def test_the_sample_speaks_filipino(sample):
     path, result = sample
     texts = pdf_pages_text(path)
     assert "Nilalaman" in texts[result.page_map.anchor_pages["contents"]]
-    assert "Nobyembre 24, 2026" in texts[1]
+    assert "Nobyembre 24, 2026" in texts[result.page_map.anchor_pages["imprint"]]
     assert "Kabanata 1" in texts[result.page_map.anchor_pages["panimula"]]
     labels = PdfReader(path).page_labels
     assert labels[result.page_map.anchor_pages["panimula"]] == "1"
+    # Its covers: the front with the title, the back with the blurb, named as Filipino printers do.
+    assert labels[:3] == ["Pabalat 1", "Pabalat 2", "i"] and labels[-1] == "Pabalat 4"
+    assert "Ang Kahilingan ng USSR" in texts[0] and "Digmaang Malamig" in texts[-1]
 
 
 def test_the_sample_carries_index_and_date_marks(sample):

@@ -384,8 +384,7 @@ def format_when(when: DateValue, language: Language) -> str:
         month = language.months[end.month - 1]
         if start.month == end.month:  # Agosto 21–25, 1944
             return _unbroken(language.date_format.format(day=f"{start.day}–{end.day}", month=month, year=end.year))
-        without_year = re.sub(r"[,.\s]*\{year\}[,.\s]*", "", language.date_format)
-        first = without_year.format(day=start.day, month=language.months[start.month - 1])
+        first = language.day_month_format.format(day=start.day, month=language.months[start.month - 1])
         return f"{_unbroken(first)}\u00a0– {_unbroken(language.format_partial(end.year, end.month, end.day))}"
     first = language.format_partial(start.year, start.month, start.day)
     return f"{_unbroken(first)}\u00a0– {_unbroken(language.format_partial(end.year, end.month, end.day))}"

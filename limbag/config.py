@@ -849,7 +849,8 @@ def load_config_partially(book_dir: Path) -> tuple[BookConfig, list[Problem], li
     if "language" in data and not LANGUAGE_TAG.fullmatch(language):
         checker.error("language", f"not a BCP 47 language tag: {language!r}", "write e.g. `tl`, `fil` or `en`")
     elif data_code_for(language) is None:
-        checker.warn("language", f"no language data for {language!r}; UI words fall back to English",
+        checker.warn("language", f"no language data for {language!r} (neither CLDR nor Pandoc has it); "
+                     "UI words, month names and dates fall back to English",
                      "add limbag/languages/<code>.yaml (copy en.yaml) to translate them")
     authors = _authors(checker, data)
     isbn, identifier = _identifiers(checker, data, title, authors)

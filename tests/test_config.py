@@ -142,8 +142,12 @@ def test_chapter_outside_the_manuscript_is_refused(make_book):
 
 
 def test_unknown_language_falls_back_to_english_with_a_warning(make_book):
-    _, warnings = load_config(make_book({"book.yaml": "title: T\nlanguage: de\n", "a.md": CHAPTER}))
-    assert any("no language data for 'de'" in str(w) for w in warnings)
+    """A language that neither CLDR nor Pandoc nor Limbag knows (Klingon) builds with English words."""
+    _, warnings = load_config(make_book({"book.yaml": "title: T\nlanguage: tlh\n", "a.md": CHAPTER}))
+    assert [str(w) for w in warnings if "language" in str(w)] == [
+        next(str(w) for w in warnings if "no language data for 'tlh'" in str(w))]
+    _, warnings = load_config(make_book({"book.yaml": "title: T\nlanguage: de\n", "a.md": CHAPTER}, "german"))
+    assert not any("language data" in str(w) for w in warnings)
 
 
 def test_isbn_check_digit_and_slugs():

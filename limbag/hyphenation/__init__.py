@@ -20,6 +20,9 @@ VOWELS = frozenset("aeiouáéíóúàèìòùâêîôû")
 ONSET_AFTER_NASAL = frozenset({"bl", "br", "dr", "pl", "pr", "tr"})
 DICTIONARY = "hyph_tl.dic"
 LANGUAGES = ("tl", "fil")
+SYLLABIC_LANGUAGES = ("ceb", "hil", "war", "bik", "pam", "ilo")
+"""Philippine languages with no patterns anywhere: their words are broken by `syllabify` itself,
+the KWF's rules of the (C)V(C) syllable, which their spellings share with Filipino ('ki-na-hang-lan')."""
 
 
 def _units(word: str) -> list[str]:
@@ -194,7 +197,7 @@ def register() -> None:
     for Filipino words only (see FilipinoHyphenator)."""
     import pyphen
 
-    for language in LANGUAGES:  # pyphen looks names up in LANGUAGES_LOWERCASE, then opens LANGUAGES[name]
+    for language in (*LANGUAGES, *SYLLABIC_LANGUAGES):  # pyphen looks names up in LANGUAGES_LOWERCASE, then LANGUAGES
         pyphen.LANGUAGES.setdefault(language, dictionary_path())
         pyphen.LANGUAGES_LOWERCASE.setdefault(language, language)
     if not getattr(pyphen.Pyphen, "filipino_words_only", False):
@@ -212,11 +215,20 @@ def _hyphenator_class(base: type) -> type:
         def __init__(self, filename: str | None = None, lang: str | None = None, left: int = 2, right: int = 2,
                      cache: bool = True) -> None:
             super().__init__(filename=filename, lang=lang, left=left, right=right, cache=cache)
-            self.filipino = lang is not None and lang.lower().split("_")[0].split("-")[0] in LANGUAGES
+            primary = lang.lower().split("_")[0].split("-")[0] if lang is not None else ""
+            self.filipino = primary in LANGUAGES or primary in SYLLABIC_LANGUAGES
+            self.syllabic = primary in SYLLABIC_LANGUAGES
+            self.limits = (left, right)
 
         def positions(self, word: str) -> list[Any]:
             if self.filipino and (word[:1].isupper() or not tagalog_shaped(word)):
                 return []
+            if self.syllabic:
+                import pyphen
+
+                left, right = self.limits
+                return [pyphen.DataInt(point) for point in sorted(break_points(word))
+                        if left <= point <= len(word) - right]
             return list(super().positions(word))
 
     return FilipinoHyphenator

@@ -366,6 +366,13 @@ class Chronology:
     rows: tuple[ChronologyRow, ...] = ()
     figure: str = ""
     """The timeline as an inline SVG document."""
+    narrow_figure: str = ""
+    """The same, drawn for a narrow screen (see NARROW_TIMELINE): the e-book shows it on phones."""
+
+
+NARROW_TIMELINE = 520
+"""The width, in the timeline's units, of its drawing for narrow screens: its labels (26 units)
+stay 16 pixels high on a phone 360 pixels wide, where the wide drawing's (1000 units) shrink to 8."""
 
 
 def format_when(when: DateValue, language: Language) -> str:
@@ -401,7 +408,7 @@ def build_chronology(events: tuple[Event, ...], page_map: PageMap, language: Lan
                       if event.anchor and event.anchor in page_map.anchor_pages else None)
         for event in events
     )
-    return Chronology(rows, timeline_svg(events, language))
+    return Chronology(rows, timeline_svg(events, language), timeline_svg(events, language, NARROW_TIMELINE, "narrow"))
 
 
 def _position(date: PartialDate, end: bool = False) -> float:
@@ -484,7 +491,10 @@ def _thinned(markers: list[tuple[int, int]], positions: list[float], font: float
     only stand on top of each other, one's stem striking through the other."""
     thinned: list[tuple[int, int]] = []
     for first, last in markers:
-        if thinned and positions[first] - positions[thinned[-1][0]] < font * 0.6 * len(str(last + 1)):
+        # Too close for a label of its own, or so close that its stem, rising past the label before
+        # (on a lane below), would strike through it.
+        before = font * 0.3 * len(_marker_label(*thinned[-1])) + 4 + STEM_CLEARANCE if thinned else 0.0
+        if thinned and positions[first] - positions[thinned[-1][0]] < max(font * 0.6 * len(str(last + 1)), before):
             thinned[-1] = (thinned[-1][0], last)
         else:
             thinned.append((first, last))
@@ -496,7 +506,7 @@ def _marker_label(first: int, last: int) -> str:
     return str(first + 1) if first == last else f"{first + 1}–{last + 1}"
 
 
-def timeline_svg(events: tuple[Event, ...], language: Language, width: int = 1000) -> str:
+def timeline_svg(events: tuple[Event, ...], language: Language, width: int = 1000, kind: str = "wide") -> str:
     """A horizontal timeline: a numbered dot (or a bar, for a range) per event, as in the list below it."""
     if not events:
         return ""
@@ -563,7 +573,7 @@ def timeline_svg(events: tuple[Event, ...], language: Language, width: int = 100
         parts.append(f'<text x="{at:.1f}" y="{label_y}" text-anchor="middle" font-size="{font}" '
                      f'font-weight="bold">{_marker_label(first, last)}</text>')
     title = escape(language.word("timeline"))
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" class="{kind}" '
             f'aria-label="{title}" font-family="Gentium Book Plus, serif" fill="currentColor">'
             f"<title>{title}</title>" + "".join(parts) + "</svg>")
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import struct
+import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ from fontTools.ttLib import TTFont, TTLibError
 from .errors import Location, Problem
 from .layouts import builtin_folder
 from .markup import css_string
+from .model import CONTAINERS, Book, Figure, Heading, Inline, Paragraph, Table, Text, iter_blocks
 
 FONT_SUFFIXES = (".ttf", ".otf", ".woff", ".woff2")
 
@@ -195,3 +199,66 @@ def _fonttools_subset(data: bytes, characters: str) -> bytes:
     buffer = io.BytesIO()
     font.save(buffer)
     return buffer.getvalue()
+
+
+@functools.cache
+def _characters_of(path: Path) -> frozenset[int]:
+    with TTFont(path, lazy=True) as font:
+        return frozenset(font.getBestCmap() or {})
+
+
+UNPRINTED = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff")
+"""Characters that print nothing of their own: soft hyphen, zero-width space and joiners."""
+
+
+def _words(inlines: tuple[Inline, ...]) -> Iterator[str]:
+    for node in inlines:
+        if isinstance(node, Text):
+            yield node.text
+        elif isinstance(node, CONTAINERS):
+            yield from _words(node.children)
+
+
+def _printed_text(book: Book) -> Iterator[tuple[str, Path]]:
+    """The text set in the book's fonts, by the file it comes from: titles, paragraphs, captions and
+    table cells (code is set in the monospaced face and formulas are drawn, so neither is here)."""
+    for chapter in book.chapters:
+        yield chapter.title_text, chapter.source
+        blocks = [*chapter.blocks, *(child for note in chapter.footnotes for child in note.children)]
+        for block in iter_blocks(blocks):
+            if isinstance(block, (Paragraph, Heading)):
+                runs = [block.children]
+            elif isinstance(block, Figure):
+                runs = [block.caption]
+            elif isinstance(block, Table):
+                runs = [block.caption, *(cell.children for row in (*block.head, *block.body, *block.foot) for cell in row)]
+            else:
+                continue
+            for run in runs:
+                yield "".join(_words(run)), chapter.source
+
+
+def missing_characters(book: Book, faces: tuple[FontFace, ...]) -> list[Problem]:
+    """A warning for each character of the text that none of the book's fonts has, at the first line
+    that uses it, once per character: it would print as an empty box, or in a font of the system's."""
+    covered = frozenset().union(*(_characters_of(face.path) for face in faces))
+    first: dict[str, Path] = {}
+    for text, source in _printed_text(book):
+        for char in text:
+            if char not in first and ord(char) not in covered and not char.isspace() and char not in UNPRINTED \
+                    and unicodedata.category(char) not in ("Cc", "Cf", "Mn"):
+                first[char] = source
+    problems = []
+    lines: dict[Path, list[str]] = {}
+    for char, source in first.items():
+        if source not in lines:
+            try:
+                lines[source] = source.read_text(encoding="utf-8-sig").splitlines()
+            except (OSError, UnicodeDecodeError):  # a Word or ODT file: no lines to name
+                lines[source] = []
+        line = next((number for number, text in enumerate(lines[source], start=1) if char in text), None)
+        name = unicodedata.name(char, "").title() or "a character without a name"
+        problems.append(Problem(Location(source, line), f"none of the book's fonts has {char!r} (U+{ord(char):04X}, "
+                                f"{name}): it prints as an empty box, or in another font the system has",
+                                "add a font that has it to the book's fonts/ folder, or write it otherwise"))
+    return problems

@@ -211,10 +211,11 @@ def check(book_dir: Path, strict: bool = False) -> CheckSummary:
 
     check_version()
     from .epub import epub_faces, write_epub
-    from .fonts import find_fonts
+    from .fonts import find_fonts, missing_characters
     from .pdf import rehearse
 
     faces, font_problems = find_fonts(book_dir)
+    font_problems = [*font_problems, *missing_characters(prepared.book, faces)]
     make_back = back_matter_maker(prepared.book, prepared.index_settings, prepared.events, prepared.language)
     back, page_map, engine_problems = rehearse(prepared.book, layouts, faces, make_back)
     unsubset = {face.path: face.path.read_bytes() for face in epub_faces(faces, layouts)}
@@ -329,7 +330,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     from .booklet import binding_problem, impose, perfect_binding_problem
     from .cover import add_guides, front_cover_picture
     from .epub import WrittenEpub, book_characters, epub_faces, subset_fonts, write_epub
-    from .fonts import find_fonts
+    from .fonts import find_fonts, missing_characters
     from .pdf import COVER_PAGES, engine_settings, render_wrap
     from .press import make_press_ready, picture_problems, printing_condition
     from .processes import process_pool
@@ -347,6 +348,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
         with _stage(progress, lambda: f"read {len(prepared.book.chapters)} chapters"):
             prepared = prepare(book_dir, loaded=loaded, cache_dir=target / CACHE_FOLDER, pending=pending)
         config = prepared.config
+        font_problems = [*font_problems, *missing_characters(prepared.book, faces)]
         requested = tuple(f for f in OUTPUT_FORMATS if f in (formats or config.outputs))
         condition = printing_condition(config.page, config.location("page.colour")) \
             if "press" in requested or "cover" in requested else None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from types import MappingProxyType
 
 import pytest
 import yaml
 from pypdf import PdfReader
 
-from limbag.chronology import Event, find_dates, format_when, sentence_at, sort_key, timeline_svg
+from limbag.chronology import NARROW_TIMELINE, Event, find_dates, format_when, sentence_at, sort_key, timeline_svg
 from limbag.config import load_config
 from limbag.dates import parse_date_value
 from limbag.errors import ConfigError, Location, ManuscriptError
@@ -199,11 +200,12 @@ def _labels_and_stems(svg: str):
      "1954-01-25/1954-02-18", "1954-03-31", "1954-05-07", "1955-05-09", "1955-05-14", "1991-07-01"),
     tuple(f"1950-{month:02d}-{day:02d}" for month in range(1, 13) for day in (3, 17)),  # a crowded year
 ])
-def test_timeline_labels_never_overlap_and_no_stem_strikes_a_label(dates):
+@pytest.mark.parametrize("width", [1000, NARROW_TIMELINE])
+def test_timeline_labels_never_overlap_and_no_stem_strikes_a_label(dates, width):
     def event(when: str) -> Event:
         return Event(parse_date_value(when), "Nangyari ito.", None, "curated", Location(REPO))
 
-    labels, stems = _labels_and_stems(timeline_svg(tuple(event(when) for when in dates), load_language("tl")))
+    labels, stems = _labels_and_stems(timeline_svg(tuple(event(when) for when in dates), load_language("tl"), width))
     assert labels and len(stems) == len(labels)
     for number, (x0, y0, x1, y1) in enumerate(labels):
         for other in labels[number + 1:]:
@@ -269,6 +271,30 @@ def test_the_events_printed_as_yaml_read_back_as_they_were_told(make_book):
     (event,) = yaml.safe_load(text)["chronology"]["events"]
     told = sentence.replace('"', "“", 1).replace('"', "”", 1)  # as the typographer set the quotes
     assert " ".join(event["text"].split()) == " ".join(told.split())
+
+
+def test_on_a_phone_the_e_books_timeline_is_drawn_narrow_and_stays_legible():
+    """At 360 pixels (a phone in epub.js, some 320 pixels of text width) the wide drawing's labels
+    (26 of 1000 units) would be 8 pixels high; the narrow drawing, shown below 40em, keeps them at
+    16, as large as the text."""
+    import re
+
+    from limbag.chronology import build_chronology
+    from limbag.pagemap import PageMap
+
+    events = tuple(Event(parse_date_value(when), "Nangyari ito.", f"_d{n}", "curated", Location(REPO))
+                   for n, when in enumerate(("1949-04-04", "1954-03-31", "1955-05-14")))
+    page_map = PageMap(("1",), MappingProxyType({f"_d{n}": 0 for n in range(3)}), ("x",))
+    chronology = build_chronology(events, page_map, load_language("tl"))
+    wide, narrow = (re.search(r'viewBox="0 0 (\d+) \d+"[^>]*class="(\w+)"', svg).groups()
+                    for svg in (chronology.figure, chronology.narrow_figure))
+    assert wide == ("1000", "wide") and narrow == (str(NARROW_TIMELINE), "narrow")
+    text_width = 320
+    assert 26 * text_width / NARROW_TIMELINE >= 16 and 26 * text_width / 1000 < 9
+    css = (REPO / "layouts" / "epub" / "book.css").read_text(encoding="utf-8")
+    assert re.search(r"@media \(max-width: 40em\) \{\s*\.timeline svg\.wide \{ display: none; \}", css)
+    # Below 40em (640 pixels) the wide drawing's labels would be under 16 pixels; above, the narrow one's over 32.
+    assert 26 * 640 / 1000 >= 16 and 26 * 640 / NARROW_TIMELINE <= 32
 
 
 def test_the_e_books_timeline_markers_take_the_reading_themes_text_colour():

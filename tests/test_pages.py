@@ -77,6 +77,7 @@ def test_a_caption_that_numbers_itself_is_not_numbered_again(make_book, tmp_path
                       "01.md": "# Linsen\n\n![Fig. 1. Eine Sammellinse.](lens.png)\n\n![Eine Zerstreuungslinse.](lens.png)\n\n"
                                "| a | b |\n|---|---|\n| 1 | 2 |\n\n: Tab. 1. Brechzahlen {#tbl:n}\n"})
     text = " ".join(" ".join(pdf_pages_text(build(book, tmp_path / "out").written[0])).split())
-    assert "Fig. 1. Eine Sammellinse." in text and "Figure 1. Fig. 1" not in text
-    assert "Figure 2. Eine Zerstreuungslinse." in text  # the book's own label where the author wrote none
-    assert "Tab. 1. Brechzahlen" in text and "Table 1. Tab. 1" not in text
+    assert "Fig. 1. Eine Sammellinse." in text and "Abbildung 1. Fig. 1" not in text
+    assert "Abbildung 2. Eine Zerstreuungslinse." in text  # the book's own label, in German, where the author wrote none
+    assert "Tab. 1. Brechzahlen" in text and "Tabelle 1. Tab. 1" not in text
+

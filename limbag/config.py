@@ -507,10 +507,17 @@ def _cover_picture(checker: _Checker, key: str, name: Any, manuscript: Path) -> 
     if path is None:
         return None
     try:
-        return check_image(path.relative_to(manuscript).as_posix(), manuscript, checker.where(key))
+        checked = check_image(path.relative_to(manuscript).as_posix(), manuscript, checker.where(key))
     except ManuscriptError as error:
         checker.error(key, error.what, error.hint)
         return None
+    from PIL import Image
+
+    with Image.open(checked) as picture:
+        if picture.mode == "CMYK":  # e-book reading systems show CMYK pictures in wrong colours, or not at all
+            checker.warn(key, f"{path.name!r} is a CMYK picture: the e-book shows it in wrong colours",
+                         "save it in RGB (sRGB); the press PDF and the cover convert it to the printer's CMYK")
+    return checked
 
 
 def _cover(checker: _Checker, data: Mapping[str, Any], manuscript: Path, outputs: tuple[str, ...],

@@ -206,5 +206,5 @@ def front_cover_picture(pdf: bytes) -> bytes:
     finally:
         document.close()
     output = io.BytesIO()
-    image.save(output, "PNG", optimize=True)
+    image.save(output, "PNG")  # optimize=True: 4% smaller, three times as long
     return output.getvalue()

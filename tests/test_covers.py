@@ -234,3 +234,13 @@ def test_a_cover_picture_that_does_not_decode_is_an_error_at_its_key(make_book):
     with pytest.raises(ConfigError) as raised:
         load_config(make_book(files))
     assert re.search(r"book\.yaml:12: cover\.image: image 'front\.png' cannot be read", str(raised.value))
+
+
+def test_a_cmyk_cover_picture_is_a_warning_for_the_e_book(make_book):
+    picture = io.BytesIO()
+    Image.new("CMYK", (40, 60), (0, 80, 80, 0)).save(picture, "JPEG")
+    files = handout(1, image="front.jpg")
+    files["front.jpg"] = picture.getvalue()
+    _, warnings = load_config(make_book(files))
+    assert [str(w) for w in warnings if "CMYK" in w.message] == [
+        next(str(w) for w in warnings if "cover.image: 'front.jpg' is a CMYK picture" in w.message)]

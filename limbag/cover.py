@@ -116,8 +116,8 @@ def isbn_bar_code(isbn: str, price: str | None) -> str:
     # the publisher, so the line above the bar code reads as book.yaml writes the ISBN.
     fixed = "-".join((digits[0:3], digits[3:4], digits[4:9], digits[9:12], digits[12]))
     svg = svg.replace(f">ISBN {fixed}<", f">ISBN {html.escape(isbn.strip())}<")
-    # The numbers in the book's own sans-less face: the layouts name no other, and a name the book
-    # does not have would fall back to whatever the system has (and differ from machine to machine).
+    # The digits in the layouts' text face, which every build has: ReportLab names Helvetica, which
+    # the engine would take from whatever the system has (and so differ from machine to machine).
     svg = svg.replace("font-family: Helvetica", "font-family: 'Gentium Book Plus'")
     svg = re.sub(r'viewBox="[^"]*"', f'viewBox="0 0 {right - left:.3f} {top - bottom:.3f}"', svg, count=1)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")

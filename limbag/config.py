@@ -176,6 +176,12 @@ class BookConfig:
     def manuscript_dir(self) -> Path:
         return self.book_dir / "manuscript"
 
+    @property
+    def cover_alt(self) -> str:
+        """What the front cover shows, for readers who cannot see it: `cover.alt`, else title — authors."""
+        given = self.cover.alt if self.cover is not None else None
+        return given or " — ".join(filter(None, (self.title, ", ".join(self.authors))))
+
     def location(self, key_path: str) -> Location:
         """Where a key stands in book.yaml (its parent's line if it is absent)."""
         return Location(self.source, line_of(self.key_lines, key_path))

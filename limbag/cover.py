@@ -97,10 +97,11 @@ class CoverSheet:
         }
 
 
-def isbn_bar_code(isbn: str, price: str | None) -> str:
+def isbn_bar_code(isbn: str, price: str | None) -> tuple[str, tuple[float, float]]:
     """The ISBN as an EAN-13 bar code (the ISBN written above it, the add-on for the price beside it
-    when `price` is given), drawn by ReportLab as SVG, as a data: URL. ReportLab draws the book
-    trade's symbol, add-on included, which the smaller bar code libraries do not."""
+    when `price` is given), drawn by ReportLab as SVG: a data: URL, and its size in millimetres at
+    100% of the EAN-13 nominal size. ReportLab draws the book trade's symbol, add-on included,
+    which the smaller bar code libraries do not."""
     from reportlab.graphics import renderSVG
     from reportlab.graphics.barcode.eanbc import ISBNBarcodeWidget
     from reportlab.graphics.shapes import Drawing
@@ -120,15 +121,8 @@ def isbn_bar_code(isbn: str, price: str | None) -> str:
     # the engine would take from whatever the system has (and so differ from machine to machine).
     svg = svg.replace("font-family: Helvetica", "font-family: 'Gentium Book Plus'")
     svg = re.sub(r'viewBox="[^"]*"', f'viewBox="0 0 {right - left:.3f} {top - bottom:.3f}"', svg, count=1)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
-
-
-def bar_code_size_mm(isbn: str, price: str | None) -> tuple[float, float]:
-    """How large `isbn_bar_code` draws the symbol: 100% of the EAN-13 nominal size."""
-    from reportlab.graphics.barcode.eanbc import ISBNBarcodeWidget
-
-    left, bottom, right, top = ISBNBarcodeWidget(re.sub(r"\D", "", isbn)[:12], price=price or False).getBounds()
-    return (right - left) / MM, (top - bottom) / MM
+    url = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
+    return url, ((right - left) / MM, (top - bottom) / MM)
 
 
 def add_guides(pdf: bytes, sheet: CoverSheet) -> bytes:

@@ -236,8 +236,7 @@ def build_cover(context: _Context, picture: bytes | None) -> list[PackageFile]:
     else:
         return []
     media_type = mimetypes.guess_type(href)[0] or "application/octet-stream"
-    alt = cover.alt or " — ".join(filter(None, (context.config.title, ", ".join(context.config.authors))))
-    page = context.render("cover.xhtml.j2", context.language.word("cover"), src=href, alt=alt)
+    page = context.render("cover.xhtml.j2", context.language.word("cover"), src=href, alt=context.config.cover_alt)
     return [PackageFile("cover.xhtml", page, XHTML, in_spine=True),
             PackageFile(href, data, media_type, properties="cover-image")]
 

@@ -21,7 +21,6 @@ from .cover import (
     COVER_BLEED_MM,
     SPINE_TEXT_MIN_PAGES,
     CoverSheet,
-    bar_code_size_mm,
     isbn_bar_code,
     set_trim,
     spine_width_mm,
@@ -211,7 +210,9 @@ def cover_html(book: Book, language: Language, layouts: Layouts, sheet: CoverShe
     manuscript = config.manuscript_dir.resolve()
     options = MarkupOptions(language=language, notes={}, image_url=lambda path: print_image_url(path, manuscript),
                             notes_inline=True)
-    alt = cover.alt or " — ".join(filter(None, (config.title, ", ".join(config.authors))))
+    # The bar code is drawn for the back cover only (ReportLab's drawing, twice a build otherwise).
+    bar_code, bar_code_size = isbn_bar_code(config.isbn, cover.price) if config.isbn and which != "front" \
+        else (None, None)
     return layouts.render(
         "print/cover.html.j2",
         book=config,
@@ -223,10 +224,10 @@ def cover_html(book: Book, language: Language, layouts: Layouts, sheet: CoverShe
         picture=print_image_url(cover.image, manuscript) if cover.image is not None else None,
         background_picture=print_image_url(cover.background_image, manuscript)
         if cover.background_image is not None else None,
-        alt=alt,
+        alt=config.cover_alt,
         blurb=Markup(blocks_html(book.blurb, options)),
-        bar_code=isbn_bar_code(config.isbn, cover.price) if config.isbn else None,
-        bar_code_size=bar_code_size_mm(config.isbn, cover.price) if config.isbn else None,
+        bar_code=bar_code,
+        bar_code_size=bar_code_size,
     )
 
 

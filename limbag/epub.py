@@ -377,7 +377,7 @@ def _lists(context: _Context) -> list[dict[str, object]]:
 def build_stylesheets(context: _Context, faces: Iterable[FontFace]) -> list[PackageFile]:
     css = context.layouts.find("epub/book.css").read_bytes()
     font_css = "\n".join(
-        f"@font-face {{ font-family: {css_string(face.family)}; src: url({css_string('../fonts/' + face.path.name)}); "
+        f"@font-face {{ font-family: {css_string(face.family)}; src: url({css_string('../fonts/' + face.packed_name)}); "
         f'font-weight: {face.weight}; font-style: {"italic" if face.italic else "normal"}; }}'
         for face in faces
     )
@@ -390,10 +390,10 @@ def build_fonts(faces: Iterable[FontFace], subset_data: Mapping[Path, bytes]) ->
     licences: dict[bytes, str] = {}
     """Each licence text once, under its file name (numbered if another text has the name already)."""
     for face in faces:
-        media_type = "font/otf" if face.path.suffix.lower() == ".otf" else "font/ttf"
-        files.append(PackageFile(f"fonts/{face.path.name}", subset_data[face.path], media_type))
-        for licence in sorted(face.path.parent.glob("OFL*.txt")):
-            if not inside(licence, face.path.parent):
+        media_type = "font/otf" if face.packed_name.lower().endswith(".otf") else "font/ttf"
+        files.append(PackageFile(f"fonts/{face.packed_name}", subset_data[face.path], media_type))
+        for licence in face.licence_files:
+            if not inside(licence, licence.parent):
                 raise RenderError("this licence file is a link to a file outside the fonts folder", Location(licence),
                                   "copy the licence into the fonts/ folder instead of linking to it")
             text = licence.read_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import struct
 import unicodedata
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,12 +13,25 @@ from typing import Any
 
 from fontTools.ttLib import TTFont, TTLibError
 
+from .config import BookConfig
 from .errors import Location, Problem
 from .layouts import builtin_folder
 from .markup import css_string
 from .model import CONTAINERS, Book, Figure, Heading, Inline, Paragraph, Table, Text, iter_blocks
 
 FONT_SUFFIXES = (".ttf", ".otf", ".woff", ".woff2")
+COLLECTION_SUFFIXES = (".ttc", ".otc")
+
+FALLBACK_FAMILIES = ("Noto Emoji", "Noto Serif CJK")
+"""The faces the layouts name after the text face, in this order, for what it lacks: emoji and
+symbols in Noto Emoji (monochrome, for print; bundled), then Chinese, Japanese and Korean in
+Noto Serif CJK. A face is declared only for a book whose sources use a character that only it has."""
+SYSTEM_FALLBACKS = (
+    (Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"), "Noto Serif CJK", "OFL-NotoSerifCJK.txt"),
+    (Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc"), "Noto Serif CJK", "OFL-NotoSerifCJK.txt"),
+)
+"""Fallback faces too large to bundle (26 MB a weight), where Debian's fonts-noto-cjk puts them;
+their licence text is bundled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +42,18 @@ class FontFace:
     """400 or 700: what CSS font matching needs."""
     italic: bool
     licence: str
+    licence_files: tuple[Path, ...] = ()
+    """The licence texts the e-book carries beside the font."""
+
+    @property
+    def system(self) -> bool:
+        """One of the system's fallback faces, outside the fonts folders."""
+        return any(self.path == path for path, _, _ in SYSTEM_FALLBACKS)
+
+    @property
+    def packed_name(self) -> str:
+        """Its file name in the e-book: a collection's one font, cut out, is an OpenType file."""
+        return self.path.stem + ".otf" if self.path.suffix.lower() in COLLECTION_SUFFIXES else self.path.name
 
     def css(self) -> str:
         style = "italic" if self.italic else "normal"
@@ -42,12 +68,30 @@ def _licence(font: TTFont) -> str:
     return description[:80] or "licence not stated in the font"
 
 
-def read_font(path: Path) -> FontFace:
-    with TTFont(path, lazy=True) as font:
+def _open(path: Path) -> TTFont:
+    """The font of a file; of a collection (.ttc), its first font, which the engine uses too."""
+    return TTFont(path, lazy=True, fontNumber=0 if path.suffix.lower() in COLLECTION_SUFFIXES else -1)
+
+
+def read_font(path: Path, family: str | None = None, licence_files: tuple[Path, ...] | None = None) -> FontFace:
+    with _open(path) as font:
         name = font["name"]
-        family = str(name.getDebugName(16) or name.getDebugName(1))
-        selection = font["OS/2"].fsSelection
-        return FontFace(path.resolve(), family, 700 if selection & 0x20 else 400, bool(selection & 0x01), _licence(font))
+        family = family or str(name.getDebugName(16) or name.getDebugName(1))
+        selection, weight = font["OS/2"].fsSelection, font["OS/2"].usWeightClass
+        return FontFace(path.resolve(), family, 700 if selection & 0x20 or weight >= 600 else 400, bool(selection & 0x01),
+                        _licence(font), _licence_files(path) if licence_files is None else licence_files)
+
+
+def _licence_files(font: Path) -> tuple[Path, ...]:
+    """The licence texts beside a font: `OFL-<name>.txt` if the font's file name starts with <name>,
+    else the folder's other OFL*.txt files (those that name no font of the folder)."""
+    texts = sorted(font.parent.glob("OFL*.txt"))
+    own = tuple(text for text in texts if text.stem.startswith("OFL-") and font.name.startswith(text.stem[4:]))
+    if own:
+        return own
+    fonts = [other.name for other in font.parent.iterdir() if other.suffix.lower() in FONT_SUFFIXES]
+    return tuple(text for text in texts
+                 if not (text.stem.startswith("OFL-") and any(name.startswith(text.stem[4:]) for name in fonts)))
 
 
 def font_folders(book_dir: Path) -> tuple[Path, ...]:
@@ -59,9 +103,11 @@ def font_folders(book_dir: Path) -> tuple[Path, ...]:
     return tuple(folders)
 
 
-def find_fonts(book_dir: Path) -> tuple[tuple[FontFace, ...], list[Problem]]:
-    """Every usable font file in the built-in and the book's fonts/; broken files are warnings. A book's
-    font replaces a built-in one of the same file name, or of the same family, weight and style."""
+def find_fonts(book_dir: Path, characters: frozenset[str] | None = None) -> tuple[tuple[FontFace, ...], list[Problem]]:
+    """Every usable font file in the built-in and the book's fonts/, and the system's fallback faces;
+    broken files are warnings. A book's font replaces a built-in one of the same file name, or of the
+    same family, weight and style. Given the `characters` the book uses, fallback faces that add
+    none of them are left out (so the engine does not load 26 MB of CJK for a book without any)."""
     faces: dict[tuple[str, int, bool], FontFace] = {}
     problems: list[Problem] = []
     for folder in font_folders(book_dir):
@@ -82,7 +128,53 @@ def find_fonts(book_dir: Path) -> tuple[tuple[FontFace, ...], list[Problem]]:
                 if known.path.name == path.name and known.path.parent != folder:
                     del faces[key]
             faces[(face.family, face.weight, face.italic)] = face
-    return tuple(faces.values()), problems
+    for path, family, licence in SYSTEM_FALLBACKS:
+        if not path.is_file():
+            continue
+        try:
+            face = read_font(path, family, (builtin_folder("fonts") / licence,))
+        except (TTLibError, KeyError, OSError, AssertionError, ValueError, struct.error):
+            continue  # a damaged system font: as if it were not installed
+        faces.setdefault((face.family, face.weight, face.italic), face)
+    found = tuple(faces.values())
+    return (found if characters is None else needed_faces(found, characters)), problems
+
+
+def needed_faces(faces: tuple[FontFace, ...], characters: frozenset[str]) -> tuple[FontFace, ...]:
+    """The faces without the fallbacks that have none of `characters` that the faces before them lack."""
+    kept = [face for face in faces if face.family not in FALLBACK_FAMILIES]
+    covered = frozenset().union(*(_characters_of(face.path) for face in kept))
+    wanted = {ord(char) for char in characters} - covered
+    for family in FALLBACK_FAMILIES:
+        members = [face for face in faces if face.family == family]
+        has = frozenset().union(*(_characters_of(face.path) for face in members))
+        if wanted & has:
+            kept.extend(members)
+            wanted -= has
+    return tuple(face for face in faces if face in kept)
+
+
+def source_characters(config: BookConfig) -> frozenset[str]:
+    """Every character of the book's sources, known before they are read into the model: book.yaml,
+    the chapters and the blurb as text, the XML of Word and ODT files' text parts (its markup is ASCII)."""
+    found: set[str] = set()
+    blurb = config.cover.blurb if config.cover is not None else None
+    for path in (config.source, *config.chapters, *((blurb,) if blurb is not None else ())):
+        try:
+            if path.suffix.lower() in (".docx", ".odt"):
+                with zipfile.ZipFile(path) as archive:
+                    for name in archive.namelist():
+                        if name.startswith("word/") and name.endswith(".xml") or name == "content.xml":
+                            with archive.open(name) as part:
+                                found.update(part.read(MAX_XML_PART).decode("utf-8", "replace"))
+            else:
+                found.update(path.read_text(encoding="utf-8-sig", errors="replace"))
+        except (OSError, zipfile.BadZipFile):
+            continue  # the reader reports it, located
+    return frozenset(found)
+
+
+MAX_XML_PART = 64 * 1024 * 1024
 
 
 def families(faces: tuple[FontFace, ...], used: str) -> list[tuple[str, str]]:
@@ -203,10 +295,12 @@ def _fonttools_subset(data: bytes, characters: str) -> bytes:
 
 @functools.cache
 def _characters_of(path: Path) -> frozenset[int]:
-    with TTFont(path, lazy=True) as font:
+    with _open(path) as font:
         return frozenset(font.getBestCmap() or {})
 
 
+CJK_NAMES = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO", "IDEOGRAPHIC", "FULLWIDTH", "HALFWIDTH")
+"""How the names of the characters Noto Serif CJK is for begin."""
 UNPRINTED = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff")
 """Characters that print nothing of their own: soft hyphen, zero-width space and joiners."""
 
@@ -258,7 +352,10 @@ def missing_characters(book: Book, faces: tuple[FontFace, ...]) -> list[Problem]
                 lines[source] = []
         line = next((number for number, text in enumerate(lines[source], start=1) if char in text), None)
         name = unicodedata.name(char, "").title() or "a character without a name"
+        hint = "add a font that has it to the book's fonts/ folder and name it in the layout's font-family, " \
+               "or write it otherwise"
+        if name.upper().startswith(CJK_NAMES):
+            hint = "install the Noto Serif CJK fonts (Debian and Ubuntu: apt install fonts-noto-cjk), or " + hint
         problems.append(Problem(Location(source, line), f"none of the book's fonts has {char!r} (U+{ord(char):04X}, "
-                                f"{name}): it prints as an empty box, or in another font the system has",
-                                "add a font that has it to the book's fonts/ folder, or write it otherwise"))
+                                f"{name}): it prints as an empty box, or in another font the system has", hint))
     return problems

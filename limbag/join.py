@@ -325,8 +325,8 @@ def _one_font_per_face(book: pikepdf.Pdf) -> None:
             faces.setdefault(str(item.BaseFont), []).append(item)
     merged: dict[tuple[int, int], Any] = {}
     for fonts in faces.values():
-        if len(fonts) < 2:
-            continue
+        if len(fonts) < 2 or len({_program_of(font) for font in fonts}) > 1:
+            continue  # one part's font or font programs that differ (a CFF face's subsets are not merged)
         try:
             widths = [_widths(font.DescendantFonts[0].get("/W", Array())) for font in fonts]
             unicodes = [_unicode_map(font.ToUnicode.read_bytes()) for font in fonts]
@@ -351,6 +351,18 @@ def _one_font_per_face(book: pikepdf.Pdf) -> None:
                 font = fonts_used[name]
                 if font.is_indirect and font.objgen in merged:
                     fonts_used[name] = merged[font.objgen]
+
+
+def _program_of(font: Any) -> tuple[int, int] | None:
+    """The object holding a Type0 font's program, shared by its parts after `_share_fonts`."""
+    try:
+        descriptor = font.DescendantFonts[0].FontDescriptor
+    except (AttributeError, IndexError, KeyError):
+        return None
+    for key in ("/FontFile2", "/FontFile3", "/FontFile"):
+        if key in descriptor:
+            return descriptor[key].objgen
+    return None
 
 
 def _widths(array: Any) -> dict[int, float]:

@@ -282,7 +282,8 @@ def engine_settings(config: BookConfig, layouts: Layouts, faces: tuple[FontFace,
                    (css, None))
     return EngineSettings(
         base_url=config.manuscript_dir.resolve().as_uri() + "/",
-        fetch_roots=(config.book_dir, *layouts.folders, *font_folders(config.book_dir)),
+        fetch_roots=(config.book_dir, *layouts.folders, *font_folders(config.book_dir),
+                     *sorted({face.path.parent for face in faces if face.system})),
         stylesheets=stylesheets,
         identifier=config.identifier,
         bleed_mm=config.page.bleed_mm if press else None,

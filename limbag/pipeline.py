@@ -211,10 +211,10 @@ def check(book_dir: Path, strict: bool = False) -> CheckSummary:
 
     check_version()
     from .epub import epub_faces, write_epub
-    from .fonts import find_fonts, missing_characters
+    from .fonts import find_fonts, missing_characters, source_characters
     from .pdf import rehearse
 
-    faces, font_problems = find_fonts(book_dir)
+    faces, font_problems = find_fonts(book_dir, source_characters(prepared.config))
     font_problems = [*font_problems, *missing_characters(prepared.book, faces)]
     make_back = back_matter_maker(prepared.book, prepared.index_settings, prepared.events, prepared.language)
     back, page_map, engine_problems = rehearse(prepared.book, layouts, faces, make_back)
@@ -330,7 +330,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     from .booklet import binding_problem, impose, perfect_binding_problem
     from .cover import add_guides, front_cover_picture
     from .epub import WrittenEpub, book_characters, epub_faces, subset_fonts, write_epub
-    from .fonts import find_fonts, missing_characters
+    from .fonts import find_fonts, missing_characters, source_characters
     from .pdf import COVER_PAGES, engine_settings, render_wrap
     from .press import make_press_ready, picture_problems, printing_condition
     from .processes import process_pool
@@ -342,7 +342,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     helper = process_pool(1) if processes > 1 else None
     try:
         layouts = book_layouts(book_dir)
-        faces, font_problems = find_fonts(book_dir)
+        faces, font_problems = find_fonts(book_dir, source_characters(loaded[0]))
         for lane in others:  # they set their engines up while this process reads the chapters
             lane.set_up(engine_settings(loaded[0], layouts, faces, press=False))
         with _stage(progress, lambda: f"read {len(prepared.book.chapters)} chapters"):

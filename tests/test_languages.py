@@ -118,22 +118,3 @@ def test_a_book_in_each_language_speaks_it_throughout(make_book, tag):
         chapter_file = next(name for name in archive.namelist() if "chapter-" in name)
         assert f'xml:lang="{tag}"' in archive.read(chapter_file).decode()
         assert expected["contents"] in archive.read("EPUB/nav.xhtml").decode()
-
-
-def test_a_character_no_font_has_is_a_warning_at_its_line_once(make_book):
-    """An emoji or a Chinese word in a chapter: the book's text face has neither, so the editor is
-    told where, once per character; code (set in the monospaced face) is not checked."""
-    from limbag.fonts import find_fonts, missing_characters
-    from limbag.pipeline import prepare
-
-    book = make_book({
-        "book.yaml": "title: T\nlanguage: en\n",
-        "01.md": "# One\n\nPlain words.\n\nA smile 😀 here,\nand 漢 there.\n\nAgain 😀.\n\n```\n│ box drawing\n```\n",
-    })
-    prepared = prepare(book)
-    faces, _ = find_fonts(book)
-    problems = missing_characters(prepared.book, faces)
-    found = {re.search(r"has '(.)'", problem.message).group(1): problem for problem in problems}
-    assert sorted(found) == ["漢", "😀"]
-    assert found["😀"].location.line == 5 and found["漢"].location.line == 6
-    assert "U+1F600, Grinning Face" in found["😀"].message and "fonts/" in found["😀"].hint

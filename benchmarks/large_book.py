@@ -112,6 +112,7 @@ def make_book(chapters: int, target: Path, shape: str = "sample") -> Path:
         return target
     for bibliography in (REPO / "manuscript").glob("*.bib"):  # the sources the sample cites
         shutil.copy(bibliography, manuscript / bibliography.name)
+    shutil.copy(REPO / "manuscript" / "likod-ng-pabalat.md", manuscript)  # the back cover's blurb
     settings = (REPO / "manuscript" / "book.yaml").read_text(encoding="utf-8")
     settings = re.sub(r"chapters:\n(  - .*\n)+", "chapters:\n" + "".join(f"  - {n}\n" for n in names), settings)
     settings = settings.replace("slug: kahilingan-ng-ussr", f"slug: malaking-aklat-{chapters}")

@@ -122,6 +122,60 @@ def draw_svg_once() -> None:
     weasyprint.images.SVGImage.draw = draw  # type: ignore[method-assign]
 
 
+def keep_hyphens_off_recto_feet() -> None:
+    """Never end a right-hand page with a hyphenated word: its reader would turn the leaf in the
+    middle of it. Where the engine breaks a paragraph across pages and the last line it keeps on a
+    right-hand page ends in a hyphen, that line goes overleaf too, if the paragraph's `orphans`
+    still hold (the page is then one line short, as a typographer would make it). Left-hand pages,
+    columns (the index) and lines ending in a hyphen of the text ("pag-") are left as they are.
+    Each part begins on a right-hand page (see pdf.render_book), so the engine's sides are the book's."""
+    from weasyprint.layout import block
+
+    if hasattr(block._break_line, "keeps_hyphens_off_recto_feet"):
+        return
+    engine_break_line = block._break_line
+
+    def break_line(context: Any, box: Any, line: Any, new_children: list[Any], needed: int, page_is_empty: bool,
+                   *rest: Any) -> Any:
+        if (break_line.keeps_hyphens_off_recto_feet and not page_is_empty and not context.in_column  # type: ignore[attr-defined]
+                and needed + 1 <= len(new_children) - box.style["orphans"]
+                and context.page_maker[context.current_page - 1][2]
+                and ends_hyphenated(new_children[-1 - needed])):
+            needed += 1
+        return engine_break_line(context, box, line, new_children, needed, page_is_empty, *rest)
+
+    break_line.keeps_hyphens_off_recto_feet = True  # type: ignore[attr-defined]
+    block._break_line = break_line
+
+
+@contextmanager
+def engine_page_breaks() -> Iterator[None]:
+    """Within this block, pages break where the engine breaks them, hyphen or not (to compare with
+    `keep_hyphens_off_recto_feet`)."""
+    from weasyprint.layout import block
+
+    keep_hyphens_off_recto_feet()
+    ours = block._break_line
+    ours.keeps_hyphens_off_recto_feet = False
+    try:
+        yield
+    finally:
+        ours.keeps_hyphens_off_recto_feet = True
+
+
+def ends_hyphenated(line: Any) -> bool:
+    """Whether a line box ends in a word the layout hyphenated (its last text ends in the added hyphen)."""
+    from weasyprint.formatting_structure.boxes import TextBox
+
+    last = line
+    while getattr(last, "children", None) and not isinstance(last, TextBox):
+        last = last.children[-1]
+    if not isinstance(last, TextBox) or last.style["hyphens"] == "none":
+        return False
+    hyphen = last.style["hyphenate_character"]
+    return bool(hyphen) and last.text.endswith(hyphen)
+
+
 @contextmanager
 def engine_svg_drawing() -> Iterator[None]:
     """Within this block, SVG is drawn by the engine's own code every time (to compare with

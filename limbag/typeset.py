@@ -27,7 +27,7 @@ import pydyf
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
-from .engine import draw_svg_once, merge_leaders, render, renumber
+from .engine import draw_svg_once, keep_hyphens_off_recto_feet, merge_leaders, render, renumber
 from .errors import LimbagError, Location, RenderError
 from .fetch import BookFetcher
 from .files import system_error
@@ -147,6 +147,7 @@ class Typesetter:
     def __init__(self, settings: EngineSettings) -> None:
         register_hyphenation()
         draw_svg_once()
+        keep_hyphens_off_recto_feet()
         install_tagging()
         self.settings = settings
         self.fetcher = BookFetcher(settings.fetch_roots)

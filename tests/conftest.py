@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,3 +183,28 @@ def _layout_only_in_build_tests(request: pytest.FixtureRequest, monkeypatch: pyt
         raise AssertionError("this test lays a book out: mark it @pytest.mark.build")
 
     monkeypatch.setattr(typeset.Typesetter, "lay_out", refuse)
+
+
+def hyphenated_page_feet(pdf: Path) -> list[int]:
+    """The pages (1-based) whose last line of body text (the size most of the page's text is set in,
+    so not the notes or the folio) ends in the hyphen the layout adds when it breaks a word."""
+    found = []
+    for number, page in enumerate(PdfReader(pdf).pages, start=1):
+        runs: list[tuple[float, float, str]] = []
+
+        def visit(text: str, _cm: object, tm: list[float], _font: object, size: float,
+                  runs: list[tuple[float, float, str]] = runs) -> None:
+            if text.strip():
+                runs.append((tm[5], round(size, 1), text))
+
+        page.extract_text(visitor_text=visit)
+        if not runs:
+            continue
+        body = Counter(size for _, size, text in runs for _ in text).most_common(1)[0][0]
+        lines: dict[float, str] = {}
+        for y, size, text in runs:
+            if size == body:
+                lines[round(y, 1)] = lines.get(round(y, 1), "") + text
+        if lines[max(lines)].rstrip().endswith("\u2010"):
+            found.append(number)
+    return found

@@ -165,3 +165,27 @@ def test_the_sample_book_has_no_wrong_break_and_code_is_never_hyphenated(make_bo
                     assert len(head) in english.positions(word.lower()), (head, tail)
                 breaks += 1
         assert breaks
+
+
+@pytest.mark.build
+def test_no_right_hand_page_ends_in_a_hyphenated_word(make_book, tmp_path):
+    """A reader must not turn the leaf in the middle of a word: where the engine would end a
+    right-hand page with a hyphen, that line goes overleaf (left-hand pages may end in one)."""
+    from limbag.engine import engine_page_breaks
+    from limbag.pipeline import build
+
+    from .conftest import assert_every_word_printed, hyphenated_page_feet
+
+    sentence = ("The internationalization of telecommunications infrastructure demanded extraordinary "
+                "administrative coordination between governmental departments, whose responsibilities "
+                "overlapped considerably and whose representatives disagreed fundamentally about "
+                "implementation. ")
+    book = make_book({"book.yaml": "title: Leaves\nlanguage: en\npage: {size: A6}\noutputs: [pdf]\n",
+                      "01.md": "# One\n\n" + "\n\n".join(sentence * (2 + i % 3) for i in range(4)) + "\n"})
+    with engine_page_breaks():
+        as_the_engine_breaks = build(book, tmp_path / "engine", processes=1)
+    assert [page for page in hyphenated_page_feet(as_the_engine_breaks.written[0]) if page % 2]
+
+    result = build(book, tmp_path / "book", processes=1)
+    assert not [page for page in hyphenated_page_feet(result.written[0]) if page % 2]
+    assert_every_word_printed(result, result.written[0])

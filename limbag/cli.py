@@ -232,6 +232,49 @@ def watch_command(output: Output, book_dir: Path, out_dir: Path | None, formats:
     watch(book_dir, rebuild, lambda changed: output.info(f"changed: {', '.join(_shown(p) for p in changed)}"))
 
 
+@main.command("serve")
+@BOOK_DIR
+@OUT_DIR
+@FORMATS
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8765, show_default=True,
+              help="The port to listen on (0: any free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on; another than the loopback needs --allow-remote.")
+@click.option("--allow-remote", is_flag=True, help="Let other machines see the preview (and the book).")
+@click.option("--no-open", is_flag=True, help="Do not open the browser.")
+@output_options
+def serve_command(output: Output, book_dir: Path, out_dir: Path | None, formats: tuple[str, ...], port: int,
+                  host: str, allow_remote: bool, no_open: bool) -> None:
+    """Build BOOK_DIR and show it in the browser, updated on every save: pages, spreads, the booklet's
+    sheets and the e-book, with the build's errors and warnings (Ctrl-C stops)."""
+    from .serve import is_loopback, serve
+
+    if not is_loopback(host) and not allow_remote:
+        raise click.UsageError(f"--host {host} would show the book to other machines; "
+                               "add --allow-remote if that is meant, or leave --host out")
+
+    def ready(address: str) -> None:
+        click.echo(f"preview at {address} (Ctrl-C stops)")
+        if not no_open:
+            import webbrowser
+
+            webbrowser.open(address)
+
+    def built(result: Any, error: LimbagError | None) -> None:
+        if error is not None:
+            click.echo(error.format_message(), err=True)
+        elif result is not None:
+            output.warnings(result.warnings)
+            output.info(f"{'unchanged' if result.cached else 'built'}: {result.page_count} pages")
+
+    try:
+        serve(book_dir, out_dir, formats, host, port, ready,
+              lambda changed: output.info(f"changed: {', '.join(_shown(p) for p in changed)}"), built)
+    except OSError as error:
+        raise LimbagError(f"cannot listen on {host}:{port}: {error.strerror or error}",
+                          hint="choose another --port, or 0 for any free one") from None
+
+
 @main.command("chronology")
 @BOOK_DIR
 @output_options

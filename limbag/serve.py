@@ -158,13 +158,13 @@ def _resources_digest(resources: Any, digest: Any, seen: set[tuple[int, int]]) -
 
 def _labels(document: Any) -> dict[int, str]:
     """Page index → the label the PDF gives it (i, ii, 1, 2, Cover 1 …), from /PageLabels."""
-    from pypdf import PdfReader
-
-    try:
-        reader = PdfReader(document.filename)
-        return dict(enumerate(reader.page_labels))
-    except Exception:  # noqa: BLE001 — labels are a nicety; the page number stands in
-        return {}
+    labels = {}
+    for number, page in enumerate(document.pages):
+        try:
+            labels[number] = str(page.label)
+        except (ValueError, pikepdf.PdfError):  # labels are a nicety; the page number stands in
+            continue
+    return labels
 
 
 def messages_of(result: BuildResult | None, error: LimbagError | None, book_dir: Path) -> tuple[Message, ...]:

@@ -16,7 +16,7 @@ from limbag.fonts import FALLBACK_FAMILIES, find_fonts, missing_characters, sour
 from limbag.pipeline import build, prepare
 
 from .conftest import pdf_pages_text
-from .validators import epubcheck
+from .validators import ace_violations, epubcheck
 
 CHAPTERS = {
     "01.md": "# Isa\n\nAng salitang Tsino para sa bansa ay 国家, at ang Hapon ay 日本語. Sa Korea, 한국어.\n\n"
@@ -107,6 +107,7 @@ def test_emoji_and_cjk_print_in_the_fallback_faces_and_the_ebook_carries_them(ma
     assert re.search(r'"Noto Serif CJK".*NotoSerifCJK-Regular\.otf', css)
     report = epubcheck(epub)
     assert report.fatals == report.errors == report.warnings == 0, report.output
+    assert ace_violations(epub, tmp_path / "ace") == []
 
     again = build(book, tmp_path / "two", processes=2)
     for first, second_file in zip(sorted(result.written), sorted(again.written), strict=True):

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .config import CHAPTER_SUFFIXES
 from .errors import Location, Problem
 from .files import is_temporary, remove_leftovers, write_atomically
-from .layouts import PACKAGE_DIR, builtin_folder
+from .layouts import PACKAGE_DIR, SYSTEM_FONTS, builtin_folder
 
 if TYPE_CHECKING:
     from .join import LaidPart
@@ -84,7 +84,8 @@ def _files(root: Path) -> Iterator[Path]:
 
 def input_digests(book_dir: Path) -> dict[tuple[Path, Path], bytes]:
     """The sha256 of every file a build reads, by (root folder, path inside it): the book's files,
-    the built-in layouts, fonts and language data, and Limbag's own code. Read once per build,
+    the built-in layouts, fonts and language data, Limbag's own code (and the system's fallback
+    fonts' sizes and times). Read once per build,
     in pieces, so that a large file costs time but not memory."""
     roots = [book_dir / "manuscript", book_dir / "layouts", book_dir / "fonts",
              builtin_folder("layouts"), builtin_folder("fonts"), PACKAGE_DIR]
@@ -100,6 +101,10 @@ def input_digests(book_dir: Path) -> dict[tuple[Path, Path], bytes]:
                     digests[root, path.relative_to(root)] = hashlib.file_digest(stream, "sha256").digest()
             except OSError:  # unreadable: the stage that reads it says so, with its place
                 digests[root, path.relative_to(root)] = b"unreadable"
+    for font, _, _ in SYSTEM_FONTS:  # installed, removed or updated: by size and time, not 26 MB read
+        with suppress(OSError):
+            status = font.stat()
+            digests[font.parent, Path(font.name)] = f"{status.st_size}:{status.st_mtime_ns}".encode()
     return digests
 
 

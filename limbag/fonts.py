@@ -15,7 +15,7 @@ from fontTools.ttLib import TTFont, TTLibError
 
 from .config import BookConfig
 from .errors import Location, Problem
-from .layouts import builtin_folder
+from .layouts import SYSTEM_FONTS, builtin_folder
 from .markup import css_string
 from .model import CONTAINERS, Book, Figure, Heading, Inline, Paragraph, Table, Text, iter_blocks
 
@@ -26,12 +26,7 @@ FALLBACK_FAMILIES = ("Noto Emoji", "Noto Serif CJK")
 """The faces the layouts name after the text face, in this order, for what it lacks: emoji and
 symbols in Noto Emoji (monochrome, for print; bundled), then Chinese, Japanese and Korean in
 Noto Serif CJK. A face is declared only for a book whose sources use a character that only it has."""
-SYSTEM_FALLBACKS = (
-    (Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"), "Noto Serif CJK", "OFL-NotoSerifCJK.txt"),
-    (Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc"), "Noto Serif CJK", "OFL-NotoSerifCJK.txt"),
-)
-"""Fallback faces too large to bundle (26 MB a weight), where Debian's fonts-noto-cjk puts them;
-their licence text is bundled."""
+SYSTEM_FALLBACKS = SYSTEM_FONTS
 
 
 @dataclass(frozen=True, slots=True)

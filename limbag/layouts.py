@@ -23,6 +23,14 @@ from .errors import Location, RenderError
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+SYSTEM_FONTS = (
+    (Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"), "Noto Serif CJK", "OFL-NotoSerifCJK.txt"),
+    (Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc"), "Noto Serif CJK", "OFL-NotoSerifCJK.txt"),
+)
+"""The fallback faces the built-in layouts name that are too large to bundle (26 MB a weight), where
+Debian's fonts-noto-cjk puts them, with their family and the name of their bundled licence text."""
+
+
 def builtin_folder(name: str) -> Path:
     """`layouts` or `fonts` as shipped: inside the installed package, else at the source checkout's root."""
     installed = PACKAGE_DIR / "_data" / name

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from pathlib import Path
 
 import pytest
 from fontTools.ttLib import TTFont
@@ -137,3 +138,18 @@ def test_without_the_cjk_faces_the_warning_says_what_to_install(make_book):
     faces = tuple(face for face in find_fonts(book)[0] if face.family != "Noto Serif CJK")
     [problem] = missing_characters(prepared.book, faces)
     assert problem.location.line == 3 and "fonts-noto-cjk" in problem.hint
+
+
+def test_installing_or_updating_the_cjk_faces_is_a_change_to_the_book(make_book):
+    """The unchanged-book check and the kept parts know the system's fallback faces: a build after
+    installing fonts-noto-cjk lays the book out again instead of keeping its empty boxes."""
+    from limbag.cache import fingerprint, input_digests
+    from limbag.layouts import SYSTEM_FONTS
+
+    book = make_book({"book.yaml": "title: T\nlanguage: en\n", "01.md": "# One\n\nThe word 漢 here.\n"})
+    inputs = input_digests(book)
+    regular = SYSTEM_FONTS[0][0]
+    assert inputs[regular.parent, Path(regular.name)]
+    before = fingerprint(inputs, ("pdf",), False)
+    updated = {**inputs, (regular.parent, Path(regular.name)): b"another size and time"}
+    assert fingerprint(updated, ("pdf",), False) != before

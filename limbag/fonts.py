@@ -26,7 +26,6 @@ FALLBACK_FAMILIES = ("Noto Emoji", "Noto Serif CJK")
 """The faces the layouts name after the text face, in this order, for what it lacks: emoji and
 symbols in Noto Emoji (monochrome, for print; bundled), then Chinese, Japanese and Korean in
 Noto Serif CJK. A face is declared only for a book whose sources use a character that only it has."""
-SYSTEM_FALLBACKS = SYSTEM_FONTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +42,7 @@ class FontFace:
     @property
     def system(self) -> bool:
         """One of the system's fallback faces, outside the fonts folders."""
-        return any(self.path == path for path, _, _ in SYSTEM_FALLBACKS)
+        return any(self.path == path for path, _, _ in SYSTEM_FONTS)
 
     @property
     def packed_name(self) -> str:
@@ -123,7 +122,7 @@ def find_fonts(book_dir: Path, characters: frozenset[str] | None = None) -> tupl
                 if known.path.name == path.name and known.path.parent != folder:
                     del faces[key]
             faces[(face.family, face.weight, face.italic)] = face
-    for path, family, licence in SYSTEM_FALLBACKS:
+    for path, family, licence in SYSTEM_FONTS:
         if not path.is_file():
             continue
         try:

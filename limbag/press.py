@@ -328,15 +328,17 @@ class PlacedImage:
     """Pixels per inch at its printed size (the lower of the two directions)."""
 
 
-def image_resolutions(pdf: bytes) -> list[PlacedImage]:
-    """Every picture drawn in the PDF, with its resolution where it is drawn."""
+def image_resolutions(pdf: bytes, names: Callable[[str], bool] = lambda name: True) -> list[PlacedImage]:
+    """Every picture drawn in the PDF whose name `names` accepts, with its resolution where it is
+    drawn. Only the pages whose resources hold such a picture have their drawing read: in a book
+    of formulas (forms without pictures) that is a few pages of hundreds."""
     import pikepdf
 
     placed: list[PlacedImage] = []
     with pikepdf.open(io.BytesIO(pdf)) as document:
         for index, sheet in enumerate(document.pages):
             resources = sheet.obj.get("/Resources")
-            if resources is None or "/XObject" not in resources:
+            if resources is None or not _holds_image(resources, names, 0):
                 continue
             for name, image, matrix in _drawn_images(sheet.obj, resources, (1, 0, 0, 1, 0, 0), 0):
                 width, height = int(image.Width), int(image.Height)
@@ -355,6 +357,20 @@ def _times(first: Matrix, second: Matrix) -> Matrix:
     a, b, c, d, e, f = first
     A, B, C, D, E, F = second  # noqa: N806
     return (a * A + b * C, a * B + b * D, c * A + d * C, c * B + d * D, e * A + f * C + E, e * B + f * D + F)
+
+
+def _holds_image(resources: Any, names: Callable[[str], bool], depth: int) -> bool:
+    """Whether `resources`, or those of a form they hold, name a picture that `names` accepts."""
+    if depth > 8:
+        return False
+    for name, drawn in resources.get("/XObject", {}).items():
+        subtype = drawn.get("/Subtype")
+        if subtype == "/Image" and names(str(name)):
+            return True
+        inner = drawn.get("/Resources") if subtype == "/Form" else None
+        if inner is not None and _holds_image(inner, names, depth + 1):
+            return True
+    return False
 
 
 def _drawn_images(stream: Any, resources: Any, start: Matrix, depth: int) -> Iterator[tuple[str, Any, Matrix]]:
@@ -436,7 +452,8 @@ def picture_problems(pdf: bytes, book: Book, press: bool) -> list[Problem]:
 
     wanted = PRESS_PPI if press else READING_PPI
     problems = []
-    for location, file_name, image in low_resolution(image_resolutions(pdf), wanted, locate):
+    placed = image_resolutions(pdf, lambda name: name[:-1] in pictures)
+    for location, file_name, image in low_resolution(placed, wanted, locate):
         size = f"image {file_name!r} ({image.pixels[0]}×{image.pixels[1]} pixels) prints at {image.ppi:.0f} ppi"
         if image.ppi < READING_PPI:
             what = f"{size}: it will look blurred (under {READING_PPI} ppi" + (

@@ -22,8 +22,14 @@ from .typeset import EngineSettings, Lane, LocalLane, PartJob, PartLayout, Remot
 ELEMENT_ID = re.compile(r'\sid="([^"]+)"')
 LINK_TARGET = re.compile(r'\shref="#([^"]+)"')
 
+GUESSED_CHARACTERS_A_PAGE = 4000
+"""A first guess of how much HTML fills a page, for a part no earlier build laid out."""
+
 GUESSED_AHEAD = 2
 """Parts a lane may hold laid out on a guessed folio, waiting for the parts before them."""
+
+OFFERED_IN_HAND = 3
+"""Parts offered early that another process may have waiting, not yet laid out."""
 
 
 class PartStore(Protocol):
@@ -121,6 +127,9 @@ class PartMaker:
         self._kept_pages: dict[str, int] = {}
         """Their page counts, by layout key."""
         self._blank: LaidPart | None = None
+        self._early: dict[str, _Entry] = {}
+        """Parts handed out by `offer` before their run was made, by layout key."""
+        self._offered_folio = 1
         self.on_part: Callable[[str], None] | None = None
         """Told the kind of each part ('chapter 3', 'index') once it is laid out or taken from the store."""
         self.while_waiting: Callable[[], bool] | None = None
@@ -137,6 +146,42 @@ class PartMaker:
         not added to this process's)."""
         entries = self._start_run(requests, known_ids, first_folio, away=False, first_away=first_away)
         return self.run_layouts(entries, first_folio)
+
+    def offer(self, request: PartRequest, outside_ids: frozenset[str], first: bool) -> None:
+        """Hand `request` to another process now, if one has room, while this one makes the requests
+        that follow it (the run is made once all are ready, see make_run, which takes this one up).
+        Only a part with new text is offered (the store may have the others), and only one whose
+        links land in itself or in `outside_ids` (the ids no part of its run defines: its layout
+        then does not depend on the parts not yet made). It is laid out on a guessed first folio,
+        from 1 for the `first` part of a run."""
+        for lane in self.lanes:
+            while not lane.here and lane.answered():
+                self._take(lane)
+        if first:
+            self._offered_folio = 1
+        own = set(ELEMENT_ID.findall(request.html))
+        own |= {mark for owner, flow in request.flows.items() if owner in own for mark, _ in flow.marks}
+        targets = frozenset(LINK_TARGET.findall(request.html)) - own
+        if not targets <= outside_ids:
+            return
+        entry = self._entry(request, targets)
+        folio = self._offered_folio
+        self._offered_folio += entry.expected_pages or max(1, len(request.html) // GUESSED_CHARACTERS_A_PAGE)
+        self._offered_folio += self._offered_folio % 2 == 0
+        if entry.expected_pages is not None or entry.layout_key in self._early:
+            return
+        room = [lane for lane in self.lanes if not lane.here and lane.ready() and len(self._in_hand(lane)) < OFFERED_IN_HAND]
+        if not room:
+            return
+        lane = min(room, key=lambda lane: len(self._in_hand(lane)))
+        ticket = len(self._tickets) + 1
+        entry.lane, entry.ticket, entry.folio = lane, ticket, folio
+        self._tickets[ticket] = entry
+        self._early[entry.layout_key] = entry
+        lane.lay_out(ticket, PartJob(request.html, dict(request.flows), entry.borrowed, folio))
+
+    def _in_hand(self, lane: Lane) -> list[_Entry]:
+        return [entry for entry in self._tickets.values() if entry.lane is lane and entry.layout is None]
 
     def send_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str]) -> Run:
         """Start making unnumbered parts in another process and return at once (`run_layouts`
@@ -170,11 +215,22 @@ class PartMaker:
     def _start_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str], first_folio: int | None,
                    away: bool, first_away: bool = False) -> Run:
         entries = [self._entry(request, known_ids) for request in requests]
+        entries = [self._early.pop(entry.layout_key, entry) for entry in entries]
+        self._write_off_early()
         for number, entry in enumerate(entries):
             entry.away = away or (first_away and number == 0)
         self._place(entries, first_folio)
         self._dispatch(entries, first_folio)
         return entries
+
+    def _write_off_early(self) -> None:
+        """Parts offered that no run took up (their run's ids turned out to differ): they are
+        written unnumbered and kept for this build, which may yet ask for them."""
+        for entry in self._early.values():
+            entry.placed = True
+            if entry.layout is not None:
+                self._ask_write(entry)
+        self._early.clear()
 
     def mark(self) -> int:
         """Where the parts printed so far end, for forget_since."""
@@ -291,7 +347,7 @@ class PartMaker:
             other_ready = any(other.ready() for other in self.lanes if not other.here)
             if lane.here and entry.away and other_ready:
                 continue
-            in_hand = [e for e in self._tickets.values() if e.lane is lane and e.layout is None]
+            in_hand = self._in_hand(lane)
             # Another process keeps a second part in hand, to have it when it is done with the first;
             # but not behind a part sent away for its size (the chronology), which would hold it up.
             if len(in_hand) >= (1 if lane.here else 2) or any(e.away for e in in_hand):

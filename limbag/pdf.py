@@ -457,12 +457,21 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
         written = print_html(of, language, layouts, fonts, back, part, pages)
         return PartRequest(kind, written.html, written.flows, holds)
 
+    # The ids a chapter may link to that no chapter defines.
+    outside_ids = frozenset({"title-page", "imprint", "contents", "chronology", "bibliography", "index",
+                             "list-of-figures", "list-of-tables"} | bibliography_ids(book.bibliography))
+
     def chapter_requests(pages: Mapping[str, str]) -> list[PartRequest]:
-        return [request(f"chapter {group[0].number}" if len(group) == 1 else
-                        f"chapters {group[0].number}–{group[-1].number}", "body", BackMatter(), pages,
-                        of=dataclasses.replace(book, chapters=group),
-                        holds=tuple(f"chapter {chapter.number}" for chapter in group))
-                for group in chapters_by_file(book.chapters)]
+        """The chapters' parts, each offered to another process as soon as it is made, so that the
+        layout begins while the rest are made (a file of formulas takes seconds)."""
+        requests: list[PartRequest] = []
+        for group in chapters_by_file(book.chapters):
+            requests.append(request(f"chapter {group[0].number}" if len(group) == 1 else
+                                    f"chapters {group[0].number}–{group[-1].number}", "body", BackMatter(), pages,
+                                    of=dataclasses.replace(book, chapters=group),
+                                    holds=tuple(f"chapter {chapter.number}" for chapter in group)))
+            maker.offer(requests[-1], outside_ids, first=len(requests) == 1)
+        return requests
 
     # A page reference prints the page its target lands on, which only the layout tells: the
     # chapters are laid out with the numbers of the last build (or a guess), and those whose
@@ -476,9 +485,7 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
         maker.while_waiting = join_next
     for attempt in range(1, PAGE_REFERENCE_PASSES + 1):
         chapters = chapter_requests(pages)
-        known = chapter_ids(chapters) | {"title-page", "imprint", "contents", "chronology", "bibliography", "index",
-                                     "list-of-figures", "list-of-tables"}
-        known |= bibliography_ids(book.bibliography)
+        known = chapter_ids(chapters) | outside_ids
         body = maker.make_run(chapters, known, first_folio=1)
         body_html = "".join(chapter.html for chapter in chapters)
         body_map = _page_map(body, 0, _source_order(body_html), floating)

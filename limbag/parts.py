@@ -159,6 +159,9 @@ class PartMaker:
                 self._take(lane)
         if first:
             self._offered_folio = 1
+        room = [lane for lane in self.lanes if not lane.here and lane.ready() and len(self._in_hand(lane)) < OFFERED_IN_HAND]
+        if not room:
+            return
         own = set(ELEMENT_ID.findall(request.html))
         own |= {mark for owner, flow in request.flows.items() if owner in own for mark, _ in flow.marks}
         targets = frozenset(LINK_TARGET.findall(request.html)) - own
@@ -168,10 +171,9 @@ class PartMaker:
         folio = self._offered_folio
         self._offered_folio += entry.expected_pages or max(1, len(request.html) // GUESSED_CHARACTERS_A_PAGE)
         self._offered_folio += self._offered_folio % 2 == 0
-        if entry.expected_pages is not None or entry.layout_key in self._early:
-            return
-        room = [lane for lane in self.lanes if not lane.here and lane.ready() and len(self._in_hand(lane)) < OFFERED_IN_HAND]
-        if not room:
+        kept = entry.layout_key in self._kept_pages or (self.store is not None and
+                                                         self.store.page_count(entry.layout_key) is not None)
+        if kept or entry.layout_key in self._early:
             return
         lane = min(room, key=lambda lane: len(self._in_hand(lane)))
         ticket = len(self._tickets) + 1

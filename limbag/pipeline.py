@@ -297,6 +297,17 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
                      if n.endswith(".pdf") and not n.endswith(("-booklet.pdf", "-press.pdf", "-cover.pdf"))), "")
         return BuildResult(slug, tuple(target / name for name in cached.outputs), cached.warnings, cached.page_count)
 
+    from .processes import collecting_less_often
+
+    with collecting_less_often():
+        return _build_changed(book_dir, target, formats, strict, processes, progress, steps, inputs, key,
+                              cache_problems)
+
+
+def _build_changed(book_dir: Path, target: Path, formats: tuple[str, ...], strict: bool, processes: int | None,
+                   progress: Progress | None, steps: Steps | None, inputs: dict[tuple[Path, Path], bytes], key: str,
+                   cache_problems: tuple[Problem, ...]) -> BuildResult:
+    """The build of a book that changed since the last build into `target` (or was never built)."""
     loaded = load_config_or_all_problems(book_dir, target / CACHE_FOLDER)
     processes = layout_processes(processes)
     # The joining process needs no layout engine: started before this process loads one, it holds

@@ -4,6 +4,7 @@
   Limbag's own code, the requested formats, SOURCE_DATE_EPOCH) and the hashes of the outputs it
   gave: when both still match, a rebuild does nothing at all.
 - Subset fonts for the e-book, keyed by the font file and the characters used.
+- The drawings of the book's formulas for print, keyed by their TeX (see mathtype.DrawnFormulas).
 - Laid-out parts of the print book (each chapter, the front and back matter), keyed by their
   HTML, marks, first folio and everything else that shapes a layout: an edit to one chapter
   lays out that chapter (and the contents and index if they change), not the book.

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .language import Language
 from .model import (
@@ -43,6 +44,9 @@ from .model import (
     block_groups,
     plain_text,
 )
+
+if TYPE_CHECKING:
+    from .mathtype import DrawnFormulas
 
 
 @dataclass(slots=True)
@@ -95,6 +99,8 @@ class MarkupOptions:
     """Print: filled in while writing with each paragraph's and note's FlowText, by its id. The
     id-only spans are then left out of the HTML: thousands of spans that only say where something
     stands double the layout engine's work, and the page map places them from the FlowText."""
+    formulas: DrawnFormulas | None = None
+    """Print: the formulas' drawings kept between builds (see mathtype.DrawnFormulas)."""
 
 
 WORD = re.compile(r"\S+")
@@ -256,7 +262,12 @@ def math_html(node: Math, options: MarkupOptions) -> str:
     from .mathtype import MathError, mathml, svg_image
 
     try:
-        formula = svg_image(node.tex, node.display) if options.notes_inline else mathml(node.tex, node.display)
+        if not options.notes_inline:
+            formula = mathml(node.tex, node.display)
+        elif options.formulas is not None:
+            formula = options.formulas.image(node.tex, node.display)
+        else:
+            formula = svg_image(node.tex, node.display)
     except MathError:  # the reader warned already
         formula = f'<code class="tex">{escape(node.tex, quote=False)}</code>'
     if not node.display:

@@ -9,9 +9,16 @@ which reading systems set in their own fonts and read aloud; the TeX goes in `al
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import re
+from dataclasses import dataclass, field
 from functools import lru_cache
 from html import escape
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from .files import write_atomically
 
 SIZE = 100.0
 """The font size the drawing is made at; it is then scaled to the text's em."""
@@ -58,3 +65,61 @@ def svg_image(tex: str, display: bool) -> str:
     style = f"width:{width / SIZE:.3f}em;height:{height / SIZE:.3f}em;vertical-align:{-depth / SIZE:.3f}em"
     alt = escape(" ".join(tex.split()), quote=True)
     return f'<img class="math" src="{source}" alt="{alt}" style="{style}"/>'
+
+
+DRAWN_FILE = "formulas.json"
+"""The drawings of the last build's formulas, in the build cache."""
+IMAGE = re.compile(r'<img class="math" src="data:image/svg\+xml;base64,[A-Za-z0-9+/=]*" alt="[^"<>]*" '
+                   r'style="width:-?[0-9.]+em;height:-?[0-9.]+em;vertical-align:-?[0-9.]+em"/>')
+"""What svg_image writes: a kept drawing of any other shape is not taken."""
+
+
+@dataclass
+class DrawnFormulas:
+    """The print drawings of a book's formulas, kept between builds: ziamath takes some 25 ms a
+    formula (three seconds for a statistics vignette), which an edit elsewhere in the book would
+    otherwise pay again. Keyed by the TeX, the display mode and ziamath's version."""
+
+    kept: dict[str, str] = field(default_factory=dict)
+    used: dict[str, str] = field(default_factory=dict)
+    """The drawings this build asked for: what `save_drawn` keeps."""
+
+    def image(self, tex: str, display: bool) -> str:
+        """svg_image, from the kept drawings when there."""
+        key = _drawing_key(tex, display)
+        found = self.used.get(key) or self.kept.get(key)
+        if found is None:
+            found = svg_image(tex, display)
+        self.used[key] = found
+        return found
+
+
+def load_drawn(cache_dir: Path) -> DrawnFormulas:
+    """The drawings kept by the last build into this folder (none if the file is missing or damaged)."""
+    try:
+        kept = json.loads((cache_dir / DRAWN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return DrawnFormulas()
+    if not isinstance(kept, dict):
+        return DrawnFormulas()
+    return DrawnFormulas({key: image for key, image in kept.items()
+                          if isinstance(key, str) and isinstance(image, str) and IMAGE.fullmatch(image)})
+
+
+def save_drawn(cache_dir: Path, drawn: DrawnFormulas) -> None:
+    """Keep this build's drawings (only those it used) for the next build; nothing when unchanged."""
+    if drawn.used == drawn.kept:
+        return
+    write_atomically(cache_dir / DRAWN_FILE, json.dumps(drawn.used, sort_keys=True).encode("utf-8"))
+
+
+def _drawing_key(tex: str, display: bool) -> str:
+    return hashlib.sha256(f"{_typesetter_version()}\0{display}\0{tex}".encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _typesetter_version() -> str:
+    try:
+        return f"ziamath {version('ziamath')}, ziafont {version('ziafont')}"
+    except PackageNotFoundError:
+        return "ziamath"

@@ -32,6 +32,7 @@ from .join import BookJoiner, Joiner, LaidPart
 from .language import Language, load_language
 from .layouts import Layouts
 from .markup import FlowText, MarkupOptions, blocks_html, css_string, inlines_html
+from .mathtype import DrawnFormulas
 from .model import (
     Bibliography,
     Book,
@@ -148,9 +149,11 @@ def print_image_url(path: Path, manuscript: Path) -> str:
 
 
 def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]],
-               back_matter: BackMatter, part: str, pages: Mapping[str, str] = MappingProxyType({})) -> PrintHtml:
+               back_matter: BackMatter, part: str, pages: Mapping[str, str] = MappingProxyType({}),
+               formulas: DrawnFormulas | None = None) -> PrintHtml:
     """One part of the printed book ('front', 'body' or 'back') as HTML, from the `print/book.html.j2`
-    layout; `pages` gives the contents, and the chapters' page references, their page labels."""
+    layout; `pages` gives the contents, and the chapters' page references, their page labels;
+    `formulas`, the drawings of formulas kept from the last build."""
     manuscript = book.config.manuscript_dir.resolve()
     chapters = []
     flows: dict[str, FlowText] = {}
@@ -162,6 +165,7 @@ def print_html(book: Book, language: Language, layouts: Layouts, fonts: list[tup
             notes_inline=True,
             page_labels=pages,
             flows=flows,
+            formulas=formulas,
         )
         chapters.append(_chapter_view(chapter, options, with_body=part == "body"))
     config = book.config
@@ -335,8 +339,8 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
                 others: Sequence[RemoteLane] = (),
                 on_part: Callable[[str], None] | None = None,
                 joiner: Joiner | None = None,
-                while_joining: Callable[[PageMap, BackMatter, bytes | None], None] | None = None
-                ) -> tuple[RenderedPdf, BackMatter]:
+                while_joining: Callable[[PageMap, BackMatter, bytes | None], None] | None = None,
+                formulas: DrawnFormulas | None = None) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out part by part and join the parts into one PDF, with where everything landed.
 
     The chapters of each file are a document of their own (see chapters_by_file) that begins on
@@ -354,6 +358,7 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     final, while the joiner finishes the book. With `cover:` in book.yaml, the reading PDF begins
     with the front cover and its blank inside and ends with the back cover and its blank inside
     (labelled "Cover 1" to "Cover 4", as printers name them); the press PDF is the interior alone.
+    `formulas` holds the drawings of formulas kept from the last build, and gets this build's.
     """
     config = book.config
     language = load_language(config.language)
@@ -370,7 +375,7 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     joiner = joiner if joiner is not None else BookJoiner()
     covered = config.cover is not None and not press
     back, front_run, html, settling = _make_parts(book, language, layouts, fonts, maker, make_back,
-                                                  lambda: _join_next(joiner, maker), covered)
+                                                  lambda: _join_next(joiner, maker), covered, formulas)
     body_and_back = maker.written()
     for part in body_and_back[joiner.appended:]:
         joiner.append(part)
@@ -444,7 +449,8 @@ PAGE_REFERENCE_PASSES = 4
 
 def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]], maker: PartMaker,
                 make_back: Callable[[PageMap], BackMatter],
-                join_next: Callable[[], bool], covered: bool) -> tuple[BackMatter, Run, str, list[Problem]]:
+                join_next: Callable[[], bool], covered: bool,
+                formulas: DrawnFormulas | None) -> tuple[BackMatter, Run, str, list[Problem]]:
     """Make the parts (see render_book): body, back matter, then start the front matter; the parts
     are joined (`join_next`) while this process waits, once the chapters are settled. With
     `covered`, the front cover opens the front matter and the back cover ends the book. Returns the
@@ -454,7 +460,7 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
 
     def request(kind: str, part: str, back: BackMatter, pages: Mapping[str, str] = MappingProxyType({}),
                 of: Book = book, holds: tuple[str, ...] = ()) -> PartRequest:
-        written = print_html(of, language, layouts, fonts, back, part, pages)
+        written = print_html(of, language, layouts, fonts, back, part, pages, formulas)
         return PartRequest(kind, written.html, written.flows, holds)
 
     # The ids a chapter may link to that no chapter defines.

@@ -37,6 +37,7 @@ from .reader import PendingChapters, read_book, start_reading
 if TYPE_CHECKING:  # the layout engine and the PDF libraries are imported when a build needs them
     from .fonts import FontFace
     from .join import Joiner, JoiningProcess
+    from .mathtype import DrawnFormulas
     from .parts import PartStore
     from .pdf import BackMatter, RenderedPdf
     from .typeset import RemoteLane
@@ -82,16 +83,16 @@ def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings:
             others: Sequence[RemoteLane] = (),
             on_part: Callable[[str], None] | None = None,
             joiner: Joiner | None = None,
-            while_joining: Callable[[PageMap, BackMatter, bytes | None], None] | None = None
-            ) -> tuple[RenderedPdf, BackMatter]:
+            while_joining: Callable[[PageMap, BackMatter, bytes | None], None] | None = None,
+            formulas: DrawnFormulas | None = None) -> tuple[RenderedPdf, BackMatter]:
     """Lay the book out once; the chronology and index take their pages from the chapters' layout.
     Parts found in `store` (see cache.PartCache) are taken as they are; `others` are the other
     layout processes, `on_part` is told each part laid out, `joiner` joins them, `while_joining` works
-    meanwhile (see pdf.render_book)."""
+    meanwhile, `formulas` are the drawings of formulas kept (see pdf.render_book)."""
     from .pdf import render_book
 
     return render_book(book, layouts, faces, back_matter_maker(book, settings, events, language), press, store,
-                       environment, others, on_part, joiner, while_joining)
+                       environment, others, on_part, joiner, while_joining, formulas)
 
 
 def back_matter_maker(book: Book, settings: IndexSettings, events: tuple[Event, ...],
@@ -342,6 +343,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     from .cover import add_guides, front_cover_picture
     from .epub import WrittenEpub, book_characters, epub_faces, subset_fonts, write_epub
     from .fonts import find_fonts, missing_characters, source_characters
+    from .mathtype import load_drawn, save_drawn
     from .pdf import COVER_PAGES, engine_settings, render_wrap
     from .press import make_press_ready, picture_problems, printing_condition
     from .processes import process_pool
@@ -366,6 +368,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
         back_cover = COVER_PAGES[1] if config.cover is not None else 0
         count = _StepCounter(steps, _steps_of(prepared, requested))
         parts = PartCache(target / CACHE_FOLDER)
+        formulas = load_drawn(target / CACHE_FOLDER)
         environment = layout_environment(inputs)
         fonts = None
         if "epub" in requested:  # the characters are known before layout: subset the fonts meanwhile
@@ -392,7 +395,8 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
             rendered, back = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
                                      prepared.language, store=parts, environment=environment, others=others,
                                      on_part=lambda kind: count(_laid_out(kind)), joiner=joining,
-                                     while_joining=while_joining)
+                                     while_joining=while_joining, formulas=formulas)
+        save_drawn(target / CACHE_FOLDER, formulas)
         bindings = [binding_problem(len(rendered.page_map.labels), config.location("outputs"))
                     if "booklet" in requested else None,
                     perfect_binding_problem(rendered.page_map.interior_pages, config.location("outputs"))
@@ -413,7 +417,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
             with _stage(progress, lambda: "laid out the press PDF"):
                 laid = lay_out(prepared.book, layouts, faces, prepared.index_settings, prepared.events,
                                prepared.language, press=True, store=parts, environment=environment,
-                               others=others, joiner=joining)[0].pdf
+                               others=others, joiner=joining, formulas=formulas)[0].pdf
                 assert condition is not None
                 outputs["press"] = make_press_ready(laid, condition, config.page)
             count("laid out the press PDF")

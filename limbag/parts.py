@@ -227,7 +227,7 @@ class PartMaker:
 
     def _write_off_early(self) -> None:
         """Parts offered that no run took up (their run's ids turned out to differ): they are
-        written unnumbered and kept for this build, which may yet ask for them."""
+        written on their guessed folios and kept for this build, which may yet ask for them."""
         for entry in self._early.values():
             entry.placed = True
             if entry.layout is not None:

@@ -45,11 +45,11 @@ ENGINE_PACKAGES = ("limbag", "weasyprint", "pydyf", "tinycss2", "cssselect2", "p
 
 def package_versions() -> str:
     """`name version` of each package in ENGINE_PACKAGES: an upgraded engine lays the book out anew."""
-    return "; ".join(f"{name} {_version(name)}" for name in ENGINE_PACKAGES)
+    return "; ".join(f"{name} {package_version(name)}" for name in ENGINE_PACKAGES)
 
 
 @cache
-def _version(name: str) -> str:
+def package_version(name: str) -> str:
     """The installed version, read from the distribution's metadata header (a tenth of the time
     importlib.metadata.version takes to parse it all: the fingerprint is on the no-op path)."""
     try:

@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from html import escape
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from .files import write_atomically
@@ -114,12 +113,7 @@ def save_drawn(cache_dir: Path, drawn: DrawnFormulas) -> None:
 
 
 def _drawing_key(tex: str, display: bool) -> str:
-    return hashlib.sha256(f"{_typesetter_version()}\0{display}\0{tex}".encode()).hexdigest()
+    from .cache import package_version
 
-
-@lru_cache(maxsize=1)
-def _typesetter_version() -> str:
-    try:
-        return f"ziamath {version('ziamath')}, ziafont {version('ziafont')}"
-    except PackageNotFoundError:
-        return "ziamath"
+    typesetter = f"ziamath {package_version('ziamath')}, ziafont {package_version('ziafont')}"
+    return hashlib.sha256(f"{typesetter}\0{display}\0{tex}".encode()).hexdigest()

@@ -162,9 +162,7 @@ class PartMaker:
         room = [lane for lane in self.lanes if not lane.here and lane.ready() and len(self._in_hand(lane)) < OFFERED_IN_HAND]
         if not room:
             return
-        own = set(ELEMENT_ID.findall(request.html))
-        own |= {mark for owner, flow in request.flows.items() if owner in own for mark, _ in flow.marks}
-        targets = frozenset(LINK_TARGET.findall(request.html)) - own
+        targets = frozenset(LINK_TARGET.findall(request.html)) - _own_ids(request)
         if not targets <= outside_ids:
             return
         entry = self._entry(request, targets)
@@ -266,8 +264,7 @@ class PartMaker:
         return [part for part in parts if part is not None]
 
     def _entry(self, request: PartRequest, known_ids: frozenset[str]) -> _Entry:
-        own = set(ELEMENT_ID.findall(request.html))
-        own |= {mark for owner, flow in request.flows.items() if owner in own for mark, _ in flow.marks}
+        own = _own_ids(request)
         borrowed = frozenset(t for t in LINK_TARGET.findall(request.html) if t in known_ids and t not in own)
         layout_key = self._layout_key(request, borrowed)
         expected = self._kept_pages.get(layout_key)
@@ -430,6 +427,12 @@ class PartMaker:
                 if self.store is not None:
                     self.store.put(name, self._blank)
         return self._blank
+
+
+def _own_ids(request: PartRequest) -> set[str]:
+    """The ids a part defines: its elements', and its marks'."""
+    own = set(ELEMENT_ID.findall(request.html))
+    return own | {mark for owner, flow in request.flows.items() if owner in own for mark, _ in flow.marks}
 
 
 def chapter_ids(requests: Sequence[PartRequest]) -> frozenset[str]:

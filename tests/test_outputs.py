@@ -121,8 +121,8 @@ def test_a_new_engine_version_lays_the_book_out_again(make_book, monkeypatch):
     book = make_book({"book.yaml": YAML, "01.md": CHAPTER})
     build(book)
     assert build(book).cached
-    real = cache._version.__wrapped__
-    monkeypatch.setattr(cache, "_version", lambda name: "999.0" if name == "weasyprint" else real(name))
+    real = cache.package_version.__wrapped__
+    monkeypatch.setattr(cache, "package_version", lambda name: "999.0" if name == "weasyprint" else real(name))
     rebuilt = build(book)
     assert not rebuilt.cached and rebuilt.rendered.laid_out  # the parts are laid out again too
     assert build(book).cached

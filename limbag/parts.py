@@ -93,6 +93,8 @@ class _Entry:
     part: LaidPart | None = None
     away: bool = False
     """To be laid out by another process if there is one, so that this one can work meanwhile."""
+    alone: bool = False
+    """A large part sent away (the chronology): the process laying it out is given nothing after it."""
 
 
 Run = list[_Entry]
@@ -219,6 +221,7 @@ class PartMaker:
         self._write_off_early()
         for number, entry in enumerate(entries):
             entry.away = away or (first_away and number == 0)
+            entry.alone = first_away and number == 0
         self._place(entries, first_folio)
         self._dispatch(entries, first_folio)
         return entries
@@ -339,26 +342,34 @@ class PartMaker:
         waiting = [(entry, folio) for entry, folio in waiting if entry.placed or not self._has(entry.layout_key, folio)]
         # This process takes the first part, the one the others' folios wait for (its own work waits
         # until the second process has been given its part); the second process the next.
-        for lane in sorted(self.lanes, key=lambda lane: not lane.here):
-            if not waiting or not lane.ready():
-                continue
-            entry, folio = waiting[0]
-            other_ready = any(other.ready() for other in self.lanes if not other.here)
-            if lane.here and entry.away and other_ready:
-                continue
-            in_hand = self._in_hand(lane)
-            # Another process keeps a second part in hand, to have it when it is done with the first;
-            # but not behind a part sent away for its size (the chronology), which would hold it up.
-            if len(in_hand) >= (1 if lane.here else 2) or any(e.away for e in in_hand):
-                continue
-            held = sum(1 for e in self._tickets.values() if e.lane is lane and e.layout is not None and not e.write_asked)
-            if not entry.placed and held >= GUESSED_AHEAD:
-                continue
-            waiting.pop(0)
-            ticket = len(self._tickets) + 1
-            entry.lane, entry.ticket = lane, ticket
-            self._tickets[ticket] = entry
-            lane.lay_out(ticket, PartJob(entry.request.html, dict(entry.request.flows), entry.borrowed, folio))
+        given = True
+        while waiting and given:  # until every lane has what it may hold
+            given = False
+            for lane in sorted(self.lanes, key=lambda lane: not lane.here):
+                if waiting and self._may_take(lane, *waiting[0]):
+                    entry, folio = waiting.pop(0)
+                    ticket = len(self._tickets) + 1
+                    entry.lane, entry.ticket = lane, ticket
+                    self._tickets[ticket] = entry
+                    lane.lay_out(ticket, PartJob(entry.request.html, dict(entry.request.flows), entry.borrowed, folio))
+                    given = True
+
+    def _may_take(self, lane: Lane, entry: _Entry, folio: int | None) -> bool:
+        """Whether `lane` is to lay `entry` out now (on `folio`, settled or guessed)."""
+        if not lane.ready():
+            return False
+        others = [other for other in self.lanes if not other.here and other.ready()]
+        # A part meant for another process stays here only if this one has nothing queued and
+        # every other has: it would wait there behind their writes while this one idled.
+        if lane.here and entry.away and others and (lane.pending() or not all(o.pending() for o in others)):
+            return False
+        in_hand = self._in_hand(lane)
+        # Another process keeps a second part in hand, to have it when it is done with the first;
+        # but not behind a part sent away for its size (the chronology), which would hold it up.
+        if len(in_hand) >= (1 if lane.here else 2) or any(e.alone for e in in_hand):
+            return False
+        held = sum(1 for e in self._tickets.values() if e.lane is lane and e.layout is not None and not e.write_asked)
+        return entry.placed or held < GUESSED_AHEAD
 
     def _has(self, layout_key: str, folio: int | None) -> bool:
         name = part_name(layout_key, folio)

@@ -512,8 +512,8 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
     sheet = page_cover_sheet(book.config)
     if covered:
         sections.append(PartRequest("back cover", cover_html(book, language, layouts, sheet, "back"), {}))
-    # The chronology, the larger of the two, is laid out by another process if there is one: its
-    # memory then adds to a process that holds no joined book.
+    # The chronology, the largest of them, goes to another process if there is one, unless every
+    # other is still writing the last chapters and this one has nothing queued (see PartMaker).
     back_parts = maker.make_run(sections, known, first_folio=1 + sum(len(part.page_anchors) for part in body),
                                 first_away=True)
     back_html = "".join(section.html for section in sections)

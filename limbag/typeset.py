@@ -219,8 +219,7 @@ Answer = tuple[int, PartLayout | WrittenPart]
 
 class Lane(Protocol):
     """A place parts are laid out and written: this process, or another one. Requests are
-    answered in the order they were made, but that this process may lay a part out before the
-    one write asked just ahead of it (see LocalLane)."""
+    answered in the order they were made."""
 
     here: bool
     """True for this process, which carries a request out when its answer is asked for."""
@@ -270,20 +269,10 @@ class LocalLane:
         return bool(self._requests)
 
     def answer(self) -> Answer:
-        request, ticket, argument = self._next()
+        request, ticket, argument = self._requests.popleft()
         if request == "lay out":
             return ticket, self.typesetter.lay_out(ticket, argument)
         return ticket, self.typesetter.write(ticket, argument)
-
-    def _next(self) -> tuple[str, int, Any]:
-        """The oldest request, or a layout asked after one write: a layout may hold up the parts
-        that follow (their folios, the contents), a write only the joining. Putting off one
-        write at most keeps at most one more laid-out part in memory."""
-        if len(self._requests) > 1 and self._requests[0][0] == "write" and self._requests[1][0] == "lay out":
-            layout = self._requests[1]
-            del self._requests[1]
-            return layout
-        return self._requests.popleft()
 
 
 class RemoteLane:

@@ -346,7 +346,7 @@ class PartMaker:
         while waiting and given:  # until every lane has what it may hold
             given = False
             for lane in sorted(self.lanes, key=lambda lane: not lane.here):
-                if waiting and self._may_take(lane, *waiting[0]):
+                if waiting and self._may_take(lane, waiting[0][0]):
                     entry, folio = waiting.pop(0)
                     ticket = len(self._tickets) + 1
                     entry.lane, entry.ticket = lane, ticket
@@ -354,8 +354,8 @@ class PartMaker:
                     lane.lay_out(ticket, PartJob(entry.request.html, dict(entry.request.flows), entry.borrowed, folio))
                     given = True
 
-    def _may_take(self, lane: Lane, entry: _Entry, folio: int | None) -> bool:
-        """Whether `lane` is to lay `entry` out now (on `folio`, settled or guessed)."""
+    def _may_take(self, lane: Lane, entry: _Entry) -> bool:
+        """Whether `lane` is to lay `entry` out now."""
         if not lane.ready():
             return False
         others = [other for other in self.lanes if not other.here and other.ready()]

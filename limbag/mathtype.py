@@ -17,6 +17,7 @@ from functools import lru_cache
 from html import escape
 from pathlib import Path
 
+from .cache import package_version
 from .files import write_atomically
 
 SIZE = 100.0
@@ -113,7 +114,5 @@ def save_drawn(cache_dir: Path, drawn: DrawnFormulas) -> None:
 
 
 def _drawing_key(tex: str, display: bool) -> str:
-    from .cache import package_version
-
     typesetter = f"ziamath {package_version('ziamath')}, ziafont {package_version('ziafont')}"
     return hashlib.sha256(f"{typesetter}\0{display}\0{tex}".encode()).hexdigest()

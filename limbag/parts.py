@@ -220,8 +220,8 @@ class PartMaker:
         entries = [self._early.pop(entry.layout_key, entry) for entry in entries]
         self._write_off_early()
         for number, entry in enumerate(entries):
-            entry.away = away or (first_away and number == 0)
             entry.alone = first_away and number == 0
+            entry.away = away or entry.alone
         self._place(entries, first_folio)
         self._dispatch(entries, first_folio)
         return entries

@@ -51,6 +51,10 @@ def load_engine() -> None:
         ctypes.util.find_library = searching
 
 
+def engine_loaded() -> bool:
+    return "weasyprint" in sys.modules
+
+
 SVG_PATHS_KEPT = 4096
 """Paths `draw_svg_once` keeps drawn, at most (a glyph's path is a few kilobytes)."""
 
@@ -216,8 +220,8 @@ def _resource_counts(stream: Any) -> tuple[int, ...]:
 
 
 def check_version() -> None:
-    """A clear message, before any layout, when the installed engine is not one this module knows;
-    then the engine is loaded (see load_engine)."""
+    """A clear message, before any layout, when the installed engine is not one this module knows
+    (read from its metadata: the engine is loaded later, see load_engine)."""
     try:
         installed = version("weasyprint")
     except PackageNotFoundError:
@@ -228,7 +232,6 @@ def check_version() -> None:
         raise LimbagError(f"Limbag needs WeasyPrint {SUPPORTED.start}, and "
                           f"{'WeasyPrint ' + installed if installed else 'no WeasyPrint'} is installed",
                           hint=f"run: python -m pip install '{wanted}'")
-    load_engine()
 
 
 def render(html: Any, stylesheets: list[Any], font_config: Any, flat_links: bool = True) -> tuple[Any, Any]:

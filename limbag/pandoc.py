@@ -228,6 +228,10 @@ class Reading:
         self.running.clear()
         self.waiting.clear()
 
+    def unread_bytes(self) -> int:
+        """How much Pandoc has yet to read or is reading (bytes of source)."""
+        return sum(len(source.data) for run in (*self.waiting, *self.running) for _, source, _ in run.items)
+
     def _start_more(self) -> None:
         while self.waiting and len(self.running) < self.slots:
             run = self.waiting.pop(0)

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from .join import LaidPart
 from .markup import FlowText
-from .typeset import EngineSettings, Lane, LocalLane, PartJob, PartLayout, RemoteLane, Typesetter, WrittenPart
+from .typeset import EngineSettings, Lane, LocalLane, PartJob, PartLayout, RemoteLane, SetupReport, WrittenPart
 
 ELEMENT_ID = re.compile(r'\sid="([^"]+)"')
 LINK_TARGET = re.compile(r'\shref="#([^"]+)"')
@@ -109,9 +109,10 @@ class PartMaker:
                  others: Sequence[RemoteLane] = ()) -> None:
         for lane in others:
             lane.set_up(settings)  # in the other processes, while this one sets up too
-        self.typesetter = Typesetter(settings)
+        self.here = LocalLane(settings)
         """This process's engine."""
-        self.lanes: list[Lane] = [LocalLane(self.typesetter), *others]
+        self.others = tuple(others)
+        self.lanes: list[Lane] = [self.here, *others]
         self.store = store
         self.blank_html = blank_html
         """An empty page in the book's language."""
@@ -252,6 +253,14 @@ class PartMaker:
         self.printed.append(blank)
         return PartLayout(blank.page_anchors, blank.continued)
 
+    def setup_report(self) -> SetupReport:
+        """What the engine said while it was set up for the book (the stylesheets' warnings, files
+        refused): this process's engine's, or another process's if this one laid nothing out."""
+        report = self.here.setup_report()
+        for lane in self.others:
+            report = report or lane.setup_report()
+        return report or self.here.typesetter.setup_report()  # none could: set up here to hear it
+
     def printed_part(self, index: int) -> LaidPart | None:
         """The `index`th part printed so far, if it is written."""
         if index >= len(self.printed):
@@ -356,12 +365,19 @@ class PartMaker:
 
     def _may_take(self, lane: Lane, entry: _Entry) -> bool:
         """Whether `lane` is to lay `entry` out now."""
+        if lane is self.here and not self.here.loaded():
+            for other in self.others:  # started before this process would load the engine: wait for them
+                other.setup_report()
         if not lane.ready():
             return False
         others = [other for other in self.lanes if not other.here and other.ready()]
         # A part meant for another process stays here only if this one has nothing queued and
         # every other has: it would wait there behind their writes while this one idled.
         if lane.here and entry.away and others and (lane.pending() or not all(o.pending() for o in others)):
+            return False
+        # Nor, while this process has yet to load the engine (half a second), unless every other
+        # has a part in hand to lay out: after an edit, the others may do all there is.
+        if lane is self.here and not self.here.loaded() and others and not all(self._in_hand(o) for o in others):
             return False
         in_hand = self._in_hand(lane)
         # Another process keeps a second part in hand, to have it when it is done with the first;
@@ -431,8 +447,8 @@ class PartMaker:
             self._blank = self.store.get(name) if self.store is not None else None
             if self._blank is None:
                 ticket = -1
-                layout = self.typesetter.lay_out(ticket, PartJob(self.blank_html, {}, frozenset(), None))
-                written = self.typesetter.write(ticket, None)
+                layout = self.here.typesetter.lay_out(ticket, PartJob(self.blank_html, {}, frozenset(), None))
+                written = self.here.typesetter.write(ticket, None)
                 self._blank = LaidPart(written.pdf, layout.page_anchors, layout.continued, frozenset(),
                                        written.messages, written.refused)
                 if self.store is not None:

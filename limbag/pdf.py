@@ -368,7 +368,6 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     settings_key = hashlib.sha256(repr((environment, settings)).encode()).hexdigest()
     maker = PartMaker(settings, store, settings_key, f'<html lang="{config.language}"><body></body></html>', others)
     maker.on_part = on_part
-    here = maker.typesetter
     # Parts are joined as soon as they are written, by this process while it waits for the second.
     # The front matter is made last and printed first: the chapters and back matter are joined
     # while it is laid out (in the second process, if there is one).
@@ -394,9 +393,10 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     if while_joining is not None:
         while_joining(page_map, back, front_parts[0].pdf if covered else None)
     pdf = finished()
+    setup = maker.setup_report()
     problems = [*settling, *(_engine_problem(message, book, stylesheet)
-                             for message in dict.fromkeys([*here.setup_messages, *maker.messages]))]
-    for url in dict.fromkeys([*here.fetcher.refused, *maker.refused]):
+                             for message in dict.fromkeys([*setup.messages, *maker.messages]))]
+    for url in dict.fromkeys([*setup.refused, *maker.refused]):
         problems.append(Problem(Location(stylesheet), f"refused to load {url}",
                                 "only files inside the book folder, its layouts and fonts are read"))
     rendered = RenderedPdf(pdf, page_map, html, tuple(fonts), tuple(problems), tuple(dict.fromkeys(maker.laid_out)),

@@ -336,9 +336,22 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     process that joins the parts has started)."""
     # Imported only now, so that an unchanged book (or a mistake in book.yaml) does not wait a third
     # of a second for the engine.
-    from .engine import check_version
+    from .engine import check_version, load_engine
 
     check_version()
+    from .processes import process_pool
+    from .typeset import RemoteLane
+
+    # While Pandoc has much to read, this process loads the engine meanwhile, and the layout
+    # processes are forked with it loaded. After an edit there is little to read: they are forked
+    # first and load it themselves while this process makes the book's model, and this process
+    # loads it once it has handed them their first parts, if it needs it at all.
+    if processes == 1 or pending.reading.unread_bytes() >= ENGINE_WHILE_READING:
+        load_engine()
+    # The other layout processes and the helper (e-book fonts) start now, while this process holds
+    # little and has started no thread.
+    others = [RemoteLane() for _ in range(processes - 1)]
+    helper = process_pool(1) if processes > 1 else None
     from .booklet import binding_problem, impose, perfect_binding_problem
     from .cover import add_guides, front_cover_picture
     from .epub import WrittenEpub, book_characters, epub_faces, subset_fonts, write_epub
@@ -346,13 +359,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     from .mathtype import load_drawn, save_drawn
     from .pdf import COVER_PAGES, engine_settings, render_wrap
     from .press import make_press_ready, picture_problems, printing_condition
-    from .processes import process_pool
-    from .typeset import RemoteLane
 
-    # The other layout processes and the helper (e-book fonts) start now, while this process holds
-    # little and has started no thread.
-    others = [RemoteLane() for _ in range(processes - 1)]
-    helper = process_pool(1) if processes > 1 else None
     try:
         layouts = book_layouts(book_dir)
         faces, font_problems = find_fonts(book_dir, source_characters(loaded[0]))
@@ -461,6 +468,10 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     # A damaged cache is reported, but is not the book's doing: it never fails a --strict build.
     return BuildResult(config.slug, tuple(written), (*warnings, *cache_problems), page_count, prepared.book,
                        rendered, back)
+
+
+ENGINE_WHILE_READING = 32 * 1024
+"""Markdown left for Pandoc to read (bytes) that takes about as long as loading the layout engine."""
 
 
 def layout_processes(wanted: int | None = None) -> int:

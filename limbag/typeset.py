@@ -7,6 +7,10 @@ folio and, if the guess was wrong, its margin boxes are made again once the foli
 chapter. That lets two processes lay out chapters side by side. WeasyPrint is single-threaded
 and its laid-out pages cannot be sent between processes, so each process keeps the parts it
 laid out until they are written.
+
+The engine itself is imported when a Typesetter is made (see engine.load_engine), so that a build
+can fork its layout processes before it has loaded the engine, and go on reading the book while
+they load it.
 """
 
 from __future__ import annotations
@@ -23,13 +27,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
-import pydyf
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
-
-from .engine import draw_svg_once, keep_hyphens_off_recto_feet, merge_leaders, render, renumber
+from .engine import draw_svg_once, engine_loaded, keep_hyphens_off_recto_feet, load_engine, merge_leaders, render, renumber
 from .errors import LimbagError, Location, RenderError
-from .fetch import BookFetcher
 from .files import system_error
 from .hyphenation import register as register_hyphenation
 from .markup import FlowText
@@ -109,6 +108,8 @@ def finisher(identifier: str, bleed_mm: float | None) -> Callable[[Any, Any], No
     """Last touches on the engine's PDF objects before they are written (no second pass over the file):
     a stable XMP document id in place of the engine's random one (PDF/X-4), and, for the press PDF,
     a BleedBox exactly `bleed` around the TrimBox."""
+    import pydyf
+
     stable_id = f"xmp.did:{uuid.uuid5(uuid.NAMESPACE_URL, 'limbag-pdf:' + identifier)}".encode()
 
     def finish(document: Any, pdf: Any) -> None:
@@ -145,6 +146,12 @@ class Typesetter:
     """The engine set up for one book in this process: lays parts out, keeps them, writes them."""
 
     def __init__(self, settings: EngineSettings) -> None:
+        load_engine()
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+
+        from .fetch import BookFetcher
+
         register_hyphenation()
         draw_svg_once()
         keep_hyphens_off_recto_feet()
@@ -167,6 +174,8 @@ class Typesetter:
         """Lay the part out and keep it under `ticket` until `write`. The marks left out of its HTML
         become anchors of the pages they fall on; ids of other parts it links to get stand-in
         anchors so that the engine keeps those links (joining points them home)."""
+        from weasyprint import CSS, HTML
+
         refused_before = len(self.fetcher.refused)
         with collect_engine_warnings() as messages:
             stylesheets = self.stylesheets + ([CSS(string=first_folio_css(job.first_folio), font_config=self.font_config)]
@@ -185,6 +194,9 @@ class Typesetter:
                 stand_ins.setdefault(target, (0, 0, 0, 0))
         self._held[ticket] = _Held(job, document, context, messages, tuple(self.fetcher.refused[refused_before:]))
         return PartLayout(page_anchors, places.continued)
+
+    def setup_report(self) -> SetupReport:
+        return SetupReport(self.setup_messages, tuple(self.fetcher.refused))
 
     def warm_up(self) -> None:
         """Lay out and write a line in each face, so that fonts are loaded before the first part
@@ -211,6 +223,14 @@ class Typesetter:
         if pdf is None:
             raise RenderError("the layout engine produced no PDF", Location(self.settings.source), "check the layouts")
         return WrittenPart(pdf, (*held.messages, *messages), (*held.refused, *self.fetcher.refused[refused_before:]))
+
+
+@dataclass(frozen=True, slots=True)
+class SetupReport:
+    """What the engine said while it was set up for a book (read the stylesheets and fonts)."""
+
+    messages: tuple[str, ...]
+    refused: tuple[str, ...]
 
 
 Answer = tuple[int, PartLayout | WrittenPart]
@@ -245,13 +265,32 @@ class Lane(Protocol):
 
 class LocalLane:
     """This process: requests wait until their answers are asked for, and are carried out then, so
-    that this process first hands the second one its work."""
+    that this process first hands the second one its work. Its engine is set up when it first has
+    work (see `typesetter`)."""
 
     here = True
 
-    def __init__(self, typesetter: Typesetter) -> None:
-        self.typesetter = typesetter
+    def __init__(self, settings: EngineSettings) -> None:
+        self.settings = settings
+        self._typesetter: Typesetter | None = None
         self._requests: deque[tuple[str, int, Any]] = deque()
+
+    @property
+    def typesetter(self) -> Typesetter:
+        """This process's engine, made (and the engine loaded, if it is not yet) when first needed:
+        after an edit, the other processes may lay out all there is while this one loads it."""
+        if self._typesetter is None:
+            self._typesetter = Typesetter(self.settings)
+        return self._typesetter
+
+    def loaded(self) -> bool:
+        """True once this process has loaded the engine (setting it up for the book then takes a
+        tenth of a second)."""
+        return self._typesetter is not None or engine_loaded()
+
+    def setup_report(self) -> SetupReport | None:
+        """What the engine said while it was set up; None if it has not been."""
+        return self._typesetter.setup_report() if self._typesetter is not None else None
 
     def ready(self) -> bool:
         return True
@@ -289,6 +328,7 @@ class RemoteLane:
         self._failed = False
         self._pending = 0
         self._settings: EngineSettings | None = None
+        self._setup_report: SetupReport | None = None
 
     def set_up(self, settings: EngineSettings) -> None:
         """Set the engine up for a book, unless it is already (all earlier answers taken)."""
@@ -311,6 +351,17 @@ class RemoteLane:
             except (RenderError, RuntimeError):
                 self._failed = True
         return self._settings is not None and not self._setting_up and not self._failed
+
+    def setup_report(self) -> SetupReport | None:
+        """What the engine said while it was set up for the last settings given, waiting for it if
+        need be; None if the process could not set it up."""
+        while self._setting_up and not self._failed:
+            try:
+                self._receive()
+                self._setting_up -= 1
+            except (RenderError, RuntimeError):
+                self._failed = True
+        return None if self._failed else self._setup_report
 
     def lay_out(self, ticket: int, job: PartJob) -> None:
         self._send(("lay out", ticket, job))
@@ -365,6 +416,7 @@ class RemoteLane:
         if status == "failed":
             raise RuntimeError(f"in the second layout process: {value}")
         if status == "ready":
+            self._setup_report = value
             return None
         ticket, result = value
         assert isinstance(ticket, int) and isinstance(result, PartLayout | WrittenPart)
@@ -376,6 +428,7 @@ def _serve(connection: Connection, parents_end: Connection | None, parent: int) 
     become_child(parent)
     if parents_end is not None:
         parents_end.close()
+    load_engine()  # forked before the parent loaded it: loaded while the parent reads the book
     typesetter: Typesetter | None = None
     source = Path(".")
     try:
@@ -388,7 +441,7 @@ def _serve(connection: Connection, parents_end: Connection | None, parent: int) 
                     source = argument.source
                     typesetter = Typesetter(argument)
                     typesetter.warm_up()
-                    connection.send(("ready", None))
+                    connection.send(("ready", typesetter.setup_report()))
                     continue
                 assert typesetter is not None
                 result = (typesetter.lay_out(ticket, argument) if request == "lay out"

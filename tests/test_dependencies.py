@@ -56,24 +56,36 @@ def test_only_the_engine_adapters_use_the_engine_s_insides():
                 assert not any(alias.name.startswith("weasyprint") for alias in node.names), module.name
 
 
-LOAD_AND_COUNT = """
-import subprocess, sys
-started = []
+BUILD_AND_RECORD = """
+import os, subprocess, sys
+from pathlib import Path
 original = subprocess.Popen.__init__
 def recording(self, args, *rest, **kw):
-    started.append(args if isinstance(args, str) else " ".join(map(str, args)))
+    with open(sys.argv[1], "a") as record:  # the forked layout processes record here too
+        record.write(f"{os.getpid()} {args if isinstance(args, str) else ' '.join(map(str, args))}\\n")
     return original(self, args, *rest, **kw)
 subprocess.Popen.__init__ = recording
-from limbag.engine import check_version
-check_version()
-from weasyprint import HTML
-HTML(string="<p>x</p>").render()
-print(repr(started))
+from limbag.pipeline import build
+build(Path(sys.argv[2]), Path(sys.argv[3]), ("pdf",), processes=int(sys.argv[4]))
 """
 
 
 @pytest.mark.build
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the engine's library search runs programs on Linux")
-def test_loading_the_engine_runs_no_compiler_or_ldconfig():
-    done = subprocess.run([sys.executable, "-c", LOAD_AND_COUNT], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]", done.stdout
+@pytest.mark.parametrize("chapters", [1, 3])
+def test_a_build_runs_no_compiler_or_ldconfig_in_any_of_its_processes(make_book, tmp_path, chapters):
+    # One short chapter: the layout processes are started first and load the engine themselves;
+    # three long ones: this process loads it while Pandoc reads, and they are forked with it.
+    paragraph = "Text of the chapter, long enough to be read for a while. " * 40
+    book = make_book({"book.yaml": "title: T\nlanguage: en\n",
+                      **{f"{n:02}.md": f"# Chapter {n}\n\n" + f"{paragraph}\n\n" * 8 for n in range(chapters)}})
+    record = tmp_path / "started.txt"
+    record.touch()
+    subprocess.run([sys.executable, "-c", BUILD_AND_RECORD, str(record), str(book), str(tmp_path / "out"), "2"],
+                   check=True, cwd=REPO)
+    started = record.read_text().splitlines()
+    assert any("pandoc" in line for line in started), started  # the recording works, in this process at least
+    assert not [line for line in started if re.search(r"\b(ldconfig|gcc|cc|ld)\b", line)], started
+    # Whichever process loaded the engine, and whichever laid the chapters out, the book is the same.
+    alone = build(book, tmp_path / "alone", ("pdf",), processes=1).written[0]
+    assert (tmp_path / "out" / alone.name).read_bytes() == alone.read_bytes()

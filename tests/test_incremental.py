@@ -211,10 +211,10 @@ def test_a_part_laid_out_in_the_second_process_is_the_same_part(tmp_path):
     """Parts are laid out side by side by two processes; which one did a part must not show."""
     import time
 
-    from limbag.typeset import LocalLane, RemoteLane, Typesetter
+    from limbag.typeset import LocalLane, RemoteLane
 
     settings, job = _one_chapter_job(tmp_path, 3)
-    here = LocalLane(Typesetter(settings))
+    here = LocalLane(settings)
     there = RemoteLane()
     try:
         there.set_up(settings)

@@ -118,3 +118,19 @@ def test_pandoc_at_work_ends_with_a_killed_or_interrupted_build(make_book, how):
     os.kill(process.pid, how)  # the build's own process only: Pandoc must learn of it from the kernel
     process.wait(timeout=30)
     assert_all_end(process.pid, seconds=0.3)  # well before Pandoc would be done with its chapters
+
+
+@pytest.mark.build
+def test_a_rebuild_laid_out_by_the_other_process_alone_still_reports_the_layout_s_css_warnings(make_book, tmp_path):
+    # After a small edit the other layout process lays out the changed chapter, and this one never
+    # loads the engine: what the engine said of the stylesheet comes from the other process then.
+    css = (REPO / "layouts" / "print" / "book.css").read_text(encoding="utf-8") + "\np { colour: blue; }\n"
+    book = make_book({"book.yaml": "title: T\nlanguage: en\n", "01.md": "# One\n\nText.\n",
+                      "02.md": "# Two\n\nMore text.\n", "layouts/print/book.css": css})
+    command = [sys.executable, str(REPO / "build.py"), "build", str(book), "--out", str(tmp_path / "out"),
+               "--processes", "2"]
+    first = subprocess.run(command, capture_output=True, text=True, check=True)
+    (book / "manuscript" / "02.md").write_text("# Two\n\nOther text.\n", encoding="utf-8")
+    again = subprocess.run(command, capture_output=True, text=True, check=True)
+    for done in (first, again):
+        assert "Ignored `colour: blue`" in done.stderr, done.stderr

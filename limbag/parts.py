@@ -147,8 +147,13 @@ class PartMaker:
         the parts are written meanwhile and come back from `written`. With `first_away`, the first
         part is laid out by another process if there is one (a large part, whose memory is then
         not added to this process's)."""
-        entries = self._start_run(requests, known_ids, first_folio, away=False, first_away=first_away)
-        return self.run_layouts(entries, first_folio)
+        return self.run_layouts(self.start_run(requests, known_ids, first_folio, first_away), first_folio)
+
+    def start_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str],
+                  first_folio: int | None = None, first_away: bool = False) -> Run:
+        """make_run's first half: hand the parts out and return at once, so that more can be sent
+        (send_run) before this process lays out its own; `run_layouts` waits for them."""
+        return self._start_run(requests, known_ids, first_folio, away=False, first_away=first_away)
 
     def offer(self, request: PartRequest, outside_ids: frozenset[str], first: bool) -> None:
         """Hand `request` to another process now, if one has room, while this one makes the requests
@@ -382,7 +387,10 @@ class PartMaker:
         in_hand = self._in_hand(lane)
         # Another process keeps a second part in hand, to have it when it is done with the first;
         # but not behind a part sent away for its size (the chronology), which would hold it up.
-        if len(in_hand) >= (1 if lane.here else 2) or any(e.alone for e in in_hand):
+        # While this process lays out such a part it hands out nothing, so the others take all
+        # they may meanwhile.
+        limit = 1 if lane.here else 2 if not any(e.alone for e in self._in_hand(self.here)) else None
+        if (limit is not None and len(in_hand) >= limit) or any(e.alone for e in in_hand):
             return False
         held = sum(1 for e in self._tickets.values() if e.lane is lane and e.layout is not None and not e.write_asked)
         return entry.placed or held < GUESSED_AHEAD

@@ -514,15 +514,19 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
         sections.append(PartRequest("back cover", cover_html(book, language, layouts, sheet, "back"), {}))
     # The chronology, the largest of them, goes to another process if there is one, unless every
     # other is still writing the last chapters and this one has nothing queued (see PartMaker).
-    back_parts = maker.make_run(sections, known, first_folio=1 + sum(len(part.page_anchors) for part in body),
-                                first_away=True)
+    back_first = 1 + sum(len(part.page_anchors) for part in body)
+    back_run = maker.start_run(sections, known, first_folio=back_first, first_away=True)
+    # The front cover needs no page number: it is laid out meanwhile, the front matter once the
+    # back matter's pages are known (its contents print them).
+    front_run = maker.send_run([PartRequest("front cover", cover_html(book, language, layouts, sheet, "front"), {})],
+                               known) if covered else []
+    back_parts = maker.run_layouts(back_run, back_first)
     back_html = "".join(section.html for section in sections)
     labels = _page_map([*body, *back_parts], 0, _source_order(body_html + back_html), floating)
     contents_pages = {anchor: labels.labels[index] for anchor, index in labels.anchor_pages.items()}
     front_request = request("front matter", "front", back, contents_pages)
-    front_run = [PartRequest("front cover", cover_html(book, language, layouts, sheet, "front"), {})] if covered else []
-    front_run.append(front_request)
-    return back, maker.send_run(front_run, known), front_request.html + body_html + back_html, problems
+    front_run += maker.send_run([front_request], known)
+    return back, front_run, front_request.html + body_html + back_html, problems
 
 
 def _earlier_label(store: PartStore | None, anchor: str) -> str:

@@ -316,8 +316,9 @@ class LocalLane:
 
 class RemoteLane:
     """A second process with its own engine. It is started first thing in a build, forked where the
-    system allows (no start-up to wait for: this process has the engine loaded), and set up for a
-    book once the book's settings are known (`set_up`, again for the press PDF)."""
+    system allows (with the engine, if this process has loaded it; else it loads the engine
+    itself), and set up for a book once the book's settings are known (`set_up`, again for the
+    press PDF)."""
 
     here = False
 
@@ -344,24 +345,22 @@ class RemoteLane:
     def ready(self) -> bool:
         """True once the second process has set its engine up for the last settings given (it does
         so while this one works); never, if it could not: this process then does all the work."""
-        while self._setting_up and not self._failed and self._connection.poll():
-            try:
-                self._receive()
-                self._setting_up -= 1
-            except (RenderError, RuntimeError):
-                self._failed = True
+        self._take_setups(wait=False)
         return self._settings is not None and not self._setting_up and not self._failed
 
     def setup_report(self) -> SetupReport | None:
         """What the engine said while it was set up for the last settings given, waiting for it if
         need be; None if the process could not set it up."""
-        while self._setting_up and not self._failed:
+        self._take_setups(wait=True)
+        return None if self._failed else self._setup_report
+
+    def _take_setups(self, wait: bool) -> None:
+        while self._setting_up and not self._failed and (wait or self._connection.poll()):
             try:
                 self._receive()
                 self._setting_up -= 1
             except (RenderError, RuntimeError):
                 self._failed = True
-        return None if self._failed else self._setup_report
 
     def lay_out(self, ticket: int, job: PartJob) -> None:
         self._send(("lay out", ticket, job))

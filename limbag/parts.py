@@ -371,18 +371,20 @@ class PartMaker:
     def _may_take(self, lane: Lane, entry: _Entry) -> bool:
         """Whether `lane` is to lay `entry` out now."""
         if lane is self.here and not self.here.loaded():
-            for other in self.others:  # started before this process would load the engine: wait for them
+            # This process has yet to load the engine (half a second). The others, started before,
+            # are waited for while they set theirs up, and take the part unless each has one in
+            # hand already: after an edit, they may lay out all there is.
+            for other in self.others:
                 other.setup_report()
+            ready = [other for other in self.others if other.ready()]
+            if ready and not all(self._in_hand(other) for other in ready):
+                return False
         if not lane.ready():
             return False
         others = [other for other in self.lanes if not other.here and other.ready()]
         # A part meant for another process stays here only if this one has nothing queued and
         # every other has: it would wait there behind their writes while this one idled.
         if lane.here and entry.away and others and (lane.pending() or not all(o.pending() for o in others)):
-            return False
-        # Nor, while this process has yet to load the engine (half a second), unless every other
-        # has a part in hand to lay out: after an edit, the others may do all there is.
-        if lane is self.here and not self.here.loaded() and others and not all(self._in_hand(o) for o in others):
             return False
         in_hand = self._in_hand(lane)
         # Another process keeps a second part in hand, to have it when it is done with the first;

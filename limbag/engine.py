@@ -36,7 +36,7 @@ def load_engine() -> None:
     (`libharfbuzz.so.0`), which the dynamic loader finds itself, so while the engine loads,
     `find_library` answers "not found" at once. If the engine then cannot load, it loads again
     with the search restored."""
-    if "weasyprint" in sys.modules or not sys.platform.startswith("linux"):
+    if engine_loaded() or not sys.platform.startswith("linux"):
         return
     import ctypes.util
 
@@ -52,6 +52,7 @@ def load_engine() -> None:
 
 
 def engine_loaded() -> bool:
+    """True once this process has imported the engine."""
     return "weasyprint" in sys.modules
 
 

@@ -234,6 +234,48 @@ def test_a_part_laid_out_in_the_second_process_is_the_same_part(tmp_path):
         there.close()
 
 
+@pytest.mark.timeout(300)
+def test_large_parts_sent_while_the_second_process_sends_large_parts_back_do_not_hang_the_build(tmp_path):
+    """A chapter of formulas is a megabyte of HTML, and a written part with a picture is as large:
+    the main process sends such parts while the second process sends written ones back, and
+    neither may wait for the other for ever (each pipe holds some 64 kB)."""
+    import base64
+    import random
+    import threading
+    import time
+
+    from PIL import Image
+
+    from limbag.typeset import PartJob, RemoteLane
+
+    settings, _ = _one_chapter_job(tmp_path, 1)
+    noise = random.Random(7).randbytes(360 * 360 * 3)  # a picture that no compression makes smaller
+    picture = io.BytesIO()
+    Image.frombytes("RGB", (360, 360), noise).save(picture, "PNG")
+    source = "data:image/png;base64," + base64.b64encode(picture.getvalue()).decode("ascii")
+    job = PartJob(f'<html><body><p>Noise</p><img src="{source}" style="width: 6cm"/></body></html>', {},
+                  frozenset(), 1)
+    assert len(job.html) > 4 * 64 * 1024
+    there = RemoteLane()
+    hung = threading.Timer(120, there._process.kill)  # a hang then fails the sends instead of the whole run
+    hung.start()
+    try:
+        there.set_up(settings)
+        deadline = time.monotonic() + 60
+        while not there.ready():
+            assert time.monotonic() < deadline, "the second process did not start"
+            time.sleep(0.05)
+        for ticket in range(1, 5):  # sent without reading anything back
+            there.lay_out(ticket, job)
+            there.write(ticket, 1)
+        answers = [there.answer() for _ in range(8)]
+        written = [result.pdf for _, result in answers if hasattr(result, "pdf")]
+        assert len(written) == 4 and len(set(written)) == 1 and len(written[0]) > 2 * 64 * 1024
+    finally:
+        hung.cancel()
+        there.close()
+
+
 def test_a_part_laid_out_on_a_guessed_folio_is_renumbered_exactly(tmp_path):
     """Chapters are laid out before the chapters ahead of them say where they begin; once known,
     the folios are put right, and the part is the one laid out on its folio from the start."""
@@ -526,3 +568,4 @@ def test_an_edit_elsewhere_takes_the_formulas_drawings_from_the_last_build(make_
     assert svg_image.cache_info().misses == len(formulas)
     assert len(json.loads(kept.read_text())) == len(formulas)
     assert again.written[0].read_bytes() == build(book, tmp_path / "clean-again").written[0].read_bytes()
+

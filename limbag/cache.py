@@ -39,7 +39,7 @@ MANIFEST = "manifest.json"
 
 ENGINE_PACKAGES = ("limbag", "weasyprint", "pydyf", "tinycss2", "cssselect2", "pikepdf", "fonttools",
                    "pillow", "jinja2", "pyyaml", "pypandoc-binary", "ziamath", "ziafont",
-                   "latex2mathml", "pygments")
+                   "latex2mathml", "pygments", "selectolax")
 """Packages whose version can change what a build makes: part of every fingerprint."""
 
 

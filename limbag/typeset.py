@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from .engine import (
     draw_svg_once,
     engine_loaded,
+    html_document,
     keep_hyphens_off_recto_feet,
     load_engine,
     merge_leaders,
@@ -184,13 +185,13 @@ class Typesetter:
         """Lay the part out and keep it under `ticket` until `write`. The marks left out of its HTML
         become anchors of the pages they fall on; ids of other parts it links to get stand-in
         anchors so that the engine keeps those links (joining points them home)."""
-        from weasyprint import CSS, HTML
+        from weasyprint import CSS
 
         refused_before = len(self.fetcher.refused)
         with collect_engine_warnings() as messages:
             stylesheets = self.stylesheets + ([CSS(string=first_folio_css(job.first_folio), font_config=self.font_config)]
                                               if job.first_folio is not None else [])
-            html = HTML(string=job.html, base_url=self.settings.base_url, url_fetcher=self.fetcher)
+            html = html_document(job.html, self.settings.base_url, self.fetcher)
             document, context = render(html, stylesheets, self.font_config)
         places = place_marks(document.pages, job.flows)
         merge_leaders(document, context)

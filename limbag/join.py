@@ -638,17 +638,18 @@ class JoiningProcess:
 def _serve_joining(connection: Connection, parents_end: Connection | None, parent: int) -> None:
     """The joining process: join parts as they come, hand back each book, impose its booklet."""
     from .booklet import impose
-    from .processes import become_child
+    from .processes import become_child, read_ahead
 
     become_child(parent)
     if parents_end is not None:
         parents_end.close()
+    requests = read_ahead(connection, ("stop", None))
     joiner = BookJoiner()
     failed: str | None = None
     book = b""
     try:
         while True:
-            request, argument = connection.recv()
+            request, argument = requests.get()
             if request == "stop":
                 return
             try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import queue
 import signal
 import sys
 import threading
@@ -23,6 +24,7 @@ from contextlib import contextmanager, suppress
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkContext, SpawnContext
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 INTERRUPTS = {signal.SIGINT}
@@ -115,3 +117,27 @@ def process_pool(workers: int | None = None) -> ProcessPoolExecutor:
     with interrupts_held():
         pool.submit(os.getpid)
     return pool
+
+
+def read_ahead(connection: Connection, stop: tuple[Any, ...]) -> queue.SimpleQueue[Any]:
+    """The requests from the main process, read as they come by a thread of their own. Both
+    processes send without waiting for the other to read: the main process may be sending a large
+    part (a chapter of formulas is a megabyte of HTML) while this one sends a written part or a
+    book back, and if neither read, both would wait for ever once the pipe (some 64 kB) is full.
+    Read here whatever this process is doing, the main process's sends always finish; ours wait
+    until it reads. A request whose first item is `stop`'s ends the reading; so does the main
+    process's end, as `stop`."""
+    requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def read() -> None:
+        try:
+            while True:
+                request = connection.recv()
+                requests.put(request)
+                if request[0] == stop[0]:
+                    return
+        except (EOFError, OSError):  # the main process has gone
+            requests.put(stop)
+
+    threading.Thread(target=read, name="requests", daemon=True).start()
+    return requests

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import queue
 import re
-import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -44,7 +42,7 @@ from .files import system_error
 from .hyphenation import register as register_hyphenation
 from .markup import FlowText
 from .pagemap import place_marks
-from .processes import become_child, start_with_pipe
+from .processes import become_child, read_ahead, start_with_pipe
 from .tags import install as install_tagging
 
 
@@ -438,7 +436,7 @@ def _serve(connection: Connection, parents_end: Connection | None, parent: int) 
     become_child(parent)
     if parents_end is not None:
         parents_end.close()
-    requests = _read_ahead(connection)
+    requests = read_ahead(connection, ("stop", 0, None))
     load_engine()  # forked before the parent loaded it: loaded while the parent reads the book
     typesetter: Typesetter | None = None
     source = Path(".")
@@ -467,24 +465,3 @@ def _serve(connection: Connection, parents_end: Connection | None, parent: int) 
     except (EOFError, BrokenPipeError):
         return
 
-
-def _read_ahead(connection: Connection) -> queue.SimpleQueue[tuple[str, int, Any]]:
-    """The requests from the main process, read as they come by a thread of their own. Both
-    processes send without waiting for the other to read: the main process may be sending a large
-    part (a chapter of formulas is a megabyte of HTML) while this one sends a written part back,
-    and if neither read, both would wait for ever once the pipe is full. Reading here whatever this
-    process is doing, the main process's sends always finish; ours wait until it reads."""
-    requests: queue.SimpleQueue[tuple[str, int, Any]] = queue.SimpleQueue()
-
-    def read() -> None:
-        try:
-            while True:
-                request = connection.recv()
-                requests.put(request)
-                if request[0] == "stop":
-                    return
-        except (EOFError, OSError):  # the main process has gone
-            requests.put(("stop", 0, None))
-
-    threading.Thread(target=read, name="requests", daemon=True).start()
-    return requests

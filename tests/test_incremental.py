@@ -234,28 +234,38 @@ def test_a_part_laid_out_in_the_second_process_is_the_same_part(tmp_path):
         there.close()
 
 
-@pytest.mark.timeout(300)
-def test_large_parts_sent_while_the_second_process_sends_large_parts_back_do_not_hang_the_build(tmp_path):
-    """A chapter of formulas is a megabyte of HTML, and a written part with a picture is as large:
-    the main process sends such parts while the second process sends written ones back, and
-    neither may wait for the other for ever (each pipe holds some 64 kB)."""
+def _picture_part(settings):
+    """A part holding a picture that no compression makes smaller: its HTML and its written PDF
+    are each several times what a pipe holds (some 64 kB)."""
     import base64
     import random
-    import threading
-    import time
 
     from PIL import Image
 
-    from limbag.typeset import PartJob, RemoteLane
+    from limbag.typeset import PartJob
 
-    settings, _ = _one_chapter_job(tmp_path, 1)
-    noise = random.Random(7).randbytes(360 * 360 * 3)  # a picture that no compression makes smaller
+    noise = random.Random(7).randbytes(360 * 360 * 3)
     picture = io.BytesIO()
     Image.frombytes("RGB", (360, 360), noise).save(picture, "PNG")
     source = "data:image/png;base64," + base64.b64encode(picture.getvalue()).decode("ascii")
     job = PartJob(f'<html><body><p>Noise</p><img src="{source}" style="width: 6cm"/></body></html>', {},
                   frozenset(), 1)
     assert len(job.html) > 4 * 64 * 1024
+    return job
+
+
+@pytest.mark.timeout(300)
+def test_large_parts_sent_while_the_second_process_sends_large_parts_back_do_not_hang_the_build(tmp_path):
+    """A chapter of formulas is a megabyte of HTML, and a written part with a picture is as large:
+    the main process sends such parts while the second process sends written ones back, and
+    neither may wait for the other for ever."""
+    import threading
+    import time
+
+    from limbag.typeset import RemoteLane
+
+    settings, _ = _one_chapter_job(tmp_path, 1)
+    job = _picture_part(settings)
     there = RemoteLane()
     hung = threading.Timer(120, there._process.kill)  # a hang then fails the sends instead of the whole run
     hung.start()
@@ -274,6 +284,37 @@ def test_large_parts_sent_while_the_second_process_sends_large_parts_back_do_not
     finally:
         hung.cancel()
         there.close()
+
+
+@pytest.mark.timeout(300)
+def test_a_press_pdf_joined_while_the_booklet_is_sent_back_does_not_hang_the_build(tmp_path):
+    """A build of the booklet and the press PDF asks the joining process for the booklet, then
+    sends it the press PDF's parts before it reads the booklet: neither may wait for the other."""
+    import threading
+
+    from limbag.config import BookletSettings
+    from limbag.join import JoiningProcess, LaidPart
+    from limbag.typeset import Typesetter
+
+    settings, _ = _one_chapter_job(tmp_path, 1)
+    typesetter = Typesetter(settings)
+    typesetter.lay_out(1, _picture_part(settings))
+    part = LaidPart(typesetter.write(1, 1).pdf, (), (), frozenset(), ())
+    joiner = JoiningProcess(tmp_path / "book.yaml")
+    hung = threading.Timer(120, joiner._process.kill)
+    hung.start()
+    try:
+        for _ in range(2):
+            joiner.append(part)
+        book = joiner.finish_later(0, "1.7")()
+        booklet = joiner.impose(BookletSettings(), "Noise")
+        for _ in range(8):  # the press PDF's parts, sent while the booklet waits to be read
+            joiner.append(part)
+        press = joiner.finish_later(0, "1.6")
+        assert len(booklet()) > 2 * 64 * 1024 and len(press()) > len(book)
+    finally:
+        hung.cancel()
+        joiner.close()
 
 
 def test_a_part_laid_out_on_a_guessed_folio_is_renumbered_exactly(tmp_path):

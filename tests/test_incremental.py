@@ -207,21 +207,26 @@ def _one_chapter_job(tmp_path, first_folio):
     return settings, PartJob(written.html, dict(written.flows), frozenset(), first_folio)
 
 
-def test_a_part_laid_out_in_the_second_process_is_the_same_part(tmp_path):
-    """Parts are laid out side by side by two processes; which one did a part must not show."""
+def _set_up(lane, settings):
+    """Set the second process's engine up for `settings` and wait until it is ready."""
     import time
 
+    lane.set_up(settings)
+    deadline = time.monotonic() + 60
+    while not lane.ready():
+        assert time.monotonic() < deadline, "the second process did not start"
+        time.sleep(0.05)
+
+
+def test_a_part_laid_out_in_the_second_process_is_the_same_part(tmp_path):
+    """Parts are laid out side by side by two processes; which one did a part must not show."""
     from limbag.typeset import LocalLane, RemoteLane
 
     settings, job = _one_chapter_job(tmp_path, 3)
     here = LocalLane(settings)
     there = RemoteLane()
     try:
-        there.set_up(settings)
-        deadline = time.monotonic() + 60
-        while not there.ready():
-            assert time.monotonic() < deadline, "the second process did not start"
-            time.sleep(0.05)
+        _set_up(there, settings)
         for lane in (here, there):
             lane.lay_out(7, job)
         (_, layout_here), (_, layout_there) = here.answer(), there.answer()
@@ -260,7 +265,6 @@ def test_large_parts_sent_while_the_second_process_sends_large_parts_back_do_not
     the main process sends such parts while the second process sends written ones back, and
     neither may wait for the other for ever."""
     import threading
-    import time
 
     from limbag.typeset import RemoteLane
 
@@ -270,11 +274,7 @@ def test_large_parts_sent_while_the_second_process_sends_large_parts_back_do_not
     hung = threading.Timer(120, there._process.kill)  # a hang then fails the sends instead of the whole run
     hung.start()
     try:
-        there.set_up(settings)
-        deadline = time.monotonic() + 60
-        while not there.ready():
-            assert time.monotonic() < deadline, "the second process did not start"
-            time.sleep(0.05)
+        _set_up(there, settings)
         for ticket in range(1, 5):  # sent without reading anything back
             there.lay_out(ticket, job)
             there.write(ticket, 1)

@@ -464,4 +464,3 @@ def _serve(connection: Connection, parents_end: Connection | None, parent: int) 
                 connection.send(("failed", f"{type(error).__name__}: {error}"))
     except (EOFError, BrokenPipeError):
         return
-

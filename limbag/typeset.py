@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .engine import (
+    compute_styles_quickly,
     draw_svg_once,
     engine_loaded,
     html_document,
@@ -163,6 +164,7 @@ class Typesetter:
 
         register_hyphenation()
         draw_svg_once()
+        compute_styles_quickly()
         keep_hyphens_off_recto_feet()
         install_tagging()
         self.settings = settings

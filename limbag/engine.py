@@ -283,6 +283,25 @@ def engine_style_computation() -> Iterator[None]:
         ComputedStyle.__missing__ = ours  # type: ignore[method-assign]
 
 
+STREAM_COMPRESSION = 6
+"""zlib's own default level for the parts' streams. The engine's PDF library compresses at 9,
+the slowest: at 6 a book's parts are written a tenth sooner, and the book is 2% larger."""
+
+
+def compress_streams(pdf: Any, level: int = STREAM_COMPRESSION) -> None:
+    """Compress the streams of a PDF about to be written at `level`, instead of at the level its
+    writer would use (called last, from the engine's finisher; the writer then leaves them as they are)."""
+    import zlib
+
+    import pydyf
+
+    for item in pdf.objects:
+        if isinstance(item, pydyf.Stream) and item.compress:
+            item.stream = [zlib.compress(b"\n".join(pydyf._to_bytes(part) for part in item.stream), level)]
+            item.extra["Filter"] = "/FlateDecode"
+            item.compress = False
+
+
 def keep_hyphens_off_recto_feet() -> None:
     """Never end a right-hand page with a hyphenated word: its reader would turn the leaf in the
     middle of it. Where the engine breaks a paragraph across pages and the last line it keeps on a

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .engine import (
+    compress_streams,
     compute_styles_quickly,
     draw_svg_once,
     engine_loaded,
@@ -116,8 +117,8 @@ def collect_engine_warnings() -> Iterator[list[str]]:
 
 def finisher(identifier: str, bleed_mm: float | None) -> Callable[[Any, Any], None]:
     """Last touches on the engine's PDF objects before they are written (no second pass over the file):
-    a stable XMP document id in place of the engine's random one (PDF/X-4), and, for the press PDF,
-    a BleedBox exactly `bleed` around the TrimBox."""
+    a stable XMP document id in place of the engine's random one (PDF/X-4), for the press PDF a
+    BleedBox exactly `bleed` around the TrimBox, and the streams compressed (see `compress_streams`)."""
     import pydyf
 
     stable_id = f"xmp.did:{uuid.uuid5(uuid.NAMESPACE_URL, 'limbag-pdf:' + identifier)}".encode()
@@ -131,6 +132,7 @@ def finisher(identifier: str, bleed_mm: float | None) -> Callable[[Any, Any], No
                 left, bottom, right, top = (float(v) for v in item["TrimBox"])
                 points = bleed_mm * 72 / 25.4
                 item["BleedBox"] = pydyf.Array([left - points, bottom - points, right + points, top + points])
+        compress_streams(pdf)
 
     return finish
 

@@ -378,6 +378,7 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     body_and_back = maker.written()
     for part in body_and_back[joiner.appended:]:
         joiner.append(part)
+    joiner.share_fonts()  # while the front matter is laid out
     maker.while_waiting = None
     front = maker.run_layouts(front_run)
     if len(front[-1].page_anchors) % 2:

@@ -141,3 +141,21 @@ def read_ahead(connection: Connection, stop: tuple[Any, ...]) -> queue.SimpleQue
 
     threading.Thread(target=read, name="requests", daemon=True).start()
     return requests
+
+
+def send_behind(connection: Connection) -> Callable[[Any], None]:
+    """A `send` that returns at once: the answers are sent in order by a thread of their own, so
+    that this process goes on with the next request while the main process, busy elsewhere, has
+    not yet read a large answer (a book of some megabytes fills the pipe many times over). Once
+    the main process has gone, answers are dropped."""
+    answers: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def write() -> None:
+        try:
+            while True:
+                connection.send(answers.get())
+        except OSError:  # the main process has gone
+            return
+
+    threading.Thread(target=write, name="answers", daemon=True).start()
+    return answers.put

@@ -762,3 +762,40 @@ def test_a_book_with_styles_computed_the_short_way_is_byte_for_byte_the_engine_s
         engines = build(book_dir, tmp_path / "engine", ("pdf",), processes=1).written[0].read_bytes()
     assert engines == ours
 
+
+def test_fonts_shared_while_the_front_matter_is_laid_out_give_the_book_sharing_them_at_the_end(tmp_path, monkeypatch):
+    """The chapters and back matter are given one font per face while the front matter is laid out,
+    and at the end only the front matter's fonts are merged into them: the book is byte for byte
+    the one whose fonts are all merged at the end, and holds each face once."""
+    import pikepdf
+
+    from limbag.join import BookJoiner
+
+    book_dir = tmp_path / "sample"
+    shutil.copytree(REPO / "manuscript", book_dir / "manuscript")
+    early = build(book_dir, tmp_path / "early", ("pdf",), processes=1).written[0]
+
+    sharing, finishing = BookJoiner.share_fonts, BookJoiner.finish
+    asked: list[bool] = []
+
+    def finish(joiner, *args):
+        joiner.finishing = True
+        return finishing(joiner, *args)
+
+    def at_the_end_only(joiner):
+        asked.append(getattr(joiner, "finishing", False))
+        if asked[-1]:
+            sharing(joiner)
+
+    monkeypatch.setattr(BookJoiner, "finish", finish)
+    monkeypatch.setattr(BookJoiner, "share_fonts", at_the_end_only)
+    at_the_end = build(book_dir, tmp_path / "end", ("pdf",), processes=1).written[0]
+    assert asked == [False, True]
+    assert at_the_end.read_bytes() == early.read_bytes()
+    with pikepdf.open(early) as pdf:
+        programs: dict[str, set[tuple[int, int]]] = {}
+        for item in pdf.objects:
+            if isinstance(item, pikepdf.Dictionary) and item.get("/Type") == "/FontDescriptor" and "/FontFile2" in item:
+                programs.setdefault(str(item.FontName).split("+")[-1], set()).add(item.FontFile2.objgen)
+        assert programs and all(len(found) == 1 for found in programs.values())
+

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
@@ -337,3 +337,25 @@ def store_font(cache_dir: Path | None, font: Path, characters: str, data: bytes)
     if cached_font_if_present(cache_dir, font, characters) is None:
         with suppress(OSError):
             write_atomically(path, hashlib.sha256(data).digest() + data)
+
+
+COVER_PICTURE = "cover.png"
+DRAWING = b"pdfium cover 1"
+"""Changes when the way the cover picture is drawn changes, so that no picture drawn the old way is kept."""
+
+
+def kept_cover_picture(cache_dir: Path, cover_pdf: bytes, draw: Callable[[bytes], bytes]) -> bytes:
+    """The e-book's picture of the laid-out front cover, `draw`n from its PDF once and kept in the
+    cache for the next build (after an edit the cover is the same part, and drawing it takes a
+    tenth of a second at the end of the build). Kept after the sha256 of the cover's PDF and the
+    renderer's version, and drawn again when either differs."""
+    path = cache_dir / COVER_PICTURE
+    key = hashlib.sha256(DRAWING + package_version("pypdfium2").encode() + b"\0" + cover_pdf).digest()
+    with suppress(OSError):
+        kept = path.read_bytes()
+        if len(kept) > len(key) and kept[:len(key)] == key:
+            return kept[len(key):]
+    picture = draw(cover_pdf)
+    with suppress(OSError):
+        write_atomically(path, key + picture)
+    return picture

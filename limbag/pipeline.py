@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import CACHE_FOLDER, PartCache, fingerprint, input_digests, layout_environment, load_build, save_build
+from .cache import (
+    CACHE_FOLDER,
+    PartCache,
+    fingerprint,
+    input_digests,
+    kept_cover_picture,
+    layout_environment,
+    load_build,
+    save_build,
+)
 from .chronology import (
     Chronology,
     ChronologySettings,
@@ -391,7 +400,7 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
                 booklets.append(joining.impose(config.booklet, config.title, back_cover))
             if "epub" in requested:
                 with _stage(progress, lambda: "wrote the e-book"):
-                    picture = front_cover_picture(front_cover) \
+                    picture = kept_cover_picture(target / CACHE_FOLDER, front_cover, front_cover_picture) \
                         if front_cover is not None and config.cover is not None and config.cover.image is None else None
                     epubs.append(write_epub(prepared.book, back, page_map, layouts, prepared.language, faces, fonts,
                                             picture))

@@ -799,3 +799,34 @@ def test_fonts_shared_while_the_front_matter_is_laid_out_give_the_book_sharing_t
                 programs.setdefault(str(item.FontName).split("+")[-1], set()).add(item.FontFile2.objgen)
         assert programs and all(len(found) == 1 for found in programs.values())
 
+
+def test_the_e_book_s_cover_picture_is_drawn_again_only_when_the_cover_changes(tmp_path, monkeypatch):
+    """The e-book's cover is a picture of the laid-out front cover (a tenth of a second to draw):
+    an edit to a chapter takes it from the last build, a damaged picture is drawn again, and the
+    e-book is the same bytes either way."""
+    import limbag.cover
+
+    book_dir = tmp_path / "sample"
+    shutil.copytree(REPO / "manuscript", book_dir / "manuscript")
+    out = tmp_path / "out"
+    drawn: list[int] = []
+    drawing = limbag.cover.front_cover_picture
+
+    def counted(pdf: bytes) -> bytes:
+        drawn.append(len(pdf))
+        return drawing(pdf)
+
+    monkeypatch.setattr(limbag.cover, "front_cover_picture", counted)
+    first = build(book_dir, out, ("epub",), processes=1)
+    assert len(drawn) == 1
+    epub = first.written[0].read_bytes()
+    chapter = book_dir / "manuscript" / "03-pagtanggi.md"
+    chapter.write_text(chapter.read_text(encoding="utf-8") + "\nIsang pangungusap pa.\n", encoding="utf-8")
+    edited = build(book_dir, out, ("epub",), processes=1).written[0].read_bytes()
+    assert len(drawn) == 1 and edited != epub
+    (out / ".limbag-cache" / "cover.png").write_bytes(b"not a picture")
+    chapter.write_text(chapter.read_text(encoding="utf-8") + "\nAt isa pa.\n", encoding="utf-8")
+    again = build(book_dir, out, ("epub",), processes=1).written[0].read_bytes()
+    assert len(drawn) == 2
+    clean = build(book_dir, tmp_path / "clean", ("epub",), processes=1).written[0].read_bytes()
+    assert again == clean

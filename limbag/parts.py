@@ -89,6 +89,8 @@ class _Entry:
     layout: PartLayout | None = None
     lane: Lane | None = None
     ticket: int | None = None
+    job_folio: int | None = None
+    """The first folio it is laid out on (guessed, or settled)."""
     write_asked: bool = False
     part: LaidPart | None = None
     away: bool = False
@@ -121,9 +123,14 @@ class PartMaker:
         self.laid_out: list[str] = []
         """What this build laid out (the request kinds), in printed order."""
         self.laid_out_elsewhere = 0
+        self.taken_over = 0
+        """Parts this process took over from another, which had not begun them (see _take_over)."""
         self.messages: list[str] = []
         self.refused: list[str] = []
         self._tickets: dict[int, _Entry] = {}
+        self._last_ticket = 0
+        self._given_up: set[int] = set()
+        """Tickets of parts this process took over from another (see _take_over): their answers are ignored."""
         self._kept: dict[str, LaidPart] = {}
         """The parts written in this build, by part_name: a run made again (see forget_since) takes
         the unchanged ones from here, whether or not there is a store."""
@@ -182,11 +189,9 @@ class PartMaker:
         if kept or entry.layout_key in self._early:
             return
         lane = min(room, key=lambda lane: len(self._in_hand(lane)))
-        ticket = len(self._tickets) + 1
-        entry.lane, entry.ticket, entry.folio = lane, ticket, folio
-        self._tickets[ticket] = entry
+        entry.folio = folio
         self._early[entry.layout_key] = entry
-        lane.lay_out(ticket, PartJob(request.html, dict(request.flows), entry.borrowed, folio))
+        self._lay_out(entry, lane, folio)
 
     def _in_hand(self, lane: Lane) -> list[_Entry]:
         return [entry for entry in self._tickets.values() if entry.lane is lane and entry.layout is None]
@@ -203,7 +208,7 @@ class PartMaker:
             if all(entry.layout is not None for entry in entries):
                 break
             self._dispatch(entries, first_folio)
-            self._take_answers()
+            self._take_answers(entries)
         layouts: list[PartLayout] = []
         number = first_folio or 1
         for entry in entries:
@@ -362,11 +367,16 @@ class PartMaker:
             for lane in sorted(self.lanes, key=lambda lane: not lane.here):
                 if waiting and self._may_take(lane, waiting[0][0]):
                     entry, folio = waiting.pop(0)
-                    ticket = len(self._tickets) + 1
-                    entry.lane, entry.ticket = lane, ticket
-                    self._tickets[ticket] = entry
-                    lane.lay_out(ticket, PartJob(entry.request.html, dict(entry.request.flows), entry.borrowed, folio))
+                    self._lay_out(entry, lane, folio)
                     given = True
+
+    def _lay_out(self, entry: _Entry, lane: Lane, folio: int | None) -> None:
+        """Ask `lane` to lay `entry` out on `folio`, under a ticket of its own."""
+        self._last_ticket += 1
+        ticket = self._last_ticket
+        entry.lane, entry.ticket, entry.job_folio = lane, ticket, folio
+        self._tickets[ticket] = entry
+        lane.lay_out(ticket, PartJob(entry.request.html, dict(entry.request.flows), entry.borrowed, folio))
 
     def _may_take(self, lane: Lane, entry: _Entry) -> bool:
         """Whether `lane` is to lay `entry` out now."""
@@ -401,9 +411,10 @@ class PartMaker:
         name = part_name(layout_key, folio)
         return name in self._kept or (self.store is not None and self.store.has(name))
 
-    def _take_answers(self) -> None:
+    def _take_answers(self, run: Sequence[_Entry] = ()) -> None:
         """Take the answers the other processes have sent; if there are none, do one piece of this
-        process's own work, or else what `while_waiting` offers; only with nothing to do, wait."""
+        process's own work, or else what `while_waiting` offers, or else take over a part of `run`
+        that another process has not begun; only with nothing to do, wait."""
         away = [lane for lane in self.lanes if not lane.here and lane.answered()]
         here = [lane for lane in self.lanes if lane.here and lane.pending()]
         if away or here:
@@ -412,10 +423,34 @@ class PartMaker:
             return
         if self.while_waiting is not None and self.while_waiting():
             return
+        if self._take_over(run):
+            return
         self._take(next(lane for lane in self.lanes if lane.pending()))
+
+    def _take_over(self, run: Sequence[_Entry]) -> bool:
+        """Lay out here, with nothing else to do, the first part of `run` that another process has
+        in hand but has not begun (it waits there behind other parts, or behind their writes,
+        while the parts after it wait for its page count). Not a part sent away for its size."""
+        if not self.here.loaded():
+            return False
+        for entry in run:
+            lane, ticket = entry.lane, entry.ticket
+            if (entry.layout is None and lane is not None and ticket is not None and not lane.here
+                    and not entry.alone and lane.not_begun(ticket)):
+                lane.give_up(ticket)
+                self._given_up.add(ticket)
+                del self._tickets[ticket]
+                self._lay_out(entry, self.here, entry.job_folio)
+                self.taken_over += 1
+                return True
+        return False
 
     def _take(self, lane: Lane) -> None:
         ticket, result = lane.answer()
+        if ticket in self._given_up:  # taken over by this process: not laid out there, or let go of
+            self._given_up.discard(ticket)
+            return
+        assert result is not None
         entry = self._tickets[ticket]
         if isinstance(result, PartLayout):
             entry.layout = result

@@ -119,20 +119,24 @@ def process_pool(workers: int | None = None) -> ProcessPoolExecutor:
     return pool
 
 
-def read_ahead(connection: Connection, stop: tuple[Any, ...]) -> queue.SimpleQueue[Any]:
+def read_ahead(connection: Connection, stop: tuple[Any, ...],
+               at_once: Callable[[Any], bool] | None = None) -> queue.SimpleQueue[Any]:
     """The requests from the main process, read as they come by a thread of their own. Both
     processes send without waiting for the other to read: the main process may be sending a large
     part (a chapter of formulas is a megabyte of HTML) while this one sends a written part or a
     book back, and if neither read, both would wait for ever once the pipe (some 64 kB) is full.
     Read here whatever this process is doing, the main process's sends always finish; ours wait
     until it reads. A request whose first item is `stop`'s ends the reading; so does the main
-    process's end, as `stop`."""
+    process's end, as `stop`. A request that `at_once` takes (returns True for) is not queued: it
+    is seen as it comes, ahead of those waiting."""
     requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def read() -> None:
         try:
             while True:
                 request = connection.recv()
+                if at_once is not None and at_once(request):
+                    continue
                 requests.put(request)
                 if request[0] == stop[0]:
                     return

@@ -211,6 +211,11 @@ class Typesetter:
     def setup_report(self) -> SetupReport:
         return SetupReport(self.setup_messages, tuple(self.fetcher.refused))
 
+    def forget(self, ticket: int) -> bool:
+        """Let go of the part laid out under `ticket` without writing it (another process lays it
+        out instead); False if there is none."""
+        return self._held.pop(ticket, None) is not None
+
     def warm_up(self) -> None:
         """Lay out and write a line in each face, so that fonts are loaded before the first part
         (a tenth of a second, spent while the other process reads the book)."""
@@ -246,8 +251,9 @@ class SetupReport:
     refused: tuple[str, ...]
 
 
-Answer = tuple[int, PartLayout | WrittenPart]
-"""(ticket, what laying out or writing the part under that ticket gave)."""
+Answer = tuple[int, PartLayout | WrittenPart | None]
+"""(ticket, what laying out or writing the part under that ticket gave; None for a part given up
+before it was laid out, see Lane.give_up)."""
 
 
 class Lane(Protocol):
@@ -273,6 +279,16 @@ class Lane(Protocol):
 
     def answer(self) -> Answer:
         """The oldest answer not yet taken, waiting for it if need be."""
+        ...
+
+    def not_begun(self, ticket: int) -> bool:
+        """True if the part to be laid out under `ticket` waits behind other requests: another
+        process with nothing to do may take it over (see give_up)."""
+        ...
+
+    def give_up(self, ticket: int) -> None:
+        """Leave the part under `ticket` to another process: it is not laid out here, or if it
+        already is, let go of. Its answer still comes, and is to be ignored."""
         ...
 
 
@@ -326,6 +342,12 @@ class LocalLane:
             return ticket, self.typesetter.lay_out(ticket, argument)
         return ticket, self.typesetter.write(ticket, argument)
 
+    def not_begun(self, ticket: int) -> bool:
+        return False  # this process's parts are laid out when it would take them over
+
+    def give_up(self, ticket: int) -> None:
+        raise NotImplementedError
+
 
 class RemoteLane:
     """A second process with its own engine. It is started first thing in a build, forked where the
@@ -340,13 +362,14 @@ class RemoteLane:
         self._setting_up = 0
         """Set-ups asked for and not yet answered."""
         self._failed = False
-        self._pending = 0
+        self._asked: deque[tuple[str, int]] = deque()
+        """The requests not yet answered, oldest first: the second process works on the first."""
         self._settings: EngineSettings | None = None
         self._setup_report: SetupReport | None = None
 
     def set_up(self, settings: EngineSettings) -> None:
         """Set the engine up for a book, unless it is already (all earlier answers taken)."""
-        assert not self._pending
+        assert not self._asked
         if not self._failed and settings != self._settings:
             self._settings = settings
             self._setting_up += 1
@@ -377,26 +400,32 @@ class RemoteLane:
 
     def lay_out(self, ticket: int, job: PartJob) -> None:
         self._send(("lay out", ticket, job))
-        self._pending += 1
+        self._asked.append(("lay out", ticket))
 
     def write(self, ticket: int, first_folio: int | None) -> None:
         self._send(("write", ticket, first_folio))
-        self._pending += 1
+        self._asked.append(("write", ticket))
 
     def pending(self) -> int:
-        return self._pending
+        return len(self._asked)
 
     def answered(self) -> bool:
-        return self._pending > 0 and self._connection.poll()
+        return bool(self._asked) and self._connection.poll()
 
     def answer(self) -> Answer:
         answer = self._receive()
         assert answer is not None
-        self._pending -= 1
+        self._asked.popleft()
         return answer
 
+    def not_begun(self, ticket: int) -> bool:
+        return ("lay out", ticket) in self._asked and self._asked[0] != ("lay out", ticket)
+
+    def give_up(self, ticket: int) -> None:
+        self._send(("give up", ticket, None))  # not queued there, and not answered (see _serve)
+
     def close(self) -> None:
-        if self._pending or not self.ready():  # busy, or still setting up: nothing of it is needed
+        if self._asked or not self.ready():  # busy, or still setting up: nothing of it is needed
             self._process.kill()
         with suppress(OSError):
             self._connection.send(("stop", 0, None))
@@ -431,16 +460,26 @@ class RemoteLane:
             self._setup_report = value
             return None
         ticket, result = value
-        assert isinstance(ticket, int) and isinstance(result, PartLayout | WrittenPart)
+        assert isinstance(ticket, int) and isinstance(result, PartLayout | WrittenPart | None)
         return ticket, result
 
 
 def _serve(connection: Connection, parents_end: Connection | None, parent: int) -> None:
-    """The second process: set the engine up when told the book, then lay out and write parts as asked."""
+    """The second process: set the engine up when told the book, then lay out and write parts as
+    asked. A part given up (the main process, idle, took it over) is seen at once, ahead of the
+    requests waiting: it is answered None when its turn comes, or let go of if already laid out."""
     become_child(parent)
     if parents_end is not None:
         parents_end.close()
-    requests = read_ahead(connection, ("stop", 0, None))
+    given_up: set[int] = set()
+
+    def give_up(request: tuple[str, int, Any]) -> bool:
+        if request[0] != "give up":
+            return False
+        given_up.add(request[1])
+        return True
+
+    requests = read_ahead(connection, ("stop", 0, None), at_once=give_up)
     load_engine()  # forked before the parent loaded it: loaded while the parent reads the book
     typesetter: Typesetter | None = None
     source = Path(".")
@@ -449,6 +488,13 @@ def _serve(connection: Connection, parents_end: Connection | None, parent: int) 
             request, ticket, argument = requests.get()
             if request == "stop":
                 return
+            for held in list(given_up):
+                if typesetter is not None and typesetter.forget(held):
+                    given_up.discard(held)
+            if request == "lay out" and ticket in given_up:
+                given_up.discard(ticket)
+                connection.send(("done", (ticket, None)))
+                continue
             try:
                 if request == "set up":
                     source = argument.source

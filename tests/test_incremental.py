@@ -830,3 +830,63 @@ def test_the_e_book_s_cover_picture_is_drawn_again_only_when_the_cover_changes(t
     assert len(drawn) == 2
     clean = build(book_dir, tmp_path / "clean", ("epub",), processes=1).written[0].read_bytes()
     assert again == clean
+
+
+def _plain_part(number: int, paragraphs: int) -> str:
+    sentence = "The note of the Soviet government was read in every capital of the alliance. "
+    body = "".join(f"<p>{sentence * 6}</p>" for _ in range(paragraphs))
+    return f'<html lang="en"><body><section id="c{number}"><h1>Chapter {number}</h1>{body}</section></body></html>'
+
+
+def test_a_part_waiting_in_the_other_process_behind_a_long_one_is_laid_out_here_the_same(tmp_path):
+    """This process, done with its own part, finds the next one still waiting in the other process
+    behind a long chapter: it lays that part out itself instead of idling, and the other process
+    lets it go. The parts are byte for byte the ones one process makes."""
+    from limbag.parts import PartMaker, PartRequest
+    from limbag.typeset import RemoteLane
+
+    settings, _ = _one_chapter_job(tmp_path, 1)
+    requests = [PartRequest(f"chapter {n}", _plain_part(n, size), {}) for n, size in ((1, 1), (2, 150), (3, 2))]
+    blank = '<html lang="en"><body></body></html>'
+    there = RemoteLane()
+    try:
+        _set_up(there, settings)
+        maker = PartMaker(settings, None, "key", blank, [there])
+        assert maker.here.typesetter  # this process's engine set up: it takes the first part
+        side_by_side = maker.make_run(requests, frozenset(), first_folio=1)
+        parts = maker.written()
+    finally:
+        there.close()
+    assert maker.taken_over == 1 and maker.laid_out_elsewhere == 1
+    alone = PartMaker(settings, None, "key", blank)
+    assert alone.make_run(requests, frozenset(), first_folio=1) == side_by_side
+    assert [part.pdf for part in alone.written()] == [part.pdf for part in parts]
+    pages = [len(layout.page_anchors) for layout in side_by_side]
+    assert pages[1] == 1 and pages[2] > 20  # a blank page, the long chapter
+
+
+def test_a_part_given_up_is_skipped_by_the_other_process_or_let_go_of_once_laid_out(tmp_path):
+    """A part taken over from the other process is not laid out there when its turn comes; if it
+    already was, the other process lets go of it (its pages are not kept until the build ends)."""
+    from limbag.typeset import PartLayout, RemoteLane
+
+    settings, job = _one_chapter_job(tmp_path, 1)
+    there = RemoteLane()
+    try:
+        _set_up(there, settings)
+        there.lay_out(1, job)
+        there.lay_out(2, job)
+        there.give_up(2)  # seen while the first is laid out
+        assert isinstance(there.answer()[1], PartLayout)
+        assert there.answer() == (2, None)
+        there.lay_out(3, job)
+        assert isinstance(there.answer()[1], PartLayout)
+        there.give_up(3)
+        there.lay_out(4, job)
+        there.write(4, 1)
+        assert isinstance(there.answer()[1], PartLayout) and there.answer()[1].pdf.startswith(b"%PDF")
+        there.write(3, 1)
+        with pytest.raises(RuntimeError, match="KeyError"):
+            there.answer()
+    finally:
+        there.close()

@@ -6,10 +6,11 @@
 - plain WeasyPrint laying out the same HTML and CSS that Limbag lays out;
 - pandoc on the same Markdown: PDF (--pdf-engine=weasyprint) and EPUB.
 
-Every run is a fresh process (so interpreter start-up counts for every tool), and the tools take
-turns run by run (limbag, WeasyPrint, pandoc, limbag, ...), so that the machine's slow moments
-fall on all of them. Each figure is printed as min/median/max of --runs runs; ratios are the
-best runs' (min against min) and the medians', against pandoc's PDF + EPUB of the same book.
+Every run is a fresh process (so interpreter start-up counts for every tool; Limbag's modules are
+compiled first, as installing it would), and the tools take turns run by run (limbag, WeasyPrint,
+pandoc, limbag, ...), so that the machine's slow moments fall on all of them. Each figure is
+printed as min/median/max of --runs runs; ratios are the best runs' (min against min) and the
+medians', against pandoc's PDF + EPUB of the same book.
 
 Usage: python benchmarks/bench_performance.py [--chapters 10 30 100] [--runs 3]
                                               [--shapes sample notes tables corpus] [--processes N]
@@ -24,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -45,17 +47,27 @@ for part in ("front", "body", "back"):
 
 
 def timed(command: list[str], cwd: Path | None = None) -> tuple[float, int]:
-    """Seconds of one fresh process, and the peak resident memory (MB) of the largest process it
-    started or was (the build's helpers, Pandoc), sampled every 0.1 s."""
+    """Seconds of one fresh process, to its end, and the peak resident memory (MB) of the largest
+    process it started or was (the build's helpers, Pandoc), sampled every 0.1 s by a thread of its
+    own (the end is not rounded up to the next sample)."""
     with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty tool must not block on it
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=errors)
         peaks: dict[int, int] = {}
-        while process.poll() is None:
-            for pid in (process.pid, *descendants(process.pid)):
-                peaks[pid] = max(peaks.get(pid, 0), high_water_kb(pid))
-            time.sleep(0.1)
+        ended = threading.Event()
+
+        def sample() -> None:
+            while not ended.is_set():
+                for pid in (process.pid, *descendants(process.pid)):
+                    peaks[pid] = max(peaks.get(pid, 0), high_water_kb(pid))
+                ended.wait(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        process.wait()
         seconds = time.perf_counter() - start
+        ended.set()
+        sampler.join()
         if process.returncode != 0:
             errors.seek(0)
             raise SystemExit(f"failed: {' '.join(command)}\n{errors.read().decode(errors='replace')[-2000:]}")
@@ -196,6 +208,10 @@ def main() -> None:
                              "the corpus of real manuscripts")
     parser.add_argument("--processes", type=int, default=None, help="limbag's layout processes (default: cores)")
     args = parser.parse_args()
+    # Limbag's modules compiled, as installing it compiles them and as WeasyPrint's are: where the
+    # environment says not to write bytecode (PYTHONDONTWRITEBYTECODE), every run would otherwise
+    # compile them again (80 ms a build on the development machine).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "limbag")], check=True)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         print(f"{os.cpu_count()} cores; {args.runs} interleaved fresh-process runs; seconds as min/median/max; "

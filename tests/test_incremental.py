@@ -575,6 +575,28 @@ def test_math_drawn_once_is_written_as_the_engine_writes_it(make_book):
     assert written_pdfs == [engines, engines]
 
 
+def test_formulas_typeset_reading_styles_the_short_way_are_drawn_the_same(monkeypatch):
+    """ziamath reads each node's style from a shallow copy of its parent's instead of a deep one:
+    every drawing is the same, with styles at their most varied (variants, colours, display and
+    script levels, fractions, matrices, roots, text)."""
+    import dataclasses
+
+    from ziamath import styles
+
+    from limbag.mathtype import svg_image
+
+    formulas = [r"\sigma^2 = \frac{1}{n}\sum_{i=1}^{n} (x_i - \mu)^2", r"\mathbf{X}\boldsymbol{\beta} + \mathcal{N}(0, 1)",
+                r"\mathbb{R}^n \to \mathrm{d}x\,\mathfrak{g}", r"{\color{red} a} + \color{blue}{b_{\color{green} c}}",
+                r"\displaystyle\sum_k \frac{\textstyle\frac{a}{b}}{\scriptstyle c}",
+                r"\begin{pmatrix} a & b \\ c & d \end{pmatrix}\sqrt[3]{\frac{x}{y}}",
+                r"\left(\int_0^\infty e^{-x^2}\,dx\right)^{\!2} = \pi", r"\text{mean } \bar{x} \ne \hat{\theta}_{\mathit{ML}}",
+                r"\operatorname{logit}(p) = \log\frac{p}{1-p}", r"x^{y^{z^{w}}}_{i_{j_k}}"]
+    ours = [svg_image.__wrapped__(tex, display) for tex in formulas for display in (False, True)]
+    assert styles.asdict is not dataclasses.asdict
+    monkeypatch.setattr(styles, "asdict", dataclasses.asdict)
+    assert [svg_image.__wrapped__(tex, display) for tex in formulas for display in (False, True)] == ours
+
+
 def test_an_edit_elsewhere_takes_the_formulas_drawings_from_the_last_build(make_book, tmp_path):
     """Typesetting a formula takes some 25 ms: a statistics chapter's drawings are kept in the build
     cache, so an edit to another chapter typesets none of them, and still gives a clean build's

@@ -307,11 +307,11 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
                      if n.endswith(".pdf") and not n.endswith(("-booklet.pdf", "-press.pdf", "-cover.pdf"))), "")
         return BuildResult(slug, tuple(target / name for name in cached.outputs), cached.warnings, cached.page_count)
 
-    from .processes import collecting_less_often
+    from .processes import collecting_less_often, with_stack_room
 
     with collecting_less_often():
-        return _build_changed(book_dir, target, formats, strict, processes, progress, steps, inputs, key,
-                              cache_problems)
+        return with_stack_room(_build_changed, book_dir, target, formats, strict, processes, progress, steps, inputs,
+                               key, cache_problems)
 
 
 def _build_changed(book_dir: Path, target: Path, formats: tuple[str, ...], strict: bool, processes: int | None,

@@ -134,3 +134,33 @@ def test_a_rebuild_laid_out_by_the_other_process_alone_still_reports_the_layout_
     again = subprocess.run(command, capture_output=True, text=True, check=True)
     for done in (first, again):
         assert "Ignored `colour: blue`" in done.stderr, done.stderr
+
+
+def _down(depth: int) -> int:
+    return 0 if depth == 0 else 1 + _down(depth - 1)
+
+
+def _up_and_down(times: int) -> int:
+    """Recursion that goes back and forth over the same depths, as a layout does."""
+    return sum(_down(depth) for _ in range(times) for depth in range(1, 400, 7))
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="frames live in chunks from Python 3.11 on")
+def test_work_with_stack_room_does_not_have_frame_chunks_mapped_again_and_again():
+    """Python frees a chunk of its frame stack when the chunk's first frame returns: recursion
+    back and forth over a chunk's edge maps fresh memory each time (page faults in the kernel).
+    Run with stack room, the same recursion stays within memory mapped once."""
+    import resource
+
+    from limbag.processes import with_stack_room
+
+    def faults(work) -> int:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        work()
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    expected = _up_and_down(1)
+    assert with_stack_room(_up_and_down, 1) == expected  # the work's own answer
+    plain = faults(lambda: _up_and_down(300))
+    roomy = faults(lambda: with_stack_room(_up_and_down, 300))
+    assert plain > 1000 and roomy < plain / 20, (plain, roomy)

@@ -28,6 +28,7 @@ from .errors import Location, RenderError
 
 if TYPE_CHECKING:
     from .config import BookletSettings
+    from .press import PlacedImage
 
 
 @dataclass(frozen=True, slots=True)
@@ -591,7 +592,7 @@ class JoiningProcess:
         """book.yaml, named if the process stops."""
         self.appended = 0
         self._asked = 0
-        self._answers: dict[int, bytes] = {}
+        self._answers: dict[int, Any] = {}
         self._taken = 0
 
     def append(self, part: LaidPart) -> None:
@@ -619,6 +620,12 @@ class JoiningProcess:
         ticket = self._ask(("impose", (settings, title, back_cover)))
         return lambda: self._answer(ticket)
 
+    def image_resolutions(self, pictures: frozenset[str]) -> Callable[[], list[PlacedImage]]:
+        """Start reading the book last finished for the resolution of each of the book's `pictures`
+        (see press.image_resolutions), as the main process writes the e-book; the call waits."""
+        ticket = self._ask(("pictures", pictures))
+        return lambda: self._answer(ticket)
+
     def close(self) -> None:
         with suppress(OSError):
             self._connection.send(("stop", None))
@@ -632,7 +639,7 @@ class JoiningProcess:
         self._asked += 1
         return self._asked
 
-    def _answer(self, ticket: int) -> bytes:
+    def _answer(self, ticket: int) -> Any:
         while ticket not in self._answers:
             try:
                 status, value = self._connection.recv()
@@ -658,6 +665,7 @@ class JoiningProcess:
 def _serve_joining(connection: Connection, parents_end: Connection | None, parent: int) -> None:
     """The joining process: join parts as they come, hand back each book, impose its booklet."""
     from .booklet import impose
+    from .press import of_pictures, placed_images
     from .processes import become_child, read_ahead, send_behind
 
     become_child(parent)
@@ -676,7 +684,7 @@ def _serve_joining(connection: Connection, parents_end: Connection | None, paren
         request, argument = requests.get()
         if request == "stop":
             os._exit(0)  # nothing is left to write; the memory goes with the process
-        if request != "impose":
+        if request not in ("impose", "pictures"):
             finished.clear()
         try:
             if request == "append" and failed is None:
@@ -696,9 +704,12 @@ def _serve_joining(connection: Connection, parents_end: Connection | None, paren
                 joiner, failed = BookJoiner(), None
             elif request == "impose":
                 send(("done", impose(book, *argument)))
+            elif request == "pictures":
+                assert finished and finished[0].book is not None, "pictures are read from a finished book"
+                send(("done", placed_images(finished[0].book, of_pictures(argument))))
         except Exception as error:  # noqa: BLE001 — reported in the main process when it asks
             message = f"{type(error).__name__}: {error}"
-            if request in ("finish", "impose"):
+            if request in ("finish", "impose", "pictures"):
                 send(("failed", message))
             else:
                 failed = message

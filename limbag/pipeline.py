@@ -367,7 +367,15 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
     from .fonts import find_fonts, missing_characters, source_characters
     from .mathtype import load_drawn, save_drawn
     from .pdf import COVER_PAGES, engine_settings, render_wrap
-    from .press import make_press_ready, picture_problems, printing_condition
+    from .press import (
+        PlacedImage,
+        book_pictures,
+        image_resolutions,
+        make_press_ready,
+        of_pictures,
+        picture_problems,
+        printing_condition,
+    )
 
     try:
         layouts = book_layouts(book_dir)
@@ -392,12 +400,16 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
                                  target / CACHE_FOLDER, helper)
         epubs: list[WrittenEpub] = []
         booklets: list[Callable[[], bytes]] = []
+        pictures = book_pictures(prepared.book)
+        placed: list[Callable[[], list[PlacedImage]]] = []
 
         def while_joining(page_map: PageMap, back: BackMatter, front_cover: bytes | None) -> None:
             """While the joining process finishes the PDF: ask it for the booklet next, and write the
             e-book."""
             if "booklet" in requested and joining is not None:
                 booklets.append(joining.impose(config.booklet, config.title, back_cover))
+            if pictures and joining is not None:  # the joining process has the book open: it reads them meanwhile
+                placed.append(joining.image_resolutions(frozenset(pictures)))
             if "epub" in requested:
                 with _stage(progress, lambda: "wrote the e-book"):
                     picture = kept_cover_picture(target / CACHE_FOLDER, front_cover, front_cover_picture) \
@@ -413,12 +425,14 @@ def _build_read(book_dir: Path, target: Path, formats: tuple[str, ...], strict: 
                                      on_part=lambda kind: count(_laid_out(kind)), joiner=joining,
                                      while_joining=while_joining, formulas=formulas)
         save_drawn(target / CACHE_FOLDER, formulas)
+        drawn_pictures = (placed[0]() if placed else image_resolutions(rendered.pdf, of_pictures(pictures))) \
+            if pictures else []
         bindings = [binding_problem(len(rendered.page_map.labels), config.location("outputs"))
                     if "booklet" in requested else None,
                     perfect_binding_problem(rendered.page_map.interior_pages, config.location("outputs"))
                     if "cover" in requested else None]
         warnings = (*prepared.warnings, *font_problems, *rendered.problems,
-                    *picture_problems(rendered.pdf, prepared.book, press="press" in requested or "cover" in requested),
+                    *picture_problems(drawn_pictures, pictures, press="press" in requested or "cover" in requested),
                     *(binding for binding in bindings if binding is not None))
         if strict and warnings:
             raise StrictModeError(list(warnings))

@@ -18,7 +18,7 @@ import hashlib
 import io
 import math
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -330,23 +330,29 @@ class PlacedImage:
 
 def image_resolutions(pdf: bytes, names: Callable[[str], bool] = lambda name: True) -> list[PlacedImage]:
     """Every picture drawn in the PDF whose name `names` accepts, with its resolution where it is
-    drawn. Only the pages whose resources hold such a picture have their drawing read: in a book
-    of formulas (forms without pictures) that is a few pages of hundreds."""
+    drawn (see placed_images)."""
     import pikepdf
 
-    placed: list[PlacedImage] = []
     with pikepdf.open(io.BytesIO(pdf)) as document:
-        for index, sheet in enumerate(document.pages):
-            resources = sheet.obj.get("/Resources")
-            if resources is None or not _holds_image(resources, names, 0):
-                continue
-            for name, image, matrix in _drawn_images(sheet.obj, resources, (1, 0, 0, 1, 0, 0), 0):
-                width, height = int(image.Width), int(image.Height)
-                printed_width = math.hypot(matrix[0], matrix[1]) / 72
-                printed_height = math.hypot(matrix[2], matrix[3]) / 72
-                if printed_width > 0 and printed_height > 0:
-                    ppi = min(width / printed_width, height / printed_height)
-                    placed.append(PlacedImage(name, index, (width, height), ppi))
+        return placed_images(document, names)
+
+
+def placed_images(document: Any, names: Callable[[str], bool] = lambda name: True) -> list[PlacedImage]:
+    """image_resolutions of a PDF open already (a pikepdf.Pdf). Only the pages whose resources
+    hold such a picture have their drawing read: in a book of formulas (forms without pictures)
+    that is a few pages of hundreds."""
+    placed: list[PlacedImage] = []
+    for index, sheet in enumerate(document.pages):
+        resources = sheet.obj.get("/Resources")
+        if resources is None or not _holds_image(resources, names, 0):
+            continue
+        for name, image, matrix in _drawn_images(sheet.obj, resources, (1, 0, 0, 1, 0, 0), 0):
+            width, height = int(image.Width), int(image.Height)
+            printed_width = math.hypot(matrix[0], matrix[1]) / 72
+            printed_height = math.hypot(matrix[2], matrix[3]) / 72
+            if printed_width > 0 and printed_height > 0:
+                ppi = min(width / printed_width, height / printed_height)
+                placed.append(PlacedImage(name, index, (width, height), ppi))
     return placed
 
 
@@ -429,10 +435,13 @@ PRESS_PPI = 300
 """Below this, a print shop's preflight flags a picture."""
 
 
-def picture_problems(pdf: bytes, book: Book, press: bool) -> list[Problem]:
-    """A warning, at the line that calls for it, for each figure (and cover picture) printed at too
-    low a resolution for the outputs made: under 150 ppi for every PDF, under 300 ppi for the press
-    PDF and the cover."""
+Pictures = dict[str, tuple[Location, str]]
+"""The book's pictures by the engine's name for them (less its last digit): where the manuscript
+or book.yaml calls for each, and its file name."""
+
+
+def book_pictures(book: Book) -> Pictures:
+    """The figures and cover pictures whose resolution picture_problems checks."""
     from urllib.parse import urljoin
 
     from .pdf import print_image_url
@@ -446,13 +455,22 @@ def picture_problems(pdf: bytes, book: Book, press: bool) -> list[Problem]:
                       ("cover.background", cover.background_image if cover else None)):
         if path is not None:
             pictures[image_name(urljoin(base, print_image_url(path, manuscript)))] = (book.config.location(key), path.name)
-    if not pictures:
-        return []
-    locate = pictures.get
+    return pictures
 
+
+def of_pictures(pictures: Iterable[str]) -> Callable[[str], bool]:
+    """The `names` argument of image_resolutions that accepts the book's pictures."""
+    wanted = frozenset(pictures)
+    return lambda name: name[:-1] in wanted
+
+
+def picture_problems(placed: list[PlacedImage], pictures: Pictures, press: bool) -> list[Problem]:
+    """A warning, at the line that calls for it, for each of the book's `pictures` that the PDF
+    prints (`placed`, see image_resolutions) at too low a resolution for the outputs made: under
+    150 ppi for every PDF, under 300 ppi for the press PDF and the cover."""
+    locate = pictures.get
     wanted = PRESS_PPI if press else READING_PPI
     problems = []
-    placed = image_resolutions(pdf, lambda name: name[:-1] in pictures)
     for location, file_name, image in low_resolution(placed, wanted, locate):
         size = f"image {file_name!r} ({image.pixels[0]}×{image.pixels[1]} pixels) prints at {image.ppi:.0f} ppi"
         if image.ppi < READING_PPI:

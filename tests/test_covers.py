@@ -244,3 +244,25 @@ def test_a_cmyk_cover_picture_is_a_warning_for_the_e_book(make_book):
     _, warnings = load_config(make_book(files))
     assert [str(w) for w in warnings if "CMYK" in w.message] == [
         next(str(w) for w in warnings if "cover.image: 'front.jpg' is a CMYK picture" in w.message)]
+
+
+@pytest.mark.build
+def test_pictures_too_small_are_found_alike_by_one_process_or_by_the_joining_process(make_book, tmp_path):
+    """With more than one process, the process that joined the book reads its pictures'
+    resolutions while the e-book is written; alone, the build reads them from the PDF itself."""
+    from .conftest import png_image
+
+    files = handout(2, image="front.png")
+    files["front.png"] = png_image(330, 510)  # 60 ppi on the cover
+    files["02.md"] += "\n\n![A chart](chart.png)\n"
+    files["chart.png"] = png_image(300, 150)
+    book = make_book(files)
+    found = {}
+    for processes in (1, 2):
+        result = build(book, tmp_path / f"by-{processes}", formats=("pdf",), processes=processes)
+        found[processes] = [(problem.location.file.name, problem.location.line, problem.message, problem.hint)
+                            for problem in result.warnings if "ppi" in problem.message]
+    assert found[1] == found[2]
+    assert [(name, line, message.split(":")[0]) for name, line, message, _ in found[1]] == [
+        ("book.yaml", 12, "image 'front.png' (330×510 pixels) prints at 60 ppi"),
+        ("02.md", 15, "image 'chart.png' (300×150 pixels) prints at 96 ppi")]

@@ -663,7 +663,8 @@ class JoiningProcess:
 
 
 def _serve_joining(connection: Connection, parents_end: Connection | None, parent: int) -> None:
-    """The joining process: join parts as they come, hand back each book, impose its booklet."""
+    """The joining process: join parts as they come, hand back each book, impose its booklet and
+    read its pictures' resolutions."""
     from .booklet import impose
     from .press import of_pictures, placed_images
     from .processes import become_child, read_ahead, send_behind

@@ -19,6 +19,7 @@ from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import PosixPath
 from typing import Any
 
 from .errors import LimbagError
@@ -220,6 +221,39 @@ def draw_svg_once() -> None:
     draw.engine_draw = engine_draw  # type: ignore[attr-defined]
     weasyprint.svg.TAGS["path"] = path
     weasyprint.images.SVGImage.draw = draw  # type: ignore[method-assign]
+
+
+def font_configuration() -> Any:
+    """The engine's font configuration, with each font that is a file here linked into its folder
+    of fonts rather than copied there.
+
+    The engine copies every @font-face font into a temporary folder of its own, since fontconfig
+    loads fonts from files: the two Noto Serif CJK collections are 53 MB, written anew by every
+    process that sets a layout up (0.1–0.25 s each, more while the disk is busy). The font is still
+    read through the book's fetcher, which decides what may be read; only the copy becomes a link
+    to the file it was read from. Elsewhere than on POSIX systems, fonts are copied."""
+    import os
+    import tempfile
+
+    from weasyprint.text.fonts import FontConfiguration
+
+    config = FontConfiguration()
+    if os.name == "posix" and getattr(config, "_folder", False) is None:
+        config._folder = _FontFolder(tempfile.mkdtemp(prefix="weasyprint-"))
+    return config
+
+
+class _FontFolder(PosixPath):
+    """The engine's folder of fonts, and each font in it: writing a font read from a file links to
+    that file (see font_configuration)."""
+
+    def write_bytes(self, data: Any) -> int:
+        from .fetch import FileBytes
+
+        if isinstance(data, FileBytes) and self.parent.name.startswith("weasyprint-"):
+            self.symlink_to(data.source)
+            return len(data)
+        return super().write_bytes(data)
 
 
 def compute_styles_quickly() -> None:

@@ -26,6 +26,28 @@ class BookFetcher(URLFetcher):
             if any(path.is_relative_to(folder) for folder in self.allowed):
                 if not path.is_file():  # in the book, but not (or no longer) there: the engine says so
                     raise FileNotFoundError(f"no file at {path}")
-                return URLFetcherResponse(url, body=path.read_bytes())
+                return URLFetcherResponse(url, body=_FileContents(path))
         self.refused.append(url)
         raise ValueError(f"refused to load {url}: only files inside the book folder are read")
+
+
+class FileBytes(bytes):
+    """A file's bytes, with the file they were read from: a font that the engine would copy into a
+    folder of its own is linked there instead (see engine.font_configuration)."""
+
+    source: Path
+
+
+class _FileContents:
+    """A file read whole (as FileBytes), as a response's body."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self, size: int = -1) -> bytes:
+        data = FileBytes(self.path.read_bytes())
+        data.source = self.path
+        return data if size is None or size < 0 else data[:size]
+
+    def close(self) -> None:
+        pass

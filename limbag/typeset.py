@@ -32,6 +32,7 @@ from .engine import (
     compute_styles_quickly,
     draw_svg_once,
     engine_loaded,
+    font_configuration,
     html_document,
     keep_hyphens_off_recto_feet,
     load_engine,
@@ -160,7 +161,6 @@ class Typesetter:
     def __init__(self, settings: EngineSettings) -> None:
         load_engine()
         from weasyprint import CSS
-        from weasyprint.text.fonts import FontConfiguration
 
         from .fetch import BookFetcher
 
@@ -171,7 +171,7 @@ class Typesetter:
         install_tagging()
         self.settings = settings
         self.fetcher = BookFetcher(settings.fetch_roots)
-        self.font_config = FontConfiguration()
+        self.font_config = font_configuration()
         with collect_engine_warnings() as messages:
             self.stylesheets = [CSS(string=text, base_url=base_url, font_config=self.font_config,
                                     url_fetcher=self.fetcher) for text, base_url in settings.stylesheets]

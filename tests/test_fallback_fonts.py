@@ -153,3 +153,21 @@ def test_installing_or_updating_the_cjk_faces_is_a_change_to_the_book(make_book)
     before = fingerprint(inputs, ("pdf",), False)
     updated = {**inputs, (regular.parent, Path(regular.name)): b"another size and time"}
     assert fingerprint(updated, ("pdf",), False) != before
+
+
+def test_the_engine_links_the_fonts_it_would_copy(make_book):
+    """The layout engine keeps every @font-face font in a folder of its own, for fontconfig loads
+    fonts from files: a link to the font file serves as well as a copy of it (the two CJK
+    collections are 53 MB, that every layout process would write)."""
+    from limbag.fonts import find_fonts
+    from limbag.layouts import book_layouts
+    from limbag.pdf import engine_settings
+    from limbag.typeset import Typesetter
+
+    book = make_book({"book.yaml": "title: Mga Titik\nlanguage: tl\noutputs: [pdf]\n", **CHAPTERS})
+    prepared = prepare(book)
+    faces, _ = find_fonts(book, source_characters(prepared.config))
+    typesetter = Typesetter(engine_settings(prepared.config, book_layouts(book), faces, press=False))
+    held = [path for path in typesetter.font_config._folder.iterdir() if not path.suffix]
+    assert sorted(path.resolve() for path in held) == sorted(face.path.resolve() for face in faces)
+    assert all(path.is_symlink() for path in held)

@@ -172,25 +172,6 @@ def _interrupts_deferred() -> Iterator[None]:
             signal.raise_signal(received)
 
 
-@contextmanager
-def scratch_folder() -> Iterator[Path]:
-    """A temporary folder for all that a build and the processes it starts put in temporary
-    folders (the layout engine's fonts, Pandoc's files), removed with all it holds when the build
-    ends. The engine removes its folder of fonts only when its objects are collected, which a
-    process that ends at once, or is ended by the build, never does: each process left one behind.
-    Processes forked during the build use this folder too; the build waits for them to end first."""
-    import shutil
-
-    folder = Path(tempfile.mkdtemp(prefix="limbag-"))
-    before = tempfile.tempdir
-    tempfile.tempdir = str(folder)
-    try:
-        yield folder
-    finally:
-        tempfile.tempdir = before
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def remove_leftovers(folder: Path) -> None:
     """Delete temporary files that builds killed part-way left in `folder` (those of processes that
     are still running are theirs, and are left alone)."""

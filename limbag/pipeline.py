@@ -34,7 +34,7 @@ from .chronology import (
 )
 from .config import OUTPUT_FORMATS, BookConfig, config_path, load_config_partially, written_moment
 from .errors import ConfigError, LimbagError, Location, ManuscriptErrors, Problem, RenderError, StrictModeError
-from .files import check_book_folders, output_error, remove_leftovers, replace_together, scratch_folder, system_error
+from .files import check_book_folders, output_error, remove_leftovers, replace_together, system_error
 from .index import Index, IndexSettings, build_index, check_references, index_settings, index_terms, mark_aliases
 from .language import Language, load_language
 from .layouts import Layouts, book_layouts
@@ -309,7 +309,7 @@ def build(book_dir: Path, out_dir: Path | None = None, formats: tuple[str, ...] 
 
     from .processes import collecting_less_often, with_stack_room
 
-    with collecting_less_often(), scratch_folder():
+    with collecting_less_often():
         return with_stack_room(_build_changed, book_dir, target, formats, strict, processes, progress, steps, inputs,
                                key, cache_problems)
 

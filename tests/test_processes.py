@@ -164,19 +164,3 @@ def test_work_with_stack_room_does_not_have_frame_chunks_mapped_again_and_again(
     plain = faults(lambda: _up_and_down(300))
     roomy = faults(lambda: with_stack_room(_up_and_down, 300))
     assert plain > 1000 and roomy < plain / 20, (plain, roomy)
-
-
-def test_a_build_leaves_nothing_in_the_temporary_folder(make_book, tmp_path):
-    """Each process that lays out keeps the book's fonts in a temporary folder of the engine's,
-    which the engine removes only when its objects are collected: never in a process that ends at
-    once or is ended by the build. The build removes all it and its processes put there."""
-    chapters = {f"{n:02}.md": f"# Chapter {n}\n\n" + "A sentence of the chapter.[^a] " * 60 + "\n\n[^a]: A note.\n"
-                for n in range(1, 7)}
-    book = make_book({"book.yaml": "title: T\nlanguage: en\noutputs: [pdf, booklet, epub]\n", **chapters})
-    scratch = tmp_path / "temporary"
-    scratch.mkdir()
-    done = subprocess.run([sys.executable, str(REPO / "build.py"), "build", str(book), "--processes", "2"],
-                          env={**os.environ, "TMPDIR": str(scratch)}, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert (book / "build" / "t.pdf").is_file()
-    assert sorted(path.name for path in scratch.iterdir()) == []

@@ -250,7 +250,7 @@ class _FontFolder(PosixPath):
     def write_bytes(self, data: Any) -> int:
         from .fetch import FileBytes
 
-        if isinstance(data, FileBytes) and self.parent.name.startswith("weasyprint-"):
+        if isinstance(data, FileBytes):
             self.symlink_to(data.source)
             return len(data)
         return super().write_bytes(data)

@@ -91,6 +91,8 @@ class _TreeBuilder:
         self.first_page: dict[tuple[Any, str], int] = {}
         self.annotations: list[tuple[Any, Any]] = []
         self.page_number = 0
+        self.page_reference = b""
+        """The page being taken in, as a reference (the engine makes a new one each time it is asked)."""
         self.numbers: dict[int, Any] = {}
         self.marked: dict[int, tuple[list[Any], int, Any]] = {}
         self.parents: dict[Any, Any] = {}
@@ -107,6 +109,7 @@ class _TreeBuilder:
     def page(self, page_number: int, page_box: Any, stream: Any) -> list[Any]:
         """Take in one page's boxes; returns the page's MCID → structure element array."""
         self.page_number = page_number
+        self.page_reference = self.pdf.page_references[page_number]
         self.numbers = {}
         if not self.parents:
             root = next((child.element for child in page_box.children if child.element is not None), None)
@@ -191,7 +194,7 @@ class _TreeBuilder:
         if kid is None:
             return None
         mcid = kid["mcid"]
-        page = self.pdf.page_references[self.page_number]
+        page = self.page_reference
         if struct.get("Pg") is page:
             struct["K"].append(mcid)
         else:
@@ -245,7 +248,7 @@ class _TreeBuilder:
         elif role == "Lbl" and holder["S"] == "/LI":  # a list item's marker comes before its body
             at = 0
         struct = pydyf.Dictionary({"Type": "/StructElem", "S": f"/{role}", "K": pydyf.Array(),
-                                   "P": holder.reference, "Pg": self.pdf.page_references[self.page_number]})
+                                   "P": holder.reference, "Pg": self.page_reference})
         self.pdf.add_object(struct)
         _attributes(struct, role, element, box, any(a.tag == "thead" for a in self.ancestors(element)))
         holder["K"].insert(at, struct.reference)
@@ -255,7 +258,7 @@ class _TreeBuilder:
         self.elements[key] = struct
         if role == "LI":  # the item's own content goes in its body
             body = pydyf.Dictionary({"Type": "/StructElem", "S": "/LBody", "K": pydyf.Array(), "P": struct.reference,
-                                     "Pg": self.pdf.page_references[self.page_number]})
+                                     "Pg": self.page_reference})
             self.pdf.add_object(body)
             struct["K"].append(body.reference)
             self.made.append((body, struct))
@@ -307,7 +310,7 @@ class _TreeBuilder:
             struct = self.structure(anchor, "", box)
             element = anchor
         reference = pydyf.Dictionary({"Type": "/OBJR", "Obj": annotation.reference,
-                                      "Pg": self.pdf.page_references[self.page_number]})
+                                      "Pg": self.page_reference})
         self.pdf.add_object(reference)
         struct["K"].append(reference.reference)
         self.annotations.append((struct, annotation))

@@ -285,7 +285,7 @@ def compute_styles_quickly() -> None:
         if name in cascaded or name in engine_only or parent is None or name.startswith("__"):
             return engine_missing(style, name)
         logical = logical_names.get(name)
-        if logical is not None and not logical.isdisjoint(cascaded):
+        if logical is not None and not cascaded.keys().isdisjoint(logical):  # the smaller one is walked
             return engine_missing(style, name)
         if name in INHERITED:
             value = parent[name]

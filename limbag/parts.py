@@ -120,6 +120,9 @@ class PartMaker:
         """An empty page in the book's language."""
         self.settings_key = settings_key
         self.printed: list[_Entry | LaidPart] = []
+        self._placed_in_run: list[_Entry | None] = []
+        """The numbered run being made, as far as its parts are placed (None for a blank page): they
+        follow the printed parts, so each can be joined once written (see printed_part)."""
         self.laid_out: list[str] = []
         """What this build laid out (the request kinds), in printed order."""
         self.laid_out_elsewhere = 0
@@ -143,8 +146,10 @@ class PartMaker:
         self.on_part: Callable[[str], None] | None = None
         """Told the kind of each part ('chapter 3', 'index') once it is laid out or taken from the store."""
         self.while_waiting: Callable[[], bool] | None = None
-        """Work of this process's own to do while the others work (joining what is written):
-        does a piece of it and returns True, or returns False if there is none."""
+        """Work of this process's own to do while the others work (handing what is written to the
+        joining process): does a piece of it and returns True, or returns False if there is none.
+        It comes before this process's own layouts and writes too, as it takes little time here and
+        lets the joining process work meanwhile."""
 
     def make_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str],
                  first_folio: int | None = None, first_away: bool = False) -> list[PartLayout]:
@@ -223,6 +228,7 @@ class PartMaker:
                 self.laid_out.extend(entry.request.reported)
             layouts.append(entry.layout)
             number += len(entry.layout.page_anchors)
+        self._placed_in_run.clear()
         return layouts
 
     def _start_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str], first_folio: int | None,
@@ -272,10 +278,18 @@ class PartMaker:
         return report or self.here.typesetter.setup_report()  # none could: set up here to hear it
 
     def printed_part(self, index: int) -> LaidPart | None:
-        """The `index`th part printed so far, if it is written."""
-        if index >= len(self.printed):
+        """The `index`th part printed so far, if it is written; past the printed parts, those of the
+        numbered run being made, placed and written (the folios of the parts before them are
+        settled, so they are as they will be printed)."""
+        item: _Entry | LaidPart | None
+        if index < len(self.printed):
+            item = self.printed[index]
+        elif index - len(self.printed) < len(self._placed_in_run):
+            item = self._placed_in_run[index - len(self.printed)]
+            if item is None:
+                return self._blank_part()
+        else:
             return None
-        item = self.printed[index]
         return item if isinstance(item, LaidPart) else item.part
 
     def written(self) -> list[LaidPart]:
@@ -307,10 +321,13 @@ class PartMaker:
         taken from the store, or written if it is already laid out."""
         number = first_folio or 1
         for entry in entries:
-            if number % 2 == 0:
+            blank = number % 2 == 0
+            if blank:
                 number += 1  # a blank page goes before it
             if not entry.placed:
                 entry.placed = True
+                if first_folio is not None:
+                    self._placed_in_run.extend([None, entry] if blank else [entry])
                 entry.folio = number if first_folio is not None else None
                 if entry.ticket is None:
                     self._take_from_store(entry)
@@ -413,10 +430,14 @@ class PartMaker:
 
     def _take_answers(self, run: Sequence[_Entry] = ()) -> None:
         """Take the answers the other processes have sent; if there are none, do one piece of this
-        process's own work, or else what `while_waiting` offers, or else take over a part of `run`
-        that another process has not begun; only with nothing to do, wait."""
+        process's own work (after what `while_waiting` offers, which is not to wait behind it), or
+        else what `while_waiting` offers, or else take over a part of `run` that another process
+        has not begun; only with nothing to do, wait."""
         away = [lane for lane in self.lanes if not lane.here and lane.answered()]
         here = [lane for lane in self.lanes if lane.here and lane.pending()]
+        if here and not away:
+            while self.while_waiting is not None and self.while_waiting():
+                pass
         if away or here:
             for lane in away or here[:1]:
                 self._take(lane)

@@ -743,10 +743,13 @@ def merge_leaders(document: Any, context: Any) -> None:
         if not isinstance(box, ParentBox):
             continue
         copies = box.children
-        if not (box.is_leader and len(copies) > 1 and all(isinstance(copy, TextBox) for copy in copies)):
+        if not (box.is_leader and copies and all(isinstance(copy, TextBox) for copy in copies)):
             boxes.extend(copies)
             continue
         first = min(copies, key=lambda copy: copy.position_x)
+        box.limbag_copy = first  # one copy, for putting a page label in (see fill_page_labels)
+        if len(copies) == 1:
+            continue
         text = first.text * len(copies)
         layout, _, _, width, _, _ = split_first_line(text, first.style, context, math.inf, 0)
         run = first.copy()
@@ -772,6 +775,89 @@ def renumber(document: Any, context: Any, shift: int) -> None:
         for margin in margins:
             layout_box_backgrounds(box, margin, context.get_image_from_uri)
         box.children = kept + margins
+
+
+PAGE_OF = "data-page-of"
+"""The attribute of an element that prints the page label of the element it names (a contents line's
+number, after its dots): see `page_label_boxes`."""
+
+PAGE_STAND_IN = "0000"
+"""What a page label is laid out as while it is not known: as wide as any (see `fill_page_labels`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _LabelBox:
+    target: str
+    text: Any
+    parent: Any
+    leader: Any
+    line: Any
+
+
+def page_label_boxes(document: Any) -> list[_LabelBox] | None:
+    """The boxes that print page labels, in order: text of an element with `PAGE_OF` that ends its
+    line, after a leader (dots). None if such an element prints the stand-in anywhere else, where
+    another label could not be put in as the engine would set it (see `fill_page_labels`)."""
+    from weasyprint.formatting_structure import boxes
+
+    found: list[_LabelBox] = []
+
+    def walk(box: Any, parent: Any, line: Any) -> bool:
+        element = box.element
+        if isinstance(box, boxes.TextBox) and element is not None and element.get(PAGE_OF) is not None:
+            if PAGE_STAND_IN not in box.text:
+                return True
+            siblings: Any = parent.children if parent is not None else ()
+            leader = siblings[-2] if len(siblings) > 1 and siblings[-1] is box else None
+            if not (leader is not None and leader.is_leader and getattr(leader, "limbag_copy", None) is not None
+                    and box.text.endswith(PAGE_STAND_IN) and not box.text[:-len(PAGE_STAND_IN)].strip()
+                    and line is not None and line.style["direction"] == "ltr"
+                    and abs(box.position_x + box.width - line.position_x - line.width) < 0.01):
+                return False
+            found.append(_LabelBox(element.get(PAGE_OF), box, parent, leader, line))
+            return True
+        if isinstance(box, boxes.LineBox):
+            line = box
+        return all(walk(child, box, line) for child in getattr(box, "children", ()) or ())
+
+    if not all(walk(page._page_box, None, None) for page in document.pages):
+        return None
+    return found
+
+
+def fill_page_labels(document: Any, context: Any, labels: dict[str, str]) -> None:
+    """Put each page label in (see `page_label_boxes`) as the engine sets it: the label ends the
+    line, and the dots before it stand on the same grid from the line's end (see the engine's
+    `handle_leader`), as many as the room left holds. Labels no wider than the stand-in break no
+    line differently from a layout with them."""
+    from weasyprint.text.line_break import split_first_line
+
+    for found in page_label_boxes(document) or ():
+        old, leader, line = found.text, found.leader, found.line
+        text = old.text[:-len(PAGE_STAND_IN)] + labels[found.target]
+        layout, _, _, width, _, _ = split_first_line(text, old.style, context, math.inf, 0)
+        new = old.copy_with_text(layout.text)
+        new.pango_layout, new.width = layout, width
+        room = old.width - width
+        new.position_x = old.position_x + room
+        leader.width += room
+        copy = leader.limbag_copy
+        position_x, places = line.position_x + line.width, []
+        for _ in range(int(line.width // copy.width)):
+            position_x -= copy.width
+            if leader.position_x <= position_x and position_x + copy.width <= leader.position_x + leader.width:
+                places.append(position_x)
+        dots: tuple[Any, ...] = ()
+        if places:
+            dots_text = copy.text * len(places)
+            dots_layout, _, _, dots_width, _, _ = split_first_line(dots_text, copy.style, context, math.inf, 0)
+            run = copy.copy()
+            run.text, run.pango_layout, run.width, run.position_x = dots_text, dots_layout, dots_width, places[-1]
+            dots = (run,)
+        leader.children = dots
+        children = list(found.parent.children)
+        children[-1] = new
+        found.parent.children = children if isinstance(found.parent.children, list) else tuple(children)
 
 
 @dataclass(frozen=True, slots=True)

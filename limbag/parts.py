@@ -17,7 +17,7 @@ from typing import Protocol
 
 from .join import LaidPart
 from .markup import FlowText
-from .typeset import EngineSettings, Lane, LocalLane, PartJob, PartLayout, RemoteLane, SetupReport, WrittenPart
+from .typeset import EngineSettings, Labels, Lane, LocalLane, PartJob, PartLayout, RemoteLane, SetupReport, WrittenPart
 
 ELEMENT_ID = re.compile(r'\sid="([^"]+)"')
 LINK_TARGET = re.compile(r'\shref="#([^"]+)"')
@@ -56,9 +56,11 @@ class PartStore(Protocol):
     def put(self, name: str, part: LaidPart) -> None: ...
 
 
-def part_name(layout_key: str, first_folio: int | None) -> str:
-    """A written part's name in the store: what it lays out, and the folio it is numbered from."""
-    return f"{layout_key}-{first_folio if first_folio is not None else 'x'}"
+def part_name(layout_key: str, first_folio: int | None, labels: Labels = ()) -> str:
+    """A written part's name in the store: what it lays out, the folio it is numbered from, and the
+    page labels put in when it was written (see PartRequest.labels)."""
+    put_in = hashlib.sha256(repr(labels).encode()).hexdigest()[:32] if labels else ""
+    return f"{layout_key}-{first_folio if first_folio is not None else 'x'}{put_in}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,12 @@ class PartRequest:
     flows: Mapping[str, FlowText]
     holds: tuple[str, ...] = ()
     """What the build's report counts when the part is laid out: its kind, or the chapters it holds."""
+    labels: Labels = ()
+    """Page labels put in when the part is written (its HTML holds stand-ins, so that it can be
+    laid out before they are known): not part of what it lays out."""
+    unfilled: PartRequest | None = None
+    """The same part with the labels in its HTML: laid out instead if the layout cannot take them
+    in (see typeset.PartLayout.fillable)."""
 
     @property
     def reported(self) -> tuple[str, ...]:
@@ -97,6 +105,11 @@ class _Entry:
     """To be laid out by another process if there is one, so that this one can work meanwhile."""
     alone: bool = False
     """A large part sent away (the chronology): the process laying it out is given nothing after it."""
+
+    @property
+    def name(self) -> str:
+        """Its name in the store, once placed (see part_name)."""
+        return part_name(self.layout_key, self.folio, self.request.labels)
 
 
 Run = list[_Entry]
@@ -142,6 +155,8 @@ class PartMaker:
         self._blank: LaidPart | None = None
         self._early: dict[str, _Entry] = {}
         """Parts handed out by `offer` before their run was made, by layout key."""
+        self._early_unnumbered: dict[str, _Entry] = {}
+        """The same, by `offer_unnumbered`: kept until their run takes them up or they are withdrawn."""
         self._offered_folio = 1
         self.on_part: Callable[[str], None] | None = None
         """Told the kind of each part ('chapter 3', 'index') once it is laid out or taken from the store."""
@@ -167,13 +182,13 @@ class PartMaker:
         (send_run) before this process lays out its own; `run_layouts` waits for them."""
         return self._start_run(requests, known_ids, first_folio, away=False, first_away=first_away)
 
-    def offer(self, request: PartRequest, outside_ids: frozenset[str], first: bool) -> None:
+    def offer(self, request: PartRequest, outside_ids: frozenset[str], first: bool) -> bool:
         """Hand `request` to another process now, if one has room, while this one makes the requests
         that follow it (the run is made once all are ready, see make_run, which takes this one up).
         Only a part with new text is offered (the store may have the others), and only one whose
         links land in itself or in `outside_ids` (the ids no part of its run defines: its layout
         then does not depend on the parts not yet made). It is laid out on a guessed first folio,
-        from 1 for the `first` part of a run."""
+        from 1 for the `first` part of a run. True if it was handed out."""
         for lane in self.lanes:
             while not lane.here and lane.answered():
                 self._take(lane)
@@ -181,10 +196,10 @@ class PartMaker:
             self._offered_folio = 1
         room = [lane for lane in self.lanes if not lane.here and lane.ready() and len(self._in_hand(lane)) < OFFERED_IN_HAND]
         if not room:
-            return
+            return False
         targets = frozenset(LINK_TARGET.findall(request.html)) - _own_ids(request)
         if not targets <= outside_ids:
-            return
+            return False
         entry = self._entry(request, targets)
         folio = self._offered_folio
         self._offered_folio += entry.expected_pages or max(1, len(request.html) // GUESSED_CHARACTERS_A_PAGE)
@@ -192,11 +207,50 @@ class PartMaker:
         kept = entry.layout_key in self._kept_pages or (self.store is not None and
                                                          self.store.page_count(entry.layout_key) is not None)
         if kept or entry.layout_key in self._early:
-            return
+            return False
         lane = min(room, key=lambda lane: len(self._in_hand(lane)))
         entry.folio = folio
         self._early[entry.layout_key] = entry
         self._lay_out(entry, lane, folio)
+        return True
+
+    def offer_unnumbered(self, request: PartRequest) -> None:
+        """Hand an unnumbered part (the front matter) to another process now, if one has room and
+        neither this build nor the store has it laid out: laid out as if every id it links to were
+        defined. Its run (send_run) takes it up if that holds and it is the same part (`withdraw`
+        otherwise)."""
+        for lane in self.lanes:
+            while not lane.here and lane.answered():
+                self._take(lane)
+        room = [lane for lane in self.lanes if not lane.here and lane.ready()]
+        if not room:
+            return
+        entry = self._entry(request, frozenset(LINK_TARGET.findall(request.html)) - _own_ids(request))
+        if (entry.layout_key in self._kept_pages or entry.layout_key in self._early_unnumbered
+                or (self.store is not None and self.store.page_count(entry.layout_key) is not None)):
+            return
+        self._early_unnumbered[entry.layout_key] = entry
+        self._lay_out(entry, min(room, key=lambda lane: len(self._in_hand(lane))), None)
+
+    def withdraw(self, request: PartRequest) -> None:
+        """Let go of a part handed out by `offer_unnumbered` that no run will take up."""
+        for key, entry in list(self._early_unnumbered.items()):
+            if entry.request.html == request.html:
+                del self._early_unnumbered[key]
+                self._let_go(entry)
+
+    def _let_go(self, entry: _Entry) -> None:
+        """Tell the process that has `entry` in hand to leave it, laid out or not."""
+        lane, ticket = entry.lane, entry.ticket
+        if lane is None or ticket is None:
+            return
+        del self._tickets[ticket]
+        if lane.here:
+            self.here.typesetter.forget(ticket)
+        else:
+            lane.give_up(ticket)
+        if entry.layout is None:  # its answer is still to come
+            self._given_up.add(ticket)
 
     def _in_hand(self, lane: Lane) -> list[_Entry]:
         return [entry for entry in self._tickets.values() if entry.lane is lane and entry.layout is None]
@@ -233,8 +287,7 @@ class PartMaker:
 
     def _start_run(self, requests: Sequence[PartRequest], known_ids: frozenset[str], first_folio: int | None,
                    away: bool, first_away: bool = False) -> Run:
-        entries = [self._entry(request, known_ids) for request in requests]
-        entries = [self._early.pop(entry.layout_key, entry) for entry in entries]
+        entries = [self._taken_up(self._entry(request, known_ids)) for request in requests]
         self._write_off_early()
         for number, entry in enumerate(entries):
             entry.alone = first_away and number == 0
@@ -242,6 +295,27 @@ class PartMaker:
         self._place(entries, first_folio)
         self._dispatch(entries, first_folio)
         return entries
+
+    def _taken_up(self, entry: _Entry) -> _Entry:
+        """The entry offered early for the same part, if there is one, now with `entry`'s request."""
+        early = self._early.pop(entry.layout_key, None) or self._early_unnumbered.pop(entry.layout_key, None)
+        if early is None:
+            return entry
+        early.request = entry.request
+        if early.layout is not None:
+            self._check_fill(early)
+        return early
+
+    def _check_fill(self, entry: _Entry) -> None:
+        """A part with labels to put in whose layout cannot take them in is laid out with them."""
+        unfilled = entry.request.unfilled
+        if not entry.request.labels or unfilled is None or (entry.layout is not None and entry.layout.fillable):
+            return
+        self._let_go(entry)
+        entry.request, entry.layout_key = unfilled, self._layout_key(unfilled, entry.borrowed)
+        entry.layout, entry.lane, entry.ticket, entry.job_folio = None, None, None, None
+        if entry.placed:
+            self._take_from_store(entry)
 
     def _write_off_early(self) -> None:
         """Parts offered that no run took up (their run's ids turned out to differ): they are
@@ -338,7 +412,7 @@ class PartMaker:
             number += len(entry.layout.page_anchors)
 
     def _take_from_store(self, entry: _Entry) -> None:
-        name = part_name(entry.layout_key, entry.folio)
+        name = entry.name
         stored = self._kept.get(name)
         if stored is None and self.store is not None:
             stored = self.store.get(name)
@@ -475,6 +549,9 @@ class PartMaker:
         entry = self._tickets[ticket]
         if isinstance(result, PartLayout):
             entry.layout = result
+            if entry.request.labels and not result.fillable:
+                self._check_fill(entry)
+                return
             self._report(entry)
             self.laid_out_elsewhere += 0 if lane.here else 1
             if entry.placed:
@@ -490,7 +567,7 @@ class PartMaker:
     def _ask_write(self, entry: _Entry) -> None:
         assert entry.lane is not None and entry.ticket is not None
         entry.write_asked = True
-        entry.lane.write(entry.ticket, entry.folio)
+        entry.lane.write(entry.ticket, entry.folio, entry.request.labels)
 
     def _written(self, entry: _Entry, written: WrittenPart) -> None:
         assert entry.layout is not None
@@ -499,7 +576,7 @@ class PartMaker:
         entry.part = part
         self.messages.extend(written.messages)
         self.refused.extend(written.refused)
-        name = part_name(entry.layout_key, entry.folio)
+        name = entry.name
         self._kept[name] = part
         self._kept_pages[entry.layout_key] = part.page_count
         if self.store is not None:

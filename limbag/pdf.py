@@ -6,11 +6,13 @@ import base64
 import dataclasses
 import datetime as dt
 import hashlib
+import html as html_text
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Protocol
 from urllib.parse import quote
 
 from markupsafe import Markup
@@ -25,6 +27,7 @@ from .cover import (
     set_trim,
     spine_width_mm,
 )
+from .engine import PAGE_OF, PAGE_STAND_IN
 from .errors import Location, Problem
 from .fonts import FontFace, families, font_folders
 from .index import Index
@@ -67,6 +70,17 @@ class BackMatter:
             ("chronology", BackMatter(chronology=self.chronology)),
             ("bibliography", BackMatter(bibliography=self.bibliography)),
             ("index", BackMatter(index=self.index))) if getattr(section, kind) is not None]
+
+
+class BackMatterMaker(Protocol):
+    """Makes the back matter from the chapters' page map (see pipeline.back_matter_maker)."""
+
+    @property
+    def outline(self) -> BackMatter:
+        """Which parts the back matter has, known before the page map: empty ones stand for them."""
+        ...
+
+    def __call__(self, page_map: PageMap) -> BackMatter: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +348,7 @@ def lay_out_body_in_one_pass(book: Book, layouts: Layouts, faces: tuple[FontFace
     return LaidPart(result.pdf, layout.page_anchors, layout.continued, frozenset(), result.messages)
 
 
-def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_back: Callable[[PageMap], BackMatter],
+def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_back: BackMatterMaker,
                 press: bool = False, store: PartStore | None = None, environment: str = "",
                 others: Sequence[RemoteLane] = (),
                 on_part: Callable[[str], None] | None = None,
@@ -449,7 +463,7 @@ PAGE_REFERENCE_PASSES = 4
 
 
 def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tuple[str, str]], maker: PartMaker,
-                make_back: Callable[[PageMap], BackMatter],
+                make_back: BackMatterMaker,
                 join_next: Callable[[], bool], covered: bool,
                 formulas: DrawnFormulas | None) -> tuple[BackMatter, Run, str, list[Problem]]:
     """Make the parts (see render_book): body, back matter, then start the front matter; the parts
@@ -464,6 +478,13 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
         written = print_html(of, language, layouts, fonts, back, part, pages, formulas)
         return PartRequest(kind, written.html, written.flows, holds)
 
+    # The front matter's contents print page numbers that only the layout of everything else gives.
+    # Laid out with stand-ins, it can be laid out while the chapters are, and written at the end
+    # with the numbers put in: it is handed out after the first chapter when that one is laid out
+    # anew (a first build, where the other processes wait for the chapters' HTML at the start),
+    # never ahead of a chapter an edit changed.
+    early_front = request("front matter", "front", make_back.outline, _StandIns())
+    fillable = PAGE_LABEL.search(early_front.html) is not None
     # The ids a chapter may link to that no chapter defines.
     outside_ids = frozenset({"title-page", "imprint", "contents", "chronology", "bibliography", "index",
                              "list-of-figures", "list-of-tables"} | bibliography_ids(book.bibliography))
@@ -477,7 +498,8 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
                                     f"chapters {group[0].number}–{group[-1].number}", "body", BackMatter(), pages,
                                     of=dataclasses.replace(book, chapters=group),
                                     holds=tuple(f"chapter {chapter.number}" for chapter in group)))
-            maker.offer(requests[-1], outside_ids, first=len(requests) == 1)
+            if maker.offer(requests[-1], outside_ids, first=len(requests) == 1) and len(requests) == 1 and fillable:
+                maker.offer_unnumbered(early_front)
         return requests
 
     # A page reference prints the page its target lands on, which only the layout tells: the
@@ -526,8 +548,39 @@ def _make_parts(book: Book, language: Language, layouts: Layouts, fonts: list[tu
     labels = _page_map([*body, *back_parts], 0, _source_order(body_html + back_html), floating)
     contents_pages = {anchor: labels.labels[index] for anchor, index in labels.anchor_pages.items()}
     front_request = request("front matter", "front", back, contents_pages)
-    front_run += maker.send_run([front_request], known)
+    if _with_stand_ins(front_request.html) == early_front.html:
+        put_in = tuple(dict.fromkeys(_page_labels(front_request.html)))
+        front_run += maker.send_run([dataclasses.replace(early_front, labels=put_in, unfilled=front_request)], known)
+    else:  # the layout prints page numbers elsewhere too, or the back matter changed what the front shows
+        maker.withdraw(early_front)
+        front_run += maker.send_run([front_request], known)
     return back, front_run, front_request.html + body_html + back_html, problems
+
+
+PAGE_LABEL = re.compile(r'(\s' + PAGE_OF + r'="([^"]*)" data-page=")([^"]*)"')
+"""An element that prints the page label of another (see engine.PAGE_OF), from its `data-page`."""
+
+
+class _StandIns(Mapping[str, str]):
+    """Page labels, all of them the stand-in."""
+
+    def __getitem__(self, anchor: str) -> str:
+        return PAGE_STAND_IN
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def _with_stand_ins(html: str) -> str:
+    return PAGE_LABEL.sub(lambda match: f'{match[1]}{PAGE_STAND_IN}"', html)
+
+
+def _page_labels(html: str) -> Iterator[tuple[str, str]]:
+    for match in PAGE_LABEL.finditer(html):
+        yield html_text.unescape(match[2]), html_text.unescape(match[3])
 
 
 def _earlier_label(store: PartStore | None, anchor: str) -> str:

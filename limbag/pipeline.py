@@ -105,19 +105,37 @@ def lay_out(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], settings:
 
 
 def back_matter_maker(book: Book, settings: IndexSettings, events: tuple[Event, ...],
-                      language: Language) -> Callable[[PageMap], BackMatter]:
+                      language: Language) -> BackMatterMaker:
     """The chronology and the index, made from the chapters' page map once it is known (and the
     bibliography, which the page map does not change)."""
-    from .pdf import BackMatter
+    return BackMatterMaker(book, settings, events, language, bool(index_terms(book, settings)))
 
-    has_index = bool(index_terms(book, settings))
 
-    def back_matter(page_map: PageMap) -> BackMatter:
-        return BackMatter(chronology=build_chronology(events, page_map, language) if events else None,
-                          index=build_index(book, settings, page_map, language) if has_index else None,
-                          bibliography=book.bibliography)
+@dataclass(frozen=True, slots=True)
+class BackMatterMaker:
+    """See back_matter_maker."""
 
-    return back_matter
+    book: Book
+    settings: IndexSettings
+    events: tuple[Event, ...]
+    language: Language
+    has_index: bool
+
+    @property
+    def outline(self) -> BackMatter:
+        """Which parts the back matter has, before the page map is known: empty ones stand for them."""
+        from .pdf import BackMatter
+
+        return BackMatter(chronology=Chronology() if self.events else None, index=Index() if self.has_index else None,
+                          bibliography=self.book.bibliography)
+
+    def __call__(self, page_map: PageMap) -> BackMatter:
+        from .pdf import BackMatter
+
+        return BackMatter(
+            chronology=build_chronology(self.events, page_map, self.language) if self.events else None,
+            index=build_index(self.book, self.settings, page_map, self.language) if self.has_index else None,
+            bibliography=self.book.bibliography)
 
 
 @dataclass(frozen=True, slots=True)

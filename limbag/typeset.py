@@ -28,15 +28,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .engine import (
+    PAGE_OF,
     compress_streams,
     compute_styles_quickly,
     draw_svg_once,
     engine_loaded,
+    fill_page_labels,
     font_configuration,
     html_document,
     keep_hyphens_off_recto_feet,
     load_engine,
     merge_leaders,
+    page_label_boxes,
     render,
     renumber,
 )
@@ -76,12 +79,19 @@ class PartJob:
     None for a part whose pages are not numbered on from the others (the front matter, a blank)."""
 
 
+Labels = tuple[tuple[str, str], ...]
+"""(id, the label of the page it is on), for a part that prints page labels (see Typesetter.write)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PartLayout:
     """What laying a part out tells, before it is written."""
 
     page_anchors: tuple[tuple[str, ...], ...]
     continued: tuple[str | None, ...]
+    fillable: bool = False
+    """The part prints page labels each alone in a box of fixed width, so they can be put in when
+    it is written (see engine.page_label_boxes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +216,8 @@ class Typesetter:
             for target in sorted(job.borrowed):
                 stand_ins.setdefault(target, (0, 0, 0, 0))
         self._held[ticket] = _Held(job, document, context, messages, tuple(self.fetcher.refused[refused_before:]))
-        return PartLayout(page_anchors, places.continued)
+        fillable = PAGE_OF in job.html and page_label_boxes(document) is not None
+        return PartLayout(page_anchors, places.continued, fillable)
 
     def setup_report(self) -> SetupReport:
         return SetupReport(self.setup_messages, tuple(self.fetcher.refused))
@@ -224,10 +235,11 @@ class Typesetter:
         self.lay_out(0, PartJob(f"<html><body>{faces}</body></html>", {}, frozenset(), None))
         self.write(0, None)
 
-    def write(self, ticket: int, first_folio: int | None) -> WrittenPart:
-        """Write the part laid out under `ticket`, its pages numbered from `first_folio`. If it was
-        laid out on another first folio, its margin boxes are made again; should the engine not
-        allow that, the part is laid out again."""
+    def write(self, ticket: int, first_folio: int | None, labels: Labels = ()) -> WrittenPart:
+        """Write the part laid out under `ticket`, its pages numbered from `first_folio`, with the
+        page `labels` put in (of a fillable part, see PartLayout). If it was laid out on another
+        first folio, its margin boxes are made again; should the engine not allow that, the part
+        is laid out again."""
         held = self._held.pop(ticket)
         if first_folio != held.job.first_folio:
             if first_folio is None or held.job.first_folio is None:  # numbered, or not: laid out anew
@@ -235,6 +247,8 @@ class Typesetter:
                 held = self._held.pop(ticket)
             else:
                 renumber(held.document, held.context, first_folio - held.job.first_folio)
+        if labels:
+            fill_page_labels(held.document, held.context, dict(labels))
         refused_before = len(self.fetcher.refused)
         with collect_engine_warnings() as messages:
             pdf = held.document.write_pdf(**self.write_options)
@@ -267,7 +281,7 @@ class Lane(Protocol):
 
     def lay_out(self, ticket: int, job: PartJob) -> None: ...
 
-    def write(self, ticket: int, first_folio: int | None) -> None: ...
+    def write(self, ticket: int, first_folio: int | None, labels: Labels = ()) -> None: ...
 
     def pending(self) -> int:
         """Requests made and not yet answered."""
@@ -327,8 +341,8 @@ class LocalLane:
     def lay_out(self, ticket: int, job: PartJob) -> None:
         self._requests.append(("lay out", ticket, job))
 
-    def write(self, ticket: int, first_folio: int | None) -> None:
-        self._requests.append(("write", ticket, first_folio))
+    def write(self, ticket: int, first_folio: int | None, labels: Labels = ()) -> None:
+        self._requests.append(("write", ticket, (first_folio, labels)))
 
     def pending(self) -> int:
         return len(self._requests)
@@ -340,7 +354,7 @@ class LocalLane:
         request, ticket, argument = self._requests.popleft()
         if request == "lay out":
             return ticket, self.typesetter.lay_out(ticket, argument)
-        return ticket, self.typesetter.write(ticket, argument)
+        return ticket, self.typesetter.write(ticket, *argument)
 
     def not_begun(self, ticket: int) -> bool:
         return False  # this process's parts are laid out when it would take them over
@@ -402,8 +416,8 @@ class RemoteLane:
         self._send(("lay out", ticket, job))
         self._asked.append(("lay out", ticket))
 
-    def write(self, ticket: int, first_folio: int | None) -> None:
-        self._send(("write", ticket, first_folio))
+    def write(self, ticket: int, first_folio: int | None, labels: Labels = ()) -> None:
+        self._send(("write", ticket, (first_folio, labels)))
         self._asked.append(("write", ticket))
 
     def pending(self) -> int:
@@ -504,7 +518,7 @@ def _serve(connection: Connection, parents_end: Connection | None, parent: int) 
                     continue
                 assert typesetter is not None
                 result = (typesetter.lay_out(ticket, argument) if request == "lay out"
-                          else typesetter.write(ticket, argument))
+                          else typesetter.write(ticket, *argument))
                 connection.send(("done", (ticket, result)))
             except (LimbagError, OSError) as raised:  # sent as its parts: exceptions do not all survive pickling
                 error = raised if isinstance(raised, LimbagError) else system_error(raised, source)

@@ -479,10 +479,68 @@ def test_contents_dots_are_one_run_a_line_where_the_engines_copies_stand(tmp_pat
 
     assert len(ours) == len(engines) == len(prepared.book.chapters) >= 3
     for (run,), copies in zip(ours, engines, strict=True):
-        assert len(copies) > 10 and run.text == copies[0].text * len(copies)
+        assert len(copies) > 5 and run.text == copies[0].text * len(copies)
         assert run.position_x == copies[0].position_x
         assert abs(run.position_x + run.width - (copies[-1].position_x + copies[-1].width)) < 0.1
     assert "128" in PdfReader(io.BytesIO(typesetter.write(1, None).pdf)).pages[2].extract_text()
+
+
+class _VariedLabels(dict):
+    """Page labels of one to four digits, by the id they are the page of."""
+
+    def __missing__(self, anchor: str) -> str:
+        self[anchor] = ("7", "42", "318", "1024")[len(self) % 4]
+        return self[anchor]
+
+
+def test_contents_laid_out_before_its_numbers_are_known_is_the_contents_laid_out_with_them(tmp_path):
+    """The front matter is laid out while the chapters are, with a stand-in for every page number
+    in a box of fixed width, and the numbers are put in when it is written: byte for byte the
+    front matter laid out with its numbers, narrower or wider than the stand-in."""
+    from limbag.chronology import Chronology
+    from limbag.index import Index
+    from limbag.language import load_language
+    from limbag.pdf import PAGE_LABEL, BackMatter, _page_labels, _StandIns, print_html
+    from limbag.typeset import PartJob, Typesetter
+
+    book_dir = tmp_path / "sample"
+    shutil.copytree(REPO / "manuscript", book_dir / "manuscript")
+    prepared, layouts, settings = _engine_for(book_dir)
+    language = load_language("tl")
+    back = BackMatter(Chronology(), prepared.book.bibliography, Index())
+    with_numbers = print_html(prepared.book, language, layouts, [], back, "front", _VariedLabels()).html
+    with_stand_ins = print_html(prepared.book, language, layouts, [], back, "front", _StandIns()).html
+    labels = tuple(_page_labels(with_numbers))
+    assert {label for _, label in labels} == {"7", "42", "318", "1024"}
+    assert len(labels) == len(PAGE_LABEL.findall(with_stand_ins)) >= 3
+
+    typesetter = Typesetter(settings)
+    assert typesetter.lay_out(1, PartJob(with_stand_ins, {}, frozenset(), None)).fillable
+    filled = typesetter.write(1, None, labels).pdf
+    typesetter.lay_out(2, PartJob(with_numbers, {}, frozenset(), None))
+    assert filled == typesetter.write(2, None).pdf
+    contents = PdfReader(io.BytesIO(filled)).pages[2].extract_text()
+    assert all(label in contents for _, label in labels)
+
+
+@pytest.mark.parametrize("layout", ["numbers without their stand-in", "numbers without dots"])
+def test_a_layout_that_sets_its_contents_numbers_otherwise_gets_them_laid_out(make_book, tmp_path, layout):
+    """A book's own layout may print the contents' page numbers another way than after dots: its
+    front matter is then laid out once they are known, and prints them all the same."""
+    template = (REPO / "layouts" / "print" / "book.html.j2").read_text(encoding="utf-8")
+    stylesheet = (REPO / "layouts" / "print" / "book.css").read_text(encoding="utf-8")
+    if layout == "numbers without their stand-in":
+        template = template.replace('data-page-of="{{ id }}" ', "")
+    else:
+        stylesheet += '\n.contents a::after { content: "\\a0\\a0" attr(data-page); }\n'
+    book = make_book({**EDITED_BOOK, "layouts/print/book.html.j2": template, "layouts/print/book.css": stylesheet})
+    build(book, tmp_path / "out", ("pdf",), processes=2)
+    reader = PdfReader(tmp_path / "out" / "three-chapters.pdf")
+    starts = {title: reader.page_labels[page] for title, page in _outline(reader)}
+    contents = next(page.extract_text() for page in reader.pages if "Contents" in page.extract_text())
+    lines = [line.split() for line in contents.splitlines()]
+    for title in ("One", "Two", "Three", "Index"):
+        assert next(line for line in lines if title in line)[-1] == starts[title], (title, starts, lines)
 
 
 def _links_and_texts(pages) -> tuple[list, list]:

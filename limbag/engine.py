@@ -243,6 +243,24 @@ def font_configuration() -> Any:
     return config
 
 
+def font_folder(config: Any) -> str | None:
+    """Where the engine keeps the fonts it loaded for this configuration (see `remove_font_folder`)."""
+    folder = getattr(config, "_folder", None)
+    return str(folder) if folder else None
+
+
+def remove_font_folder(config: Any) -> None:
+    """Remove the engine's folder of fonts now. The engine removes it when its objects are
+    collected, which never happens in a process that ends at once (the build's own, and the layout
+    processes): left to it, every build left its folders in the temporary folder."""
+    import shutil
+
+    folder = font_folder(config)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        config._folder = None
+
+
 class _FontFolder(PosixPath):
     """The engine's folder of fonts, and each font in it: writing a font read from a file links to
     that file (see font_configuration)."""

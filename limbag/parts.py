@@ -343,6 +343,11 @@ class PartMaker:
         self.printed.append(blank)
         return PartLayout(blank.page_anchors, blank.continued)
 
+    def close(self) -> None:
+        """Let this process's engine go (see typeset.Typesetter.close); the other processes' are
+        let go when they end."""
+        self.here.close()
+
     def setup_report(self) -> SetupReport:
         """What the engine said while it was set up for the book (the stylesheets' warnings, files
         refused): this process's engine's, or another process's if this one laid nothing out."""

@@ -267,10 +267,10 @@ def render_wrap(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], inter
     RGB, its trim box set; press.make_press_ready and cover.add_guides finish it."""
     sheet = wrap_sheet(book.config, interior_pages)
     settings = dataclasses.replace(engine_settings(book.config, layouts, faces, press=True), bleed_mm=0.0)
-    typesetter = Typesetter(settings)
     html = cover_html(book, load_language(book.config.language), layouts, sheet, "wrap")
-    typesetter.lay_out(0, PartJob(html, {}, frozenset(), None))
-    return set_trim(typesetter.write(0, None).pdf, sheet), sheet
+    with Typesetter(settings) as typesetter:
+        typesetter.lay_out(0, PartJob(html, {}, frozenset(), None))
+        return set_trim(typesetter.write(0, None).pdf, sheet), sheet
 
 
 MARKS_SLUG_MM = 9.0
@@ -317,7 +317,8 @@ def rehearse(book: Book, layouts: Layouts, faces: tuple[FontFace, ...],
     does not fail before its layout."""
     language = load_language(book.config.language)
     stylesheet = layouts.find("print/book.css")
-    typesetter = Typesetter(engine_settings(book.config, layouts, faces, press=False))
+    with Typesetter(engine_settings(book.config, layouts, faces, press=False)) as typesetter:
+        setup_messages = typesetter.setup_messages
     fonts = families(faces, stylesheet.read_text(encoding="utf-8"))
     body = [print_html(dataclasses.replace(book, chapters=(chapter,)), language, layouts, fonts, BackMatter(), "body")
             for chapter in book.chapters]
@@ -333,18 +334,18 @@ def rehearse(book: Book, layouts: Layouts, faces: tuple[FontFace, ...],
         for which in ("front", "back"):
             cover_html(book, language, layouts, page_cover_sheet(book.config), which)
         cover_html(book, language, layouts, wrap_sheet(book.config, 100), "wrap")
-    problems = tuple(_engine_problem(message, book, stylesheet) for message in dict.fromkeys(typesetter.setup_messages))
+    problems = tuple(_engine_problem(message, book, stylesheet) for message in dict.fromkeys(setup_messages))
     return back, page_map, problems
 
 
 def lay_out_body_in_one_pass(book: Book, layouts: Layouts, faces: tuple[FontFace, ...]) -> LaidPart:
     """All chapters laid out as one document, as a plain single-pass layout would: the reference
     that the chapter-by-chapter layout is checked against (it must give the same pages)."""
-    typesetter = Typesetter(engine_settings(book.config, layouts, faces, press=False))
     fonts = families(faces, layouts.find("print/book.css").read_text(encoding="utf-8"))
     written = print_html(book, load_language(book.config.language), layouts, fonts, BackMatter(), "body")
-    layout = typesetter.lay_out(0, PartJob(written.html, dict(written.flows), frozenset(), None))
-    result = typesetter.write(0, None)
+    with Typesetter(engine_settings(book.config, layouts, faces, press=False)) as typesetter:
+        layout = typesetter.lay_out(0, PartJob(written.html, dict(written.flows), frozenset(), None))
+        result = typesetter.write(0, None)
     return LaidPart(result.pdf, layout.page_anchors, layout.continued, frozenset(), result.messages)
 
 
@@ -381,42 +382,45 @@ def render_book(book: Book, layouts: Layouts, faces: tuple[FontFace, ...], make_
     settings = engine_settings(config, layouts, faces, press)
     settings_key = hashlib.sha256(repr((environment, settings)).encode()).hexdigest()
     maker = PartMaker(settings, store, settings_key, f'<html lang="{config.language}"><body></body></html>', others)
-    maker.on_part = on_part
-    # Parts are joined as soon as they are written, by this process while it waits for the second.
-    # The front matter is made last and printed first: the chapters and back matter are joined
-    # while it is laid out (in the second process, if there is one).
-    joiner = joiner if joiner is not None else BookJoiner()
-    covered = config.cover is not None and not press
-    back, front_run, html, settling = _make_parts(book, language, layouts, fonts, maker, make_back,
-                                                  lambda: _join_next(joiner, maker), covered, formulas)
-    body_and_back = maker.written()
-    for part in body_and_back[joiner.appended:]:
-        joiner.append(part)
-    joiner.share_fonts()  # while the front matter is laid out
-    maker.while_waiting = None
-    front = maker.run_layouts(front_run)
-    if len(front[-1].page_anchors) % 2:
-        maker.blank_page()
-    front_parts = maker.written()[len(body_and_back):]
-    joiner.prepend(front_parts)
-    parts = [*front_parts, *body_and_back]
-    front_count = sum(part.page_count for part in front_parts)
-    covers = COVER_PAGES if covered else (0, 0)
-    page_map = _page_map(parts, front_count, _source_order(html), frozenset(note_ids(book)), covers,
-                         language.word("cover"))
-    finished = joiner.finish_later(front_count, "1.6" if press else "1.7", covers, language.word("cover"))
-    if while_joining is not None:
-        while_joining(page_map, back, front_parts[0].pdf if covered else None)
-    pdf = finished()
-    setup = maker.setup_report()
-    problems = [*settling, *(_engine_problem(message, book, stylesheet)
-                             for message in dict.fromkeys([*setup.messages, *maker.messages]))]
-    for url in dict.fromkeys([*setup.refused, *maker.refused]):
-        problems.append(Problem(Location(stylesheet), f"refused to load {url}",
-                                "only files inside the book folder, its layouts and fonts are read"))
-    rendered = RenderedPdf(pdf, page_map, html, tuple(fonts), tuple(problems), tuple(dict.fromkeys(maker.laid_out)),
-                           maker.laid_out_elsewhere)
-    return rendered, back
+    try:
+        maker.on_part = on_part
+        # Parts are joined as soon as they are written and their folios settled (see
+        # PartMaker.printed_part). The front matter, printed first, is written last (its contents
+        # print every page number) and put before them.
+        joiner = joiner if joiner is not None else BookJoiner()
+        covered = config.cover is not None and not press
+        back, front_run, html, settling = _make_parts(book, language, layouts, fonts, maker, make_back,
+                                                      lambda: _join_next(joiner, maker), covered, formulas)
+        body_and_back = maker.written()
+        for part in body_and_back[joiner.appended:]:
+            joiner.append(part)
+        joiner.share_fonts()  # while the front matter is laid out or written
+        maker.while_waiting = None
+        front = maker.run_layouts(front_run)
+        if len(front[-1].page_anchors) % 2:
+            maker.blank_page()
+        front_parts = maker.written()[len(body_and_back):]
+        joiner.prepend(front_parts)
+        parts = [*front_parts, *body_and_back]
+        front_count = sum(part.page_count for part in front_parts)
+        covers = COVER_PAGES if covered else (0, 0)
+        page_map = _page_map(parts, front_count, _source_order(html), frozenset(note_ids(book)), covers,
+                             language.word("cover"))
+        finished = joiner.finish_later(front_count, "1.6" if press else "1.7", covers, language.word("cover"))
+        if while_joining is not None:
+            while_joining(page_map, back, front_parts[0].pdf if covered else None)
+        pdf = finished()
+        setup = maker.setup_report()
+        problems = [*settling, *(_engine_problem(message, book, stylesheet)
+                                 for message in dict.fromkeys([*setup.messages, *maker.messages]))]
+        for url in dict.fromkeys([*setup.refused, *maker.refused]):
+            problems.append(Problem(Location(stylesheet), f"refused to load {url}",
+                                    "only files inside the book folder, its layouts and fonts are read"))
+        rendered = RenderedPdf(pdf, page_map, html, tuple(fonts), tuple(problems), tuple(dict.fromkeys(maker.laid_out)),
+                               maker.laid_out_elsewhere)
+        return rendered, back
+    finally:
+        maker.close()  # its engine's files, which the process would otherwise leave behind
 
 
 FAILED_IMAGE = re.compile(r"^Failed to load image at '([^']+)'")

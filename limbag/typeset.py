@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import shutil
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -35,11 +36,13 @@ from .engine import (
     engine_loaded,
     fill_page_labels,
     font_configuration,
+    font_folder,
     html_document,
     keep_hyphens_off_recto_feet,
     load_engine,
     merge_leaders,
     page_label_boxes,
+    remove_font_folder,
     render,
     renumber,
 )
@@ -222,6 +225,16 @@ class Typesetter:
     def setup_report(self) -> SetupReport:
         return SetupReport(self.setup_messages, tuple(self.fetcher.refused))
 
+    def close(self) -> None:
+        """Remove what the engine keeps on disk for this book (its folder of fonts)."""
+        remove_font_folder(self.font_config)
+
+    def __enter__(self) -> Typesetter:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.close()
+
     def forget(self, ticket: int) -> bool:
         """Let go of the part laid out under `ticket` without writing it (another process lays it
         out instead); False if there is none."""
@@ -359,6 +372,10 @@ class LocalLane:
     def not_begun(self, ticket: int) -> bool:
         return False  # this process's parts are laid out when it would take them over
 
+    def close(self) -> None:
+        if self._typesetter is not None:
+            self._typesetter.close()
+
     def give_up(self, ticket: int) -> None:
         raise NotImplementedError
 
@@ -380,6 +397,8 @@ class RemoteLane:
         """The requests not yet answered, oldest first: the second process works on the first."""
         self._settings: EngineSettings | None = None
         self._setup_report: SetupReport | None = None
+        self._font_folders: list[str] = []
+        """The second process's folders of fonts, removed here should it be stopped before it does."""
 
     def set_up(self, settings: EngineSettings) -> None:
         """Set the engine up for a book, unless it is already (all earlier answers taken)."""
@@ -446,7 +465,10 @@ class RemoteLane:
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.kill()
+            self._process.join(timeout=5)
         self._connection.close()
+        for folder in self._font_folders:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _send(self, request: tuple[str, int, Any]) -> None:
         try:
@@ -471,7 +493,9 @@ class RemoteLane:
         if status == "failed":
             raise RuntimeError(f"in the second layout process: {value}")
         if status == "ready":
-            self._setup_report = value
+            self._setup_report, folder = value
+            if folder is not None:
+                self._font_folders.append(folder)
             return None
         ticket, result = value
         assert isinstance(ticket, int) and isinstance(result, PartLayout | WrittenPart | None)
@@ -512,9 +536,11 @@ def _serve(connection: Connection, parents_end: Connection | None, parent: int) 
             try:
                 if request == "set up":
                     source = argument.source
+                    if typesetter is not None:
+                        typesetter.close()
                     typesetter = Typesetter(argument)
                     typesetter.warm_up()
-                    connection.send(("ready", typesetter.setup_report()))
+                    connection.send(("ready", (typesetter.setup_report(), font_folder(typesetter.font_config))))
                     continue
                 assert typesetter is not None
                 result = (typesetter.lay_out(ticket, argument) if request == "lay out"
@@ -528,3 +554,6 @@ def _serve(connection: Connection, parents_end: Connection | None, parent: int) 
                 connection.send(("failed", f"{type(error).__name__}: {error}"))
     except (EOFError, BrokenPipeError):
         return
+    finally:
+        if typesetter is not None:
+            typesetter.close()

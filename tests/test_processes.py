@@ -164,3 +164,45 @@ def test_work_with_stack_room_does_not_have_frame_chunks_mapped_again_and_again(
     plain = faults(lambda: _up_and_down(300))
     roomy = faults(lambda: with_stack_room(_up_and_down, 300))
     assert plain > 1000 and roomy < plain / 20, (plain, roomy)
+
+
+def test_a_build_leaves_nothing_in_the_temporary_folder(make_book, tmp_path):
+    """The engine keeps the fonts it loads in a folder of its own, which it removes only when its
+    objects are collected: a build removes them itself, in every process that laid out."""
+    book = long_book(make_book)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    subprocess.run([sys.executable, str(REPO / "build.py"), "build", str(book), "--out", str(tmp_path / "out"),
+                    "--processes", "3"], capture_output=True, text=True, check=True,
+                   env={**os.environ, "TMPDIR": str(scratch)})
+    assert (tmp_path / "out" / "t.pdf").is_file()
+    assert sorted(path.name for path in scratch.iterdir()) == []
+
+
+def test_a_layout_process_stopped_while_at_work_has_its_fonts_folder_removed(make_book, tmp_path, monkeypatch):
+    """A layout process still at work when the build ends (it failed, or needs no more) is killed;
+    the folder it kept its fonts in is removed for it."""
+    import tempfile
+
+    from limbag.fonts import find_fonts
+    from limbag.language import load_language
+    from limbag.layouts import book_layouts
+    from limbag.pdf import BackMatter, engine_settings, print_html
+    from limbag.pipeline import prepare
+    from limbag.typeset import PartJob, RemoteLane
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    book = long_book(make_book)
+    prepared = prepare(book)
+    layouts = book_layouts(book)
+    settings = engine_settings(prepared.config, layouts, find_fonts(book)[0], press=False)
+    lane = RemoteLane()
+    lane.set_up(settings)
+    assert lane.setup_report() is not None
+    assert [path.name.startswith("weasyprint-") for path in scratch.iterdir()] == [True]
+    html = print_html(prepared.book, load_language("en"), layouts, [], BackMatter(), "body").html
+    lane.lay_out(1, PartJob(html, {}, frozenset(), None))
+    lane.close()
+    assert list(scratch.iterdir()) == []

@@ -189,9 +189,7 @@ class PartMaker:
         links land in itself or in `outside_ids` (the ids no part of its run defines: its layout
         then does not depend on the parts not yet made). It is laid out on a guessed first folio,
         from 1 for the `first` part of a run. True if it was handed out."""
-        for lane in self.lanes:
-            while not lane.here and lane.answered():
-                self._take(lane)
+        self._take_sent_answers()
         if first:
             self._offered_folio = 1
         room = [lane for lane in self.lanes if not lane.here and lane.ready() and len(self._in_hand(lane)) < OFFERED_IN_HAND]
@@ -204,9 +202,7 @@ class PartMaker:
         folio = self._offered_folio
         self._offered_folio += entry.expected_pages or max(1, len(request.html) // GUESSED_CHARACTERS_A_PAGE)
         self._offered_folio += self._offered_folio % 2 == 0
-        kept = entry.layout_key in self._kept_pages or (self.store is not None and
-                                                         self.store.page_count(entry.layout_key) is not None)
-        if kept or entry.layout_key in self._early:
+        if self._laid_out_before(entry.layout_key) or entry.layout_key in self._early:
             return False
         lane = min(room, key=lambda lane: len(self._in_hand(lane)))
         entry.folio = folio
@@ -219,18 +215,26 @@ class PartMaker:
         neither this build nor the store has it laid out: laid out as if every id it links to were
         defined. Its run (send_run) takes it up if that holds and it is the same part (`withdraw`
         otherwise)."""
-        for lane in self.lanes:
-            while not lane.here and lane.answered():
-                self._take(lane)
+        self._take_sent_answers()
         room = [lane for lane in self.lanes if not lane.here and lane.ready()]
         if not room:
             return
         entry = self._entry(request, frozenset(LINK_TARGET.findall(request.html)) - _own_ids(request))
-        if (entry.layout_key in self._kept_pages or entry.layout_key in self._early_unnumbered
-                or (self.store is not None and self.store.page_count(entry.layout_key) is not None)):
+        if self._laid_out_before(entry.layout_key) or entry.layout_key in self._early_unnumbered:
             return
         self._early_unnumbered[entry.layout_key] = entry
         self._lay_out(entry, min(room, key=lambda lane: len(self._in_hand(lane))), None)
+
+    def _take_sent_answers(self) -> None:
+        """Take the answers the other processes have sent, without waiting."""
+        for lane in self.lanes:
+            while not lane.here and lane.answered():
+                self._take(lane)
+
+    def _laid_out_before(self, layout_key: str) -> bool:
+        """Whether this build or the store has a part with this text laid out, whatever its folio."""
+        return layout_key in self._kept_pages or (self.store is not None and
+                                                  self.store.page_count(layout_key) is not None)
 
     def withdraw(self, request: PartRequest) -> None:
         """Let go of a part handed out by `offer_unnumbered` that no run will take up."""
@@ -302,20 +306,21 @@ class PartMaker:
         if early is None:
             return entry
         early.request = entry.request
-        if early.layout is not None:
-            self._check_fill(early)
+        self._check_fill(early)
         return early
 
-    def _check_fill(self, entry: _Entry) -> None:
-        """A part with labels to put in whose layout cannot take them in is laid out with them."""
+    def _check_fill(self, entry: _Entry) -> bool:
+        """A laid-out part with labels to put in, whose layout cannot take them in, is to be laid out
+        with them (True)."""
         unfilled = entry.request.unfilled
-        if not entry.request.labels or unfilled is None or (entry.layout is not None and entry.layout.fillable):
-            return
+        if not entry.request.labels or unfilled is None or entry.layout is None or entry.layout.fillable:
+            return False
         self._let_go(entry)
         entry.request, entry.layout_key = unfilled, self._layout_key(unfilled, entry.borrowed)
         entry.layout, entry.lane, entry.ticket, entry.job_folio = None, None, None, None
         if entry.placed:
             self._take_from_store(entry)
+        return True
 
     def _write_off_early(self) -> None:
         """Parts offered that no run took up (their run's ids turned out to differ): they are
@@ -554,8 +559,7 @@ class PartMaker:
         entry = self._tickets[ticket]
         if isinstance(result, PartLayout):
             entry.layout = result
-            if entry.request.labels and not result.fillable:
-                self._check_fill(entry)
+            if self._check_fill(entry):
                 return
             self._report(entry)
             self.laid_out_elsewhere += 0 if lane.here else 1

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from .cache import package_version
 from .files import write_atomically
@@ -61,6 +62,77 @@ def _fields(style: object) -> dict[str, object]:
     return dict(vars(style))
 
 
+def measure_rows_quickly() -> None:
+    """ziamath sets each row of a formula out twice: once, on a copy, to measure how tall it is
+    without its stretchy operators (how far those stretch), then for real. Each nested row does the
+    same inside both passes, so a formula nested n rows deep is set out 2^n times: half the time a
+    formula takes. The measure is used only by stretchy operators (what `Moperator` reads from
+    `rowymin` and `nostretch`), so a row with none anywhere inside it is set out once."""
+    from ziamath.nodes import mrow
+
+    engine_measure = mrow.Mrow._get_height_nostretch
+    if getattr(engine_measure, "measured_quickly", False):
+        return
+
+    def measure(row: Any, line: list[Any], **kwargs: Any) -> tuple[float, float]:
+        if not any(_may_stretch(element) for child in line for element in child.iter()):
+            return 9999.0, -9999.0  # what the engine gives a row of nothing: read by nothing here
+        return engine_measure(row, line, **kwargs)
+
+    measure.measured_quickly = True  # type: ignore[attr-defined]
+    measure.engine_measure = engine_measure  # type: ignore[attr-defined]
+    mrow.Mrow._get_height_nostretch = measure  # type: ignore[method-assign, assignment]
+
+
+def _may_stretch(element: Any) -> bool:
+    """Whether ziamath may stretch this element to its row's height: a fence, or an operator that
+    is stretchy in any form (ziamath decides the form later, from its place in the row)."""
+    from ziamath import operators
+    from ziamath.nodes.nodetools import elementtext
+
+    if element.tag == "mfenced":
+        return True
+    if element.tag not in ("mo", "mi"):
+        return False
+    text = elementtext(element)
+    if element.tag == "mi" and text not in operators.names:  # ziamath reads these as operators
+        return False
+    stretchy = element.get("stretchy")
+    if stretchy is not None:
+        return bool(stretchy != "false")
+    return any(operators.get_params(text, form).get("stretchy", "false") != "false"
+               for form in ("prefix", "infix", "postfix"))
+
+
+def convert_lengths_once() -> None:
+    """ziamath converts a length such as `thickmathspace` or `0.5em` to pixels by building a table
+    of names and units on every call, some 14,000 calls in a statistics vignette. The result
+    depends only on the length and the font size, so each is converted once."""
+    from ziamath.nodes import mnode
+
+    engine_size = mnode.Mnode.size_px
+    if getattr(engine_size, "converted_once", False):
+        return
+    converted: dict[tuple[Any, float], float] = {}
+
+    def size_px(node: Any, size: str, fontsize: float | None = None) -> float:
+        key = (size, node.glyphsize if fontsize is None else fontsize)
+        found = converted.get(key)
+        if found is None:
+            found = engine_size(node, size, key[1])
+            if len(converted) < LENGTHS_KEPT:
+                converted[key] = found
+        return found
+
+    size_px.converted_once = True  # type: ignore[attr-defined]
+    size_px.engine_size = engine_size  # type: ignore[attr-defined]
+    mnode.Mnode.size_px = size_px  # type: ignore[method-assign, assignment]
+
+
+LENGTHS_KEPT = 4096
+"""How many converted lengths a process keeps (a book has a few dozen: lengths times sizes)."""
+
+
 @lru_cache(maxsize=4096)
 def svg_image(tex: str, display: bool) -> str:
     """The formula as an `<img>` holding its drawing: width, height and the depth below the
@@ -68,6 +140,8 @@ def svg_image(tex: str, display: bool) -> str:
     import ziamath
 
     read_styles_quickly()
+    measure_rows_quickly()
+    convert_lengths_once()
 
     try:
         drawing = ziamath.Latex(tex.strip(), size=SIZE, inline=not display, margin=0)

@@ -649,10 +649,48 @@ def test_formulas_typeset_reading_styles_the_short_way_are_drawn_the_same(monkey
                 r"\begin{pmatrix} a & b \\ c & d \end{pmatrix}\sqrt[3]{\frac{x}{y}}",
                 r"\left(\int_0^\infty e^{-x^2}\,dx\right)^{\!2} = \pi", r"\text{mean } \bar{x} \ne \hat{\theta}_{\mathit{ML}}",
                 r"\operatorname{logit}(p) = \log\frac{p}{1-p}", r"x^{y^{z^{w}}}_{i_{j_k}}"]
-    ours = [svg_image.__wrapped__(tex, display) for tex in formulas for display in (False, True)]
+    svg_image.__wrapped__("x", False)  # sets the short ways up
+    ours = _drawings(formulas)
     assert styles.asdict is not dataclasses.asdict
     monkeypatch.setattr(styles, "asdict", dataclasses.asdict)
-    assert [svg_image.__wrapped__(tex, display) for tex in formulas for display in (False, True)] == ours
+    assert _drawings(formulas) == ours
+
+
+def test_formulas_whose_rows_are_measured_once_are_drawn_the_same(monkeypatch):
+    """ziamath measures a row without its stretchy operators only where one may stretch, and
+    converts each length once: every drawing is the same as the typesetter's own, with fences
+    that stretch (`\\left`, `\\middle`, matrices, cases), fences that do not, nested rows, and
+    spaces of every named width."""
+    from ziamath.nodes import mnode, mrow
+
+    from limbag.mathtype import svg_image
+
+    formulas = [r"\left( \frac{a}{b} \right)^2", r"\left\{ x \middle| x > 0 \right\}", r"\sqrt{\left[ \sum_{i=1}^n x_i \right]}",
+                r"\begin{pmatrix} a & b \\ c & d \end{pmatrix}", r"\overbrace{a+b}^{n} + \underbrace{x}_{y}",
+                r"\left\langle u, v \right\rangle", r"\Big( x \Big) \bigl[ y \bigr]", r"\| x \| + |x| + \lvert y \rvert",
+                r"f(x) = \begin{cases} 1 & x>0 \\ 0 & \text{else} \end{cases}", r"\left. \frac{df}{dx} \right|_{x=0}",
+                r"\frac{\left(1+\frac{1}{n}\right)^n}{e} \uparrow \Uparrow",
+                r"\{ a \} \cup [a, b) \lfloor x \rfloor \lceil y \rceil",
+                r"\hat{x} \widehat{xyz} \overline{abc} \vec{v}", r"a \, b \: c \; d \quad e \qquad f \! g \hspace{1em} h",
+                r"\mu_i = \frac{\exp(\eta_i)}{1 + \exp(\eta_i)} \quad \text{and} \quad y_i \sim \mathcal{N}(\mu_i, \sigma)",
+                r"\int_0^1 \frac{\mathrm{d}x}{\sqrt{1-x^2}} = \frac{\pi}{2} \\ x^{y^{z^{w}}}_{i_{j_k}}"]
+    svg_image.__wrapped__("x", False)  # sets the short ways up
+    ours = _drawings(formulas)
+    measure, size = mrow.Mrow._get_height_nostretch, mnode.Mnode.size_px
+    monkeypatch.setattr(mrow.Mrow, "_get_height_nostretch", measure.engine_measure)
+    monkeypatch.setattr(mnode.Mnode, "size_px", size.engine_size)
+    assert _drawings(formulas) == ours
+
+
+def _drawings(formulas: list[str]) -> list[str]:
+    """ziamath's drawings of the formulas, inline and displayed, as svg_image asks for them (and
+    with none of its short ways set up anew)."""
+    import ziamath
+
+    from limbag.mathtype import SIZE
+
+    return [ziamath.Latex(tex, size=SIZE, inline=not display, margin=0).svg() for tex in formulas
+            for display in (False, True)]
 
 
 def test_an_edit_elsewhere_takes_the_formulas_drawings_from_the_last_build(make_book, tmp_path):
@@ -970,3 +1008,4 @@ def test_a_part_given_up_is_skipped_by_the_other_process_or_let_go_of_once_laid_
             there.answer()
     finally:
         there.close()
+

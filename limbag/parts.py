@@ -505,7 +505,9 @@ class PartMaker:
         limit = 1 if lane.here else 2 if not any(e.alone for e in self._in_hand(self.here)) else None
         if (limit is not None and len(in_hand) >= limit) or any(e.alone for e in in_hand):
             return False
-        held = sum(1 for e in self._tickets.values() if e.lane is lane and e.layout is not None and not e.write_asked)
+        # The front matter laid out ahead (on no folio) waits for the page numbers, not for a folio.
+        held = sum(1 for e in self._tickets.values()
+                   if e.lane is lane and e.layout is not None and not e.write_asked and e.job_folio is not None)
         return entry.placed or held < GUESSED_AHEAD
 
     def _has(self, layout_key: str, folio: int | None) -> bool:

@@ -319,6 +319,10 @@ class Lane(Protocol):
         ...
 
 
+WRITES_PUT_OFF = 3
+"""How many writes this process's queue may hold while it lays out a part asked for after them."""
+
+
 class LocalLane:
     """This process: requests wait until their answers are asked for, and are carried out then, so
     that this process first hands the second one its work. Its engine is set up when it first has
@@ -364,7 +368,13 @@ class LocalLane:
         return bool(self._requests)
 
     def answer(self) -> Answer:
-        request, ticket, argument = self._requests.popleft()
+        # A layout goes before the writes asked earlier (a few at most, which hold their pages in
+        # memory): the parts after it wait for its page count, perhaps in another process.
+        writes = sum(1 for request, _, _ in self._requests if request == "write")
+        first = next((index for index, (request, _, _) in enumerate(self._requests) if request == "lay out"), 0) \
+            if writes < WRITES_PUT_OFF else 0
+        request, ticket, argument = self._requests[first]
+        del self._requests[first]
         if request == "lay out":
             return ticket, self.typesetter.lay_out(ticket, argument)
         return ticket, self.typesetter.write(ticket, *argument)

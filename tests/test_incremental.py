@@ -1009,3 +1009,25 @@ def test_a_part_given_up_is_skipped_by_the_other_process_or_let_go_of_once_laid_
     finally:
         there.close()
 
+
+def test_this_process_lays_a_part_out_before_the_writes_it_was_asked_for_earlier(tmp_path):
+    """The parts after a layout wait for its page count, perhaps in another process: this process
+    carries a layout out before the writes asked for earlier, unless WRITES_PUT_OFF of them wait
+    (each holds its pages in memory). Each part is written as it would be in order."""
+    from limbag.typeset import WRITES_PUT_OFF, LocalLane, PartLayout
+
+    settings, job = _one_chapter_job(tmp_path, 1)
+    here = LocalLane(settings)
+    for ticket in range(1, WRITES_PUT_OFF + 2):
+        here.lay_out(ticket, job)
+    assert all(isinstance(here.answer()[1], PartLayout) for _ in range(WRITES_PUT_OFF + 1))
+    here.write(1, 1)
+    here.lay_out(10, job)
+    assert here.answer()[0] == 10  # before the write asked first
+    for ticket in range(2, WRITES_PUT_OFF + 1):
+        here.write(ticket, 1)
+    here.lay_out(11, job)  # behind WRITES_PUT_OFF writes: after the first
+    answers = [here.answer() for _ in range(WRITES_PUT_OFF + 1)]
+    assert [ticket for ticket, _ in answers] == [1, 11, *range(2, WRITES_PUT_OFF + 1)]
+    pdfs = {answer.pdf for ticket, answer in answers if ticket != 11}
+    assert len(pdfs) == 1 and pdfs.pop().startswith(b"%PDF")

@@ -68,40 +68,38 @@ def measure_rows_quickly() -> None:
     same inside both passes, so a formula nested n rows deep is set out 2^n times: half the time a
     formula takes. The measure is used only by stretchy operators (what `Moperator` reads from
     `rowymin` and `nostretch`), so a row with none anywhere inside it is set out once."""
+    from ziamath import operators
     from ziamath.nodes import mrow
+    from ziamath.nodes.nodetools import elementtext
 
     engine_measure = mrow.Mrow._get_height_nostretch
     if getattr(engine_measure, "measured_quickly", False):
         return
 
+    def may_stretch(element: Any) -> bool:
+        """A fence, or an operator that is stretchy in any form (ziamath decides the form later,
+        from its place in the row)."""
+        if element.tag == "mfenced":
+            return True
+        if element.tag not in ("mo", "mi"):
+            return False
+        text = elementtext(element)
+        if element.tag == "mi" and text not in operators.names:  # ziamath reads these as operators
+            return False
+        stretchy = element.get("stretchy")
+        if stretchy is not None:
+            return bool(stretchy != "false")
+        return any(operators.get_params(text, form).get("stretchy", "false") != "false"
+                   for form in ("prefix", "infix", "postfix"))
+
     def measure(row: Any, line: list[Any], **kwargs: Any) -> tuple[float, float]:
-        if not any(_may_stretch(element) for child in line for element in child.iter()):
+        if not any(may_stretch(element) for child in line for element in child.iter()):
             return 9999.0, -9999.0  # what the engine gives a row of nothing: read by nothing here
         return engine_measure(row, line, **kwargs)
 
     measure.measured_quickly = True  # type: ignore[attr-defined]
     measure.engine_measure = engine_measure  # type: ignore[attr-defined]
     mrow.Mrow._get_height_nostretch = measure  # type: ignore[method-assign, assignment]
-
-
-def _may_stretch(element: Any) -> bool:
-    """Whether ziamath may stretch this element to its row's height: a fence, or an operator that
-    is stretchy in any form (ziamath decides the form later, from its place in the row)."""
-    from ziamath import operators
-    from ziamath.nodes.nodetools import elementtext
-
-    if element.tag == "mfenced":
-        return True
-    if element.tag not in ("mo", "mi"):
-        return False
-    text = elementtext(element)
-    if element.tag == "mi" and text not in operators.names:  # ziamath reads these as operators
-        return False
-    stretchy = element.get("stretchy")
-    if stretchy is not None:
-        return bool(stretchy != "false")
-    return any(operators.get_params(text, form).get("stretchy", "false") != "false"
-               for form in ("prefix", "infix", "postfix"))
 
 
 def convert_lengths_once() -> None:

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 from typing import Protocol
 
 from .join import LaidPart
 from .markup import FlowText
-from .typeset import EngineSettings, Labels, Lane, LocalLane, PartJob, PartLayout, RemoteLane, SetupReport, WrittenPart
+from .typeset import Answer, EngineSettings, Labels, Lane, LocalLane, PartJob, PartLayout, RemoteLane, SetupReport, WrittenPart
 
 ELEMENT_ID = re.compile(r'\sid="([^"]+)"')
 LINK_TARGET = re.compile(r'\shref="#([^"]+)"')
@@ -271,7 +274,7 @@ class PartMaker:
             if all(entry.layout is not None for entry in entries):
                 break
             self._dispatch(entries, first_folio)
-            self._take_answers(entries)
+            self._take_answers(entries, first_folio)
         layouts: list[PartLayout] = []
         number = first_folio or 1
         for entry in entries:
@@ -453,9 +456,9 @@ class PartMaker:
                 number += entry.expected_pages or max(1, round(len(entry.request.html) * pages_per_character))
         return folios
 
-    def _dispatch(self, entries: list[_Entry], first_folio: int | None) -> None:
-        """Give each lane with room a part to lay out: the first part not yet laid out whose
-        folio is settled, or, on a guessed folio, one the store will not have."""
+    def _dispatch(self, entries: list[_Entry], first_folio: int | None, lanes: Sequence[Lane] | None = None) -> None:
+        """Give each lane with room (of `lanes`, default all) a part to lay out: the first part not
+        yet laid out whose folio is settled, or, on a guessed folio, one the store will not have."""
         guesses = self._guessed_folios(entries, first_folio)
         waiting = [(entry, entry.folio if entry.placed else guess) for entry, guess in zip(entries, guesses, strict=True)
                    if entry.ticket is None and entry.layout is None]
@@ -465,7 +468,7 @@ class PartMaker:
         given = True
         while waiting and given:  # until every lane has what it may hold
             given = False
-            for lane in sorted(self.lanes, key=lambda lane: not lane.here):
+            for lane in sorted(self.lanes if lanes is None else lanes, key=lambda lane: not lane.here):
                 if waiting and self._may_take(lane, waiting[0][0]):
                     entry, folio = waiting.pop(0)
                     self._lay_out(entry, lane, folio)
@@ -514,7 +517,7 @@ class PartMaker:
         name = part_name(layout_key, folio)
         return name in self._kept or (self.store is not None and self.store.has(name))
 
-    def _take_answers(self, run: Sequence[_Entry] = ()) -> None:
+    def _take_answers(self, run: list[_Entry] | None = None, first_folio: int | None = None) -> None:
         """Take the answers the other processes have sent; if there are none, do one piece of this
         process's own work (after what `while_waiting` offers, which is not to wait behind it), or
         else what `while_waiting` offers, or else take over a part of `run` that another process
@@ -524,13 +527,16 @@ class PartMaker:
         if here and not away:
             while self.while_waiting is not None and self.while_waiting():
                 pass
-        if away or here:
-            for lane in away or here[:1]:
+        if away:
+            for lane in away:
                 self._take(lane)
+            return
+        if here:
+            self._use(self.here, self._answer_here(run, first_folio))
             return
         if self.while_waiting is not None and self.while_waiting():
             return
-        if self._take_over(run):
+        if run is not None and self._take_over(run):
             return
         self._take(next(lane for lane in self.lanes if lane.pending()))
 
@@ -552,8 +558,47 @@ class PartMaker:
                 return True
         return False
 
+    def _answer_here(self, run: list[_Entry] | None, first_folio: int | None) -> Answer:
+        """This process's next answer: it lays a part out or writes one, which takes up to 0.7 s
+        (the first chapter of formulas). Meanwhile a thread of its own takes the other processes'
+        answers as they come, settles the folios they give, and hands those processes their next
+        parts: otherwise they would wait for this one to be done before being given more."""
+        taken = self.here.next_request()
+        if run is None or not any(lane.pending() for lane in self.others):
+            return self.here.carry_out(taken)
+        stop, stopped = socket.socketpair()
+        failed: list[BaseException] = []
+
+        def tend() -> None:
+            try:
+                while True:
+                    busy = [lane.waitable() for lane in self.others if lane.pending()]
+                    if stopped in wait([stopped, *busy]):
+                        return
+                    self._take_sent_answers()
+                    self._place(run, first_folio)
+                    self._dispatch(run, first_folio, self.others)
+            except BaseException as error:  # noqa: BLE001 — raised again in this thread
+                failed.append(error)
+
+        tending = threading.Thread(target=tend, name="others' answers", daemon=True)
+        tending.start()
+        try:
+            answer = self.here.carry_out(taken)
+        finally:
+            stop.send(b".")
+            tending.join()
+            stop.close()
+            stopped.close()
+        if failed:
+            raise failed[0]
+        return answer
+
     def _take(self, lane: Lane) -> None:
-        ticket, result = lane.answer()
+        self._use(lane, lane.answer())
+
+    def _use(self, lane: Lane, answer: Answer) -> None:
+        ticket, result = answer
         if ticket in self._given_up:  # taken over by this process: not laid out there, or let go of
             self._given_up.discard(ticket)
             return

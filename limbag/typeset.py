@@ -368,13 +368,22 @@ class LocalLane:
         return bool(self._requests)
 
     def answer(self) -> Answer:
+        return self.carry_out(self.next_request())
+
+    def next_request(self) -> tuple[str, int, Any]:
+        """Take the request to carry out next (see `carry_out`; `answer` does both)."""
         # A layout goes before the writes asked earlier (a few at most, which hold their pages in
         # memory): the parts after it wait for its page count, perhaps in another process.
         writes = sum(1 for request, _, _ in self._requests if request == "write")
         first = next((index for index, (request, _, _) in enumerate(self._requests) if request == "lay out"), 0) \
             if writes < WRITES_PUT_OFF else 0
-        request, ticket, argument = self._requests[first]
+        taken = self._requests[first]
         del self._requests[first]
+        return taken
+
+    def carry_out(self, taken: tuple[str, int, Any]) -> Answer:
+        """Lay out or write, as `taken` asks. Requests may be added meanwhile, from another thread."""
+        request, ticket, argument = taken
         if request == "lay out":
             return ticket, self.typesetter.lay_out(ticket, argument)
         return ticket, self.typesetter.write(ticket, *argument)
@@ -454,6 +463,10 @@ class RemoteLane:
 
     def answered(self) -> bool:
         return bool(self._asked) and self._connection.poll()
+
+    def waitable(self) -> Connection:
+        """What to wait on for its next answer (see multiprocessing.connection.wait)."""
+        return self._connection
 
     def answer(self) -> Answer:
         answer = self._receive()

@@ -1031,3 +1031,49 @@ def test_this_process_lays_a_part_out_before_the_writes_it_was_asked_for_earlier
     assert [ticket for ticket, _ in answers] == [1, 11, *range(2, WRITES_PUT_OFF + 1)]
     pdfs = {answer.pdf for ticket, answer in answers if ticket != 11}
     assert len(pdfs) == 1 and pdfs.pop().startswith(b"%PDF")
+
+
+@pytest.mark.timeout(300)
+def test_the_other_process_is_handed_its_next_part_while_this_one_lays_one_out(tmp_path):
+    """This process lays parts out and writes them too, up to 0.7 s at a time (the first chapter
+    of formulas). Meanwhile the other process's answers are taken and it is handed its next part:
+    it does not sit idle until this one is done. The run's parts are laid out as one process lays
+    them out."""
+    import time
+
+    from limbag.parts import PartMaker, PartRequest
+    from limbag.typeset import RemoteLane
+
+    settings, job = _one_chapter_job(tmp_path, 1)
+    there = RemoteLane()
+    try:
+        _set_up(there, settings)
+        maker = PartMaker(settings, None, "test", "<html><body></body></html>", [there])
+        handed_meanwhile: list[bool] = []
+        carry_out = maker.here.carry_out
+
+        def handed():
+            return sum(1 for entry in maker._tickets.values() if entry.lane is there)
+
+        def carry_out_until_the_other_is_handed_more(taken):
+            before = handed()
+            answer = carry_out(taken)
+            if not handed_meanwhile:
+                deadline = time.monotonic() + 60
+                while handed() == before and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                handed_meanwhile.append(time.monotonic() < deadline)
+            return answer
+
+        maker.here.carry_out = carry_out_until_the_other_is_handed_more
+        requests = [PartRequest(f"chapter {number}", job.html, job.flows) for number in range(1, 6)]
+        layouts = maker.make_run(requests, frozenset(), first_folio=1)
+        assert handed_meanwhile == [True]
+        assert maker.laid_out_elsewhere >= 3
+        pages = {len(layout.page_anchors) for layout in layouts if len(layout.page_anchors) > 1}
+        assert len(pages) == 1
+        written = [part.pdf for part in maker.written() if part.page_count > 1]
+        assert len(written) == 5 and all(pdf.startswith(b"%PDF") for pdf in written)
+        maker.close()
+    finally:
+        there.close()

@@ -1046,6 +1046,7 @@ def test_the_other_process_is_handed_its_next_part_while_this_one_lays_one_out(t
 
     settings, job = _one_chapter_job(tmp_path, 1)
     there = RemoteLane()
+    maker = None
     try:
         _set_up(there, settings)
         maker = PartMaker(settings, None, "test", "<html><body></body></html>", [there])
@@ -1074,6 +1075,7 @@ def test_the_other_process_is_handed_its_next_part_while_this_one_lays_one_out(t
         assert len(pages) == 1
         written = [part.pdf for part in maker.written() if part.page_count > 1]
         assert len(written) == 5 and all(pdf.startswith(b"%PDF") for pdf in written)
-        maker.close()
     finally:
+        if maker is not None:
+            maker.close()
         there.close()
